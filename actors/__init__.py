@@ -1,0 +1,1 @@
+"""Every actor of the bot, its messages, and the pure state each actor owns."""

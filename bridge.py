@@ -1,0 +1,163 @@
+"""The bridge from ordinary code (the discord.py edge, tests, tools) into the actor tree.
+
+How a message reaches the actor for a user or channel id: the caller asks `Bridge.ask("user", user_id, msg)`;
+the bridge sends `Deliver(kind, key, msg, ref)` to Root; Root picks the shard by a stable hash of the key
+(`supervision.sharding.shard_of`) and forwards it; the shard activates the actor for that key if needed
+(loading its state) and forwards it again; the actor answers the asker directly with `Answer(ref, body)`.
+
+Thespian handles are not thread-safe, so every thread that asks uses its own `ActorSystem.private()`
+context, opened lazily and kept for the thread's life. asyncio code awaits `ask_async`, which runs the same
+call on a small thread pool so the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from config import Settings
+from supervision.protocol import (
+    Answer,
+    ChildReady,
+    ChildStart,
+    Deliver,
+    Directory,
+    DirectoryRequest,
+    Failed,
+    GroupSpec,
+    StatusRequest,
+    SupervisorStatus,
+    TreeSpec,
+    Unavailable,
+)
+from supervision.runtime import start_actor_system
+
+ROOT_CLASS = "supervision.supervisor.Root"
+
+
+class ActorUnavailable(RuntimeError):
+    """The actor is parked after repeated failures; try again after `retry_after_s`."""
+
+    def __init__(self, msg: Unavailable) -> None:
+        super().__init__(f"{msg.kind} {msg.key} is temporarily unavailable (retry in {msg.retry_after_s:g}s)")
+        self.retry_after_s = msg.retry_after_s
+
+
+class ActorFailed(RuntimeError):
+    """Handling the message raised twice; `reference` finds the details in the supervisor log."""
+
+    def __init__(self, msg: Failed) -> None:
+        super().__init__(f"{msg.kind} {msg.key} failed to handle that (reference {msg.reference})")
+        self.reference = msg.reference
+
+
+def default_tree(settings: Settings) -> TreeSpec:
+    return TreeSpec(
+        groups=(
+            GroupSpec("user", settings.user_shards, "actors.user.UserActor"),
+            GroupSpec("channel", settings.channel_shards, "actors.channel.ChannelActor"),
+        ),
+        singletons=(("registry", "actors.registry.RegistryActor"),),
+    )
+
+
+class Bridge:
+    def __init__(self, settings: Settings, tree: TreeSpec | None = None, threads: int = 4) -> None:
+        self.settings = settings
+        self.tree = tree or default_tree(settings)
+        self.threads = threads
+        self.system: Any = None
+        self.root: Any = None
+        self._local = threading.local()
+        self._contexts: list[contextlib.ExitStack] = []
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> Bridge:
+        """Start the actor system and the tree; call before the process starts any thread."""
+        s = self.settings
+        self.system = start_actor_system(s.data_dir, s.actor_admin_port, s.bind_host)
+        try:
+            self.root = self.system.createActor(ROOT_CLASS)
+            ready = self.system.ask(self.root, ChildStart("root", "root", s, self.tree, ROOT_CLASS), 30)
+            if not isinstance(ready, ChildReady):
+                raise RuntimeError(f"the actor tree did not start (got {ready!r})")
+        except BaseException:
+            self.system.shutdown()
+            raise
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="bridge")
+        return self
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            for stack in self._contexts:
+                stack.close()
+            self._contexts.clear()
+        if self.system is not None:
+            self.system.shutdown()
+            self.system = None
+
+    def __enter__(self) -> Bridge:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # ---- asking ---------------------------------------------------------------------------------
+    def ask(self, kind: str, key: int | str, body: Any, timeout: float | None = None) -> Any:
+        """Send `body` to the actor for (kind, key) and return its answer; raise on park, failure, timeout."""
+        ref = uuid.uuid4().hex
+        handle = self._handle()
+        deadline = time.monotonic() + (timeout or self.settings.ask_timeout_s)
+        reply = handle.ask(self.root, Deliver(kind, str(key), body, ref), max(0.0, deadline - time.monotonic()))
+        while True:
+            if isinstance(reply, Answer) and reply.ref == ref:
+                return reply.body
+            if isinstance(reply, Unavailable) and reply.ref == ref:
+                raise ActorUnavailable(reply)
+            if isinstance(reply, Failed) and reply.ref == ref:
+                raise ActorFailed(reply)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no answer from {kind} {key} in time")
+            reply = handle.listen(remaining)  # a late answer to an earlier question: skip it
+
+    def tell(self, kind: str, key: int | str, body: Any) -> None:
+        self._handle().tell(self.root, Deliver(kind, str(key), body, reply=False))
+
+    async def ask_async(self, kind: str, key: int | str, body: Any, timeout: float | None = None) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.ask, kind, key, body, timeout)
+
+    # ---- introspection (status, tests) ----------------------------------------------------------
+    def directory(self) -> Directory:
+        return self._handle().ask(self.root, DirectoryRequest(), self.settings.ask_timeout_s)
+
+    def status(self) -> list[SupervisorStatus]:
+        """Every supervisor's view of its children, Root first."""
+        handle = self._handle()
+        out = [handle.ask(self.root, StatusRequest(), self.settings.ask_timeout_s)]
+        for key, address, _pid in self.directory().children:
+            if address is not None and "/" in key:
+                reply = handle.ask(address, StatusRequest(), self.settings.ask_timeout_s)
+                if isinstance(reply, SupervisorStatus):
+                    out.append(reply)
+        return out
+
+    def _handle(self) -> Any:
+        handle = getattr(self._local, "handle", None)
+        if handle is None:
+            stack = contextlib.ExitStack()
+            handle = stack.enter_context(self.system.private())
+            self._local.handle = handle
+            with self._lock:
+                self._contexts.append(stack)
+        return handle

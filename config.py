@@ -1,0 +1,119 @@
+"""All configuration, in one documented place.
+
+Every setting comes from an environment variable (optionally from a TOML file named by `TZUROT_CONFIG`,
+whose keys are the same names in lower case without the `TZUROT_` prefix). The environment wins over the
+file. Every setting has a default and is validated at start: a bad value stops the program with an error that
+names the setting, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting has a value the program cannot run with; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings; passed to actors inside their start messages, so it must stay picklable."""
+
+    data_dir: Path = Path("./data")
+    user_shards: int = 4
+    channel_shards: int = 2
+    live_actor_cap: int = 400
+    idle_passivate_s: float = 900.0
+    backoff_first_s: float = 0.1
+    backoff_max_s: float = 30.0
+    intensity_max_restarts: int = 5
+    intensity_window_s: float = 60.0
+    park_cooldown_s: float = 300.0
+    liveness_period_s: float = 10.0
+    actor_admin_port: int = 19500
+    bind_host: str = "127.0.0.1"
+    pending_cap: int = 200
+    ask_timeout_s: float = 10.0
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "tzurot.sqlite3"
+
+    @property
+    def supervisor_log_path(self) -> Path:
+        return self.data_dir / "supervisor.log"
+
+
+# name -> (environment variable, parser, check, description). The README's configuration table mirrors this.
+def _positive(v: float) -> bool:
+    return v > 0
+
+
+def _port(v: int) -> bool:
+    return 0 < v < 65536
+
+
+_FIELDS: dict[str, tuple[str, type, Any, str]] = {
+    "data_dir": ("TZUROT_DATA_DIR", Path, None, "where the store, logs and keys live"),
+    "user_shards": ("TZUROT_USER_SHARDS", int, _positive, "number of UserShard supervisors"),
+    "channel_shards": ("TZUROT_CHANNEL_SHARDS", int, _positive, "number of ChannelShard supervisors"),
+    "live_actor_cap": ("TZUROT_LIVE_ACTOR_CAP", int, _positive, "live actors in total across shards"),
+    "idle_passivate_s": ("TZUROT_IDLE_PASSIVATE_S", float, _positive, "idle time before an actor is stopped"),
+    "backoff_first_s": ("TZUROT_BACKOFF_FIRST_S", float, _positive, "first restart delay"),
+    "backoff_max_s": ("TZUROT_BACKOFF_MAX_S", float, _positive, "longest restart delay"),
+    "intensity_max_restarts": ("TZUROT_INTENSITY_MAX_RESTARTS", int, _positive, "restarts allowed per window"),
+    "intensity_window_s": ("TZUROT_INTENSITY_WINDOW_S", float, _positive, "restart intensity window"),
+    "park_cooldown_s": ("TZUROT_PARK_COOLDOWN_S", float, _positive, "how long a parked actor stays stopped"),
+    "liveness_period_s": ("TZUROT_LIVENESS_PERIOD_S", float, _positive, "period of the liveness check"),
+    "actor_admin_port": ("TZUROT_ACTOR_ADMIN_PORT", int, _port, "TCP port of the Thespian admin"),
+    "bind_host": ("TZUROT_BIND_HOST", str, None, "address actor sockets listen on (loopback by default)"),
+    "pending_cap": ("TZUROT_PENDING_CAP", int, _positive, "messages held for one actor while it (re)starts"),
+    "ask_timeout_s": ("TZUROT_ASK_TIMEOUT_S", float, _positive, "how long the edge waits for an actor"),
+}
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting, for the README and `--help`."""
+    defaults = Settings()
+    return [(env, str(getattr(defaults, name)), text) for name, (env, _, _, text) in _FIELDS.items()]
+
+
+def _parse(name: str, env: str, kind: type, raw: Any) -> Any:
+    try:
+        if kind is int and isinstance(raw, float):
+            raise ValueError("not a whole number")
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{env}: {raw!r} is not a valid {kind.__name__}") from None
+
+
+def load(environ: dict[str, str] | None = None) -> Settings:
+    """Read, parse and validate every setting; raise ConfigError naming the first bad one."""
+    environ = dict(os.environ if environ is None else environ)
+    from_file: dict[str, Any] = {}
+    if path := environ.get("TZUROT_CONFIG"):
+        try:
+            from_file = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"TZUROT_CONFIG: cannot read {path}: {exc}") from None
+        unknown = set(from_file) - set(_FIELDS)
+        if unknown:
+            raise ConfigError(f"TZUROT_CONFIG: unknown setting(s) {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name, (env, kind, check, _) in _FIELDS.items():
+        raw = environ.get(env, from_file.get(name))
+        if raw is None:
+            continue
+        value = _parse(name, env, kind, raw)
+        if check is not None and not check(value):
+            raise ConfigError(f"{env}: {raw!r} is out of range")
+        values[name] = value
+    settings = dataclasses.replace(Settings(), **values)
+    if settings.backoff_max_s < settings.backoff_first_s:
+        raise ConfigError("TZUROT_BACKOFF_MAX_S: must be at least TZUROT_BACKOFF_FIRST_S")
+    return settings

@@ -1,0 +1,31 @@
+"""An in-memory store with the same interface and the same stale-write rule, for tests of one actor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store.sqlite import Record, StaleWrite, decode, encode
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], tuple[int, int, bytes]] = {}  # (kind, key) -> (schema, version, data)
+        self.saves = 0
+
+    def load(self, kind: str, key: str) -> Record:
+        row = self.rows.get((kind, key))
+        if row is None:
+            return Record(None, 0)
+        schema, version, data = row
+        return Record(decode(data), version, schema)
+
+    def save(self, kind: str, key: str, state: dict[str, Any], expected_version: int, schema: int) -> int:
+        current = self.rows.get((kind, key), (0, 0, b""))[1]
+        if current != expected_version:
+            raise StaleWrite(f"{kind}/{key}: row changed since version {expected_version}")
+        self.rows[(kind, key)] = (schema, current + 1, encode(state))
+        self.saves += 1
+        return current + 1
+
+    def close(self) -> None:
+        pass

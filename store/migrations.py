@@ -1,0 +1,58 @@
+"""Numbered schema migrations, applied in order, each exactly once, at connection open.
+
+Append new steps to MIGRATIONS; never edit or reorder a step that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE actor_state (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            schema INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            updated REAL NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+        CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            schema INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            reason TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        """,
+    ),
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to the newest migration; return its number."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, applied REAL)")
+    done = {n for (n,) in conn.execute("SELECT id FROM schema_migrations")}
+    for number, sql in MIGRATIONS:
+        if number in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-check under the write lock: another process may have just applied it.
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE id=?", (number,)).fetchone():
+                conn.execute("ROLLBACK")
+                continue
+            for statement in filter(str.strip, sql.split(";")):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations(id, applied) VALUES (?, strftime('%s','now'))", (number,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return max(n for n, _ in MIGRATIONS)

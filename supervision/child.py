@@ -1,0 +1,94 @@
+"""The child's side of supervision: the start handshake and the orphan watch.
+
+Thespian leaves a child running when its supervisor process is SIGKILLed, so every child watches its OS
+parent (Thespian forks a child from its parent actor's process): when `getppid()` changes, the parent is gone
+and the child exits by itself, at the latest one liveness period later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from datetime import timedelta
+from typing import Any
+
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
+
+from supervision.log import SupervisorLog
+from supervision.protocol import ChildReady, ChildStart, Deliver
+
+ORPHAN_CHECK = "supervision.orphan_check"
+
+
+class SupervisedChild(ActorTypeDispatcher):
+    """Base of every supervised actor; subclasses implement `on_start`, `on_deliver`, `on_stop`, `on_timer`."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.kind = ""
+        self.key = ""
+        self.settings: Any = None
+        self.slog: SupervisorLog | None = None
+        self._parent_pid = 0
+        self._started = False
+        self._exiting = False
+
+    # ---- callbacks ----------------------------------------------------------------------------
+    def on_start(self, start: ChildStart) -> None:
+        """Load state. An exception here is a failed start; the supervisor restarts with backoff."""
+
+    def on_deliver(self, msg: Deliver) -> None:
+        raise NotImplementedError
+
+    def on_stop(self) -> None:
+        """Last chance before exit (passivation, orphan exit). State is written through, so usually empty."""
+
+    def on_timer(self, payload: Any) -> None:
+        """A `wakeupAfter` of the subclass fired."""
+
+    # ---- Thespian handlers --------------------------------------------------------------------
+    def receiveMsg_ChildStart(self, msg: ChildStart, sender: Any) -> None:
+        if self._started:  # a redelivered start: already running
+            return
+        self.kind, self.key, self.settings = msg.kind, msg.key, msg.settings
+        self.slog = SupervisorLog(msg.settings.supervisor_log_path)
+        self._parent_pid = os.getppid()
+        self.on_start(msg)
+        self._started = True
+        self.send(sender, ChildReady(msg.key, os.getpid()))
+        self._watch()
+
+    def receiveMsg_Deliver(self, msg: Deliver, sender: Any) -> None:
+        if msg.reply and msg.reply_to is None:  # asked directly: answer the sender
+            msg = dataclasses.replace(msg, reply_to=sender)
+        if not self._exiting:
+            self.on_deliver(msg)
+
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
+        if msg.payload != ORPHAN_CHECK:
+            self.on_timer(msg.payload)
+        elif os.getppid() != self._parent_pid:
+            self.log("warning", "orphan_exit", f"supervisor pid {self._parent_pid} is gone")
+            self.exit_now()
+        else:
+            self._watch()
+
+    def receiveMsg_ActorExitRequest(self, msg: ActorExitRequest, sender: Any) -> None:
+        if not self._exiting:
+            self._exiting = True
+            self.on_stop()
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def log(self, level: str, event: str, detail: str = "", **extra: Any) -> None:
+        if self.slog is not None:
+            self.slog.emit(level, event, self.kind, self.key, detail, **extra)
+
+    def exit_now(self) -> None:
+        """Stop this actor after `on_stop`, through Thespian so its sockets close cleanly."""
+        if not self._exiting:
+            self._exiting = True
+            self.on_stop()
+        self.send(self.myAddress, ActorExitRequest())
+
+    def _watch(self) -> None:
+        self.wakeupAfter(timedelta(seconds=self.settings.liveness_period_s), payload=ORPHAN_CHECK)

@@ -1,0 +1,141 @@
+"""Messages of the supervision behaviour: between supervisors, their children and outside callers.
+
+They carry opaque keys and bodies; nothing here knows what a user or a channel is. Application messages
+(the bodies) live in `actors/messages.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A sharded group of children: `shards` supervisors, each owning the keys that hash to it."""
+
+    name: str
+    shards: int
+    child_class: str  # "module.Class", imported in the shard's process
+
+
+@dataclass(frozen=True)
+class TreeSpec:
+    """The whole tree under Root: sharded groups and single permanent children (e.g. the Registry)."""
+
+    groups: tuple[GroupSpec, ...]
+    singletons: tuple[tuple[str, str], ...] = ()  # (name, "module.Class")
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """What one shard supervises: its group's child class, and its slice of the live-actor cap."""
+
+    group: GroupSpec
+    index: int
+    live_cap: int
+
+
+@dataclass(frozen=True)
+class ChildStart:
+    """First message a supervisor sends a new child: who it is and how to behave."""
+
+    kind: str
+    key: str
+    settings: Any  # config.Settings; typed loosely so supervision does not import the application
+    spec: Any = None  # what a supervisor child supervises in turn (TreeSpec for Root, ShardSpec for a shard)
+    child_class: str = ""
+
+
+@dataclass(frozen=True)
+class ChildReady:
+    """A child has loaded its state and serves; its pid lets the supervisor check it is alive."""
+
+    key: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """A body for the child `key` of group `kind`; answers go straight to `reply_to`, tagged with `ref`.
+
+    Root fills `reply_to` with the sender when `reply` is set, so an outside asker need not know its address.
+    """
+
+    kind: str
+    key: str
+    body: Any
+    ref: str = ""
+    reply: bool = True
+    reply_to: Any = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A child's reply to a Deliver, tagged so an asker can tell it from a late reply to an older question."""
+
+    ref: str
+    body: Any
+
+
+@dataclass(frozen=True)
+class Bounced:
+    """Root to a shard: this message bounced off `dead`, so that child is gone; deliver it again."""
+
+    dead: Any
+    message: Deliver
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Sent to the asker when the addressed child is parked after too many restarts."""
+
+    ref: str
+    kind: str
+    key: str
+    retry_after_s: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Sent to the asker when handling its message raised twice; `reference` is in the logs too."""
+
+    ref: str
+    kind: str
+    key: str
+    reference: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DirectoryRequest:
+    """Ask Root for the addresses of its children (shards and singletons)."""
+
+
+@dataclass(frozen=True)
+class Directory:
+    children: tuple[tuple[str, Any, int | None], ...]  # (key, address, pid)
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    """Ask one supervisor for its children's state."""
+
+
+@dataclass(frozen=True)
+class ChildStatus:
+    key: str
+    status: str
+    pid: int | None
+    restarts: int
+    pending: int
+    idle_s: float
+    last_error: str
+
+
+@dataclass(frozen=True)
+class SupervisorStatus:
+    key: str
+    pid: int
+    children: tuple[ChildStatus, ...]

@@ -1,0 +1,263 @@
+"""Thespian shells around the pure ChildTable: a Shard supervises one slice of a group's keys; Root the shards.
+
+Both are one_for_one: a child's failure restarts that child only. Both run the same liveness tick, because
+Thespian's exit notices can be lost: a child whose pid is gone is treated as exited even without a notice.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from thespian.actors import (
+    ActorExitRequest,
+    ChildActorExited,
+    DeadEnvelope,
+    PoisonMessage,
+    WakeupMessage,
+)
+
+from supervision.child import SupervisedChild
+from supervision.policy import ChildTable, Effect, Forward, Log, Policy, Refuse, Schedule, Spawn, Stop
+from supervision.protocol import (
+    Bounced,
+    ChildReady,
+    ChildStart,
+    ChildStatus,
+    Deliver,
+    Directory,
+    DirectoryRequest,
+    Failed,
+    GroupSpec,
+    ShardSpec,
+    StatusRequest,
+    SupervisorStatus,
+    TreeSpec,
+    Unavailable,
+)
+from supervision.sharding import shard_key, shard_of
+
+LIVENESS = "supervision.liveness"
+
+
+def pid_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+
+def policy_from(settings: Any, permanent: bool, live_cap: int | None) -> Policy:
+    return Policy(
+        backoff_first_s=settings.backoff_first_s,
+        backoff_max_s=settings.backoff_max_s,
+        max_restarts=settings.intensity_max_restarts,
+        window_s=settings.intensity_window_s,
+        park_cooldown_s=settings.park_cooldown_s,
+        idle_s=None if permanent else settings.idle_passivate_s,
+        live_cap=live_cap,
+        pending_cap=settings.pending_cap,
+    )
+
+
+class Supervisor(SupervisedChild):
+    """Shared shell: performs the table's effects. Subclasses say which class a key runs and how it starts."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.table: ChildTable | None = None
+
+    # ---- what subclasses provide --------------------------------------------------------------
+    def child_kind(self, key: str) -> str:
+        raise NotImplementedError
+
+    def child_start(self, key: str) -> ChildStart:
+        raise NotImplementedError
+
+    # ---- effects ------------------------------------------------------------------------------
+    def perform(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Forward):
+                self.send(effect.address, effect.message)
+            elif isinstance(effect, Spawn):
+                start = self.child_start(effect.key)
+                address = self.createActor(start.child_class)
+                assert self.table is not None
+                self.table.spawned(effect.key, address)
+                self.send(address, start)
+            elif isinstance(effect, Stop):
+                self.send(effect.address, ActorExitRequest())
+            elif isinstance(effect, Refuse):
+                self._refuse(effect)
+            elif isinstance(effect, Schedule):
+                self.wakeupAfter(timedelta(seconds=effect.delay_s), payload=effect.payload)
+            elif isinstance(effect, Log):
+                self.child_log(effect.level, effect.event, effect.key, effect.detail)
+
+    def child_log(self, level: str, event: str, key: str, detail: str) -> None:
+        if self.slog is not None:
+            self.slog.emit(level, event, self.child_kind(key), key, detail, supervisor=self.key)
+
+    def _refuse(self, effect: Refuse) -> None:
+        msg = effect.message
+        if isinstance(msg, Deliver) and msg.reply_to is not None:
+            retry = round(effect.retry_after_s, 1)
+            self.send(msg.reply_to, Unavailable(msg.ref, msg.kind, msg.key, retry, effect.reason))
+
+    # ---- Thespian handlers --------------------------------------------------------------------
+    def receiveMsg_ChildReady(self, msg: ChildReady, sender: Any) -> None:
+        if self.table is not None:
+            self.perform(self.table.ready(msg.key, sender, msg.pid))
+
+    def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
+        if self.table is not None and not self._exiting:  # while we stop, our children stop with us
+            self.perform(self.table.exited(msg.childAddress, time.time()))
+
+    def receiveMsg_PoisonMessage(self, msg: PoisonMessage, sender: Any) -> None:
+        """A child raised twice on one message: answer its asker, and restart a child that failed to start."""
+        poisoned = msg.poisonMessage
+        if isinstance(poisoned, ChildStart) and self.table is not None:
+            detail = f"failed to start: {str(msg.details).strip().splitlines()[-1:]}"
+            self.perform(self.table.exited(sender, time.time(), "exited", detail))
+            self.send(sender, ActorExitRequest())
+        elif isinstance(poisoned, Deliver) and poisoned.reply_to is not None:
+            reference = uuid.uuid4().hex[:8]
+            last = (str(msg.details).strip().splitlines() or ["error"])[-1][:300]
+            self.child_log("error", "failed", poisoned.key, f"ref {reference}: {last}")
+            self.send(poisoned.reply_to, Failed(poisoned.ref, poisoned.kind, poisoned.key, reference, "handler failed"))
+
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
+        payload = msg.payload
+        if payload == LIVENESS:
+            if self.table is not None:
+                self.perform(self.table.tick(time.time(), pid_alive))
+            self.wakeupAfter(timedelta(seconds=self.settings.liveness_period_s), payload=LIVENESS)
+        elif isinstance(payload, tuple) and len(payload) == 3 and self.table is not None:
+            self.perform(self.table.timer(payload, time.time()))
+        else:
+            super().receiveMsg_WakeupMessage(msg, sender)
+
+    def receiveMsg_StatusRequest(self, msg: StatusRequest, sender: Any) -> None:
+        self.send(sender, self.status())
+
+    def status(self) -> SupervisorStatus:
+        now, rows = time.time(), []
+        if self.table is not None:
+            for key, c in self.table.children.items():
+                idle = now - self.table.last_used.get(key, now)
+                rows.append(ChildStatus(key, c.status, c.pid, len(c.restarts), len(c.pending), idle, c.last_error))
+        return SupervisorStatus(self.key, os.getpid(), tuple(rows))
+
+    def start_liveness(self) -> None:
+        self.wakeupAfter(timedelta(seconds=self.settings.liveness_period_s), payload=LIVENESS)
+
+    def on_stop(self) -> None:
+        # Our children are stopped by Thespian with us; their state is already written through.
+        self.log("info", "stopped", "supervisor stopping")
+
+
+class Shard(Supervisor):
+    """Supervisor of the keys of one group that hash to this shard; activates children on demand."""
+
+    group: GroupSpec
+
+    def on_start(self, start: ChildStart) -> None:
+        self.group = start.spec.group
+        self.table = ChildTable(policy_from(start.settings, permanent=False, live_cap=start.spec.live_cap))
+        self.start_liveness()
+
+    def child_kind(self, key: str) -> str:
+        return self.group.name
+
+    def child_start(self, key: str) -> ChildStart:
+        return ChildStart(self.group.name, key, self.settings, None, self.group.child_class)
+
+    def on_deliver(self, msg: Deliver) -> None:
+        assert self.table is not None
+        self.perform(self.table.deliver(msg.key, msg, time.time()))
+
+    def receiveMsg_Bounced(self, msg: Bounced, sender: Any) -> None:
+        assert self.table is not None
+        now = time.time()
+        self.perform(self.table.exited(msg.dead, now, "liveness_miss", "a message to it bounced"))
+        self.perform(self.table.deliver(msg.message.key, msg.message, now))
+
+
+class Root(Supervisor):
+    """Top of the tree: starts every shard and singleton, routes messages to shards, redelivers dead letters."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.tree: TreeSpec | None = None
+        self._groups: dict[str, GroupSpec] = {}
+        self._singletons: dict[str, str] = {}
+
+    def on_start(self, start: ChildStart) -> None:
+        self.tree = start.spec
+        self._groups = {g.name: g for g in self.tree.groups}
+        self._singletons = dict(self.tree.singletons)
+        self.table = ChildTable(policy_from(start.settings, permanent=True, live_cap=None))
+        self.handleDeadLetters(startHandling=True)
+        now = time.time()
+        keys = [shard_key(g.name, i) for g in self.tree.groups for i in range(g.shards)] + list(self._singletons)
+        total_shards = sum(g.shards for g in self.tree.groups)
+        self._shard_cap = max(1, start.settings.live_actor_cap // max(1, total_shards))
+        for key in keys:
+            self.perform(self.table.ensure(key, now))
+        self.log("info", "started", f"{len(keys)} children")
+        self.start_liveness()
+
+    def child_kind(self, key: str) -> str:
+        return "shard" if "/" in key else key
+
+    def child_start(self, key: str) -> ChildStart:
+        if key in self._singletons:
+            return ChildStart(key, key, self.settings, None, self._singletons[key])
+        name, index = key.split("/", 1)
+        spec = ShardSpec(self._groups[name], int(index), self._shard_cap)
+        return ChildStart("shard", key, self.settings, spec, "supervision.supervisor.Shard")
+
+    def route(self, msg: Deliver) -> str:
+        """The child of Root that owns this message: a singleton by name, else the key's shard."""
+        if msg.kind in self._singletons:
+            return msg.kind
+        group = self._groups[msg.kind]
+        return shard_key(group.name, shard_of(msg.key, group.shards))
+
+    def on_deliver(self, msg: Deliver) -> None:
+        assert self.table is not None
+        if msg.kind not in self._groups and msg.kind not in self._singletons:
+            if msg.reply_to is not None:
+                reason = f"no such actor kind {msg.kind!r}"
+                self.send(msg.reply_to, Failed(msg.ref, msg.kind, msg.key, "-", reason))
+            return
+        self.perform(self.table.deliver(self.route(msg), msg, time.time()))
+
+    def receiveMsg_DirectoryRequest(self, msg: DirectoryRequest, sender: Any) -> None:
+        assert self.table is not None
+        rows = tuple((k, c.address, c.pid) for k, c in self.table.children.items())
+        self.send(sender, Directory(rows))
+
+    def receiveMsg_DeadEnvelope(self, msg: DeadEnvelope, sender: Any) -> None:
+        """A message could not reach a dead actor: note the death at once and deliver it again."""
+        assert self.table is not None
+        dead, lost = msg.deadAddress, msg.deadMessage
+        now = time.time()
+        if self.table.key_of(dead) is not None:  # one of our shards
+            self.perform(self.table.exited(dead, now, "liveness_miss", "a message to it bounced"))
+            if isinstance(lost, Deliver):
+                self.on_deliver(lost)
+        elif isinstance(lost, Deliver) and (lost.kind in self._groups):
+            self.perform(self.table.deliver(self.route(lost), Bounced(dead, lost), now))
