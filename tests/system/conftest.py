@@ -1,0 +1,159 @@
+"""The real tree on multiprocTCPBase, started per test in a fresh data directory, and cleaned up after.
+
+Teardown stops the actor system and then makes sure that no process the test started is left: every pid the
+supervisor log mentions, plus our descendants, is waited for and, if still there, killed by its pid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import config
+from bridge import Bridge, default_tree
+from supervision import log as slog
+from supervision.protocol import GroupSpec, TreeSpec
+from supervision.supervisor import pid_alive
+
+FAST = {
+    "TZUROT_LIVENESS_PERIOD_S": "0.5",
+    "TZUROT_BACKOFF_FIRST_S": "0.05",
+    "TZUROT_BACKOFF_MAX_S": "0.4",
+    "TZUROT_ASK_TIMEOUT_S": "10",
+    "TZUROT_USER_SHARDS": "2",
+    "TZUROT_CHANNEL_SHARDS": "1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    """Poll until `condition()` is truthy; return its value. Tests wait on conditions, not fixed sleeps."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+class Tree:
+    """One running actor system plus helpers to find and kill its processes."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str], user_class: str | None) -> None:
+        self.env = {"TZUROT_DATA_DIR": str(data_dir), "TZUROT_ACTOR_ADMIN_PORT": str(free_port()), **FAST, **env}
+        self.settings = config.load(self.env)
+        self.user_class = user_class
+        self.bridge: Bridge | None = None
+        self.pids: set[int] = set()
+
+    def tree_spec(self) -> TreeSpec:
+        spec = default_tree(self.settings)
+        if self.user_class is None:
+            return spec
+        groups = tuple(
+            GroupSpec(g.name, g.shards, self.user_class) if g.name == "user" else g for g in spec.groups
+        )
+        return dataclasses.replace(spec, groups=groups)
+
+    def start(self) -> Tree:
+        self.bridge = Bridge(self.settings, self.tree_spec()).start()
+        return self
+
+    def stop(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge = None
+
+    def ask(self, kind: str, key: int | str, body: Any, timeout: float | None = None) -> Any:
+        assert self.bridge is not None
+        return self.bridge.ask(kind, key, body, timeout)
+
+    def child(self, key: str, kind: str = "user") -> Any:
+        """The status row of a child (a shard key like 'user/1', or an actor's key), or None."""
+        assert self.bridge is not None
+        for status in self.bridge.status():
+            for row in status.children:
+                if row.key == key and (status.key.startswith(kind) or status.key == "root"):
+                    return row
+        return None
+
+    def shard_of_child(self, key: str, kind: str = "user") -> Any:
+        assert self.bridge is not None
+        for status in self.bridge.status()[1:]:
+            if status.key.startswith(kind) and any(r.key == key for r in status.children):
+                return self.child(status.key, "root")
+        return None
+
+    def log(self) -> list[dict[str, Any]]:
+        records = slog.read(self.settings.supervisor_log_path)
+        for r in records:
+            self.pids.add(int(r["pid"]))
+            self.pids.update(int(p) for p in re.findall(r"pid (\d+)", str(r.get("detail", ""))))
+        return records
+
+    def events(self, event: str, key: str | None = None) -> list[dict[str, Any]]:
+        return [r for r in self.log() if r["event"] == event and (key is None or r["key"] == key)]
+
+    def kill(self, pid: int) -> None:
+        self.pids.add(pid)
+        os.kill(pid, signal.SIGKILL)
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = set(), [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+def leftover(pids: set[int]) -> set[int]:
+    return {p for p in pids if p != os.getpid() and pid_alive(p)}
+
+
+@pytest.fixture
+def make_tree(tmp_path: Path) -> Iterator[Callable[..., Tree]]:
+    trees: list[Tree] = []
+    before = _descendants(os.getpid())
+
+    def make(env: dict[str, str] | None = None, user_class: str | None = None, data_dir: Path | None = None) -> Tree:
+        tree = Tree(data_dir or tmp_path / "data", env or {}, user_class).start()
+        trees.append(tree)
+        return tree
+
+    yield make
+    for tree in trees:
+        tree.stop()
+        tree.log()
+    ours = set().union(*(t.pids for t in trees)) | (_descendants(os.getpid()) - before) if trees else set()
+    try:
+        wait_for(lambda: not leftover(ours), timeout=10, what="every actor process to exit")
+    finally:
+        for pid in leftover(ours):
+            os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,26 @@
+"""Deliberately broken actors for the system tests; importable by name so shards can create them."""
+
+from __future__ import annotations
+
+import os
+
+from actors.messages import SetAlias
+from actors.user import UserActor
+from supervision.protocol import ChildStart, Deliver
+
+CRASH_ON_START_KEY = "13"
+RAISING_ALIAS = "boom"
+
+
+class FaultyUserActor(UserActor):
+    """A UserActor whose handler raises on one alias, and which dies at start for one user id."""
+
+    def on_start(self, start: ChildStart) -> None:
+        if start.key == CRASH_ON_START_KEY:
+            os._exit(3)  # the process dies, as a segfault or an OOM kill would
+        super().on_start(start)
+
+    def on_deliver(self, msg: Deliver) -> None:
+        if isinstance(msg.body, SetAlias) and msg.body.alias == RAISING_ALIAS:
+            raise RuntimeError("simulated bug in a handler")
+        super().on_deliver(msg)
