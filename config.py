@@ -85,8 +85,12 @@ def describe() -> list[tuple[str, str, str]]:
 
 def _parse(name: str, env: str, kind: type, raw: Any) -> Any:
     try:
-        if kind is int and isinstance(raw, float):
-            raise ValueError("not a whole number")
+        if isinstance(raw, bool) or (kind is int and isinstance(raw, float)):
+            raise ValueError("wrong type")
+        if kind is not str and kind is not Path and not isinstance(raw, (str, int, float)):
+            raise ValueError("wrong type")
+        if kind in (str, Path) and not isinstance(raw, str):
+            raise ValueError("not text")
         return kind(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"{env}: {raw!r} is not a valid {kind.__name__}") from None

@@ -15,9 +15,7 @@ from actors.messages import (
     Refused,
     RegisterPersonality,
 )
-from actors.state.names import name_problem
-
-DISPLAY_MAX = 80
+from actors.state.names import display_problem, name_problem, normalize_name
 
 
 @dataclass
@@ -42,11 +40,10 @@ class RegistryState:
 
     def handle(self, msg: Any, now: float) -> list[Effect]:
         match msg:
-            case RegisterPersonality(name=name, owner_id=owner, display_name=display):
-                display = (display or name[:1].upper() + name[1:]).strip()
-                problem = name_problem(name) or (
-                    f"A display name can be at most {DISPLAY_MAX} characters." if len(display) > DISPLAY_MAX else None
-                )
+            case RegisterPersonality(name=raw, owner_id=owner, display_name=display):
+                name = normalize_name(raw)
+                display = normalize_name(name[:1].upper() + name[1:] if display is None else display)
+                problem = name_problem(name) or display_problem(display)
                 if problem:
                     return [Reply(Refused(problem))]
                 existing = self.personalities.get(name.lower())
@@ -57,7 +54,8 @@ class RegistryState:
                 record = {"name": name, "display_name": display, "owner_id": owner, "created": now}
                 self.personalities[name.lower()] = record
                 return [Save(), Reply(self.info(record))]
-            case LookupPersonality(name=name):
+            case LookupPersonality(name=raw):
+                name = normalize_name(raw)
                 record = self.personalities.get(name.lower())
                 return [Reply(self.info(record) if record else NotFound(f"personality {name!r}"))]
             case ListPersonalities(owner_id=owner):
