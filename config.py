@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,17 @@ class Settings:
     bind_host: str = "127.0.0.1"
     pending_cap: int = 200
     ask_timeout_s: float = 10.0
+    discord_token: str = field(default="", repr=False)
+    discord_api_base: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg"
+    discord_global_rate: float = 45.0
+    bot_name: str = "Tzurot"
+    webhook_pool_size: int = 2
+    no_webhook_notice_s: float = 3600.0
+    ai_base_url: str = ""
+    ai_api_key: str = field(default="", repr=False)
+    ai_model: str = "openai/gpt-4o-mini"
+    ai_timeout_s: float = 120.0
 
     @property
     def store_path(self) -> Path:
@@ -58,6 +69,18 @@ def _port(v: int) -> bool:
     return 0 < v < 65536
 
 
+def _url(v: str) -> bool:
+    return v.startswith(("http://", "https://", "ws://", "wss://"))
+
+
+def _pool(v: int) -> bool:
+    return 1 <= v <= 15
+
+
+def _webhook_name(v: str) -> bool:
+    return 1 <= len(v) <= 80 and "clyde" not in v.lower() and "discord" not in v.lower()
+
+
 _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "data_dir": ("TZUROT_DATA_DIR", Path, None, "where the store, logs and keys live"),
     "user_shards": ("TZUROT_USER_SHARDS", int, _positive, "number of UserShard supervisors"),
@@ -74,7 +97,23 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "bind_host": ("TZUROT_BIND_HOST", str, None, "address actor sockets listen on (loopback by default)"),
     "pending_cap": ("TZUROT_PENDING_CAP", int, _positive, "messages held for one actor while it (re)starts"),
     "ask_timeout_s": ("TZUROT_ASK_TIMEOUT_S", float, _positive, "how long the edge waits for an actor"),
+    "discord_token": ("DISCORD_TOKEN", str, None, "the bot's token (secret; without it the sandbox runs)"),
+    "discord_api_base": ("DISCORD_API_BASE", str, _url, "Discord REST base, or a compatible server's"),
+    "discord_gateway_url": ("DISCORD_GATEWAY_URL", str, _url, "Discord gateway, or a compatible server's"),
+    "discord_global_rate": ("TZUROT_DISCORD_GLOBAL_RATE", float, _positive, "REST requests/s for the whole bot"),
+    "bot_name": ("TZUROT_BOT_NAME", str, _webhook_name, "name of the bot's webhooks"),
+    "webhook_pool_size": ("TZUROT_WEBHOOK_POOL_SIZE", int, _pool, "webhooks per channel (1-15)"),
+    "no_webhook_notice_s": ("TZUROT_NO_WEBHOOK_NOTICE_S", float, _positive, "least time between 'no webhooks' notices"),
+    "ai_base_url": ("AI_BASE_URL", str, None, "OpenAI-compatible base URL (empty: the local AI emulator)"),
+    "ai_api_key": ("AI_API_KEY", str, None, "the operator's AI key (secret)"),
+    "ai_model": ("AI_MODEL", str, None, "the operator's default model"),
+    "ai_timeout_s": ("AI_TIMEOUT_S", float, _positive, "whole-request timeout of one AI call"),
 }
+
+
+def variable(name: str) -> str:
+    """The environment variable that sets the Settings field `name`."""
+    return _FIELDS[name][0]
 
 
 def describe() -> list[tuple[str, str, str]]:

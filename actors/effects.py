@@ -1,4 +1,9 @@
-"""What a pure state class asks its shell to do. The shell performs them in order, after `handle` returns."""
+"""What a pure state class asks its shell to do. The shell performs them in order, after `handle` returns.
+
+`Call` is how a state class uses the outside world (Discord's REST API, the AI backend) without doing I/O:
+the shell calls `services[service].method(*args)` and hands the result straight back to the state class as
+`Done(tag, result)`, so the decision about what a result means stays in the pure class too.
+"""
 
 from __future__ import annotations
 
@@ -18,4 +23,66 @@ class Save:
     """The state changed: write it through to the store before anything else is answered."""
 
 
-Effect = Reply | Save
+@dataclass(frozen=True)
+class Tell:
+    """Send `body` to the actor for (kind, key), wherever it runs; no answer expected."""
+
+    kind: str
+    key: int | str
+    body: Any
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Send `body` to this same actor, behind the messages already in its mailbox (yield, then go on)."""
+
+    body: Any
+
+
+@dataclass(frozen=True)
+class Push:
+    """Publish a routing fact to the edge (what it needs to drop chatter before any actor wakes)."""
+
+    fact: Any
+
+
+@dataclass(frozen=True)
+class Timer:
+    """Come back with `Wake(payload)` after `delay_s`: how an actor waits without sleeping."""
+
+    delay_s: float
+    payload: Any
+
+
+@dataclass(frozen=True)
+class Call:
+    """Use a collaborator; its result comes back at once as `Done(tag, result)`."""
+
+    service: str
+    method: str
+    args: tuple[Any, ...]
+    tag: Any
+
+
+@dataclass(frozen=True)
+class Log:
+    """A line for the application log, with the ids that let `logs --user/--channel` find it."""
+
+    level: str
+    event: str
+    detail: str = ""
+
+
+# Events the shell feeds back into the state class (not messages between actors).
+@dataclass(frozen=True)
+class Done:
+    tag: Any
+    result: Any
+
+
+@dataclass(frozen=True)
+class Wake:
+    payload: Any
+
+
+Effect = Reply | Save | Tell | Resume | Push | Timer | Call | Log

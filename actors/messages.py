@@ -142,3 +142,109 @@ class PersonalityList:
 @dataclass(frozen=True)
 class NotFound:
     what: str
+
+
+# ---- the conversation path: edge -> ChannelActor -> UserActor -> ChannelActor -> Discord -------------
+
+
+@dataclass(frozen=True)
+class Author:
+    id: int
+    username: str
+    display_name: str = ""
+    bot: bool = False
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a message was posted, as the edge saw it. `kind` is text, thread, dm, forum or voice."""
+
+    channel_id: int
+    kind: str = "text"
+    guild_id: int | None = None
+    parent_id: int | None = None  # a thread's channel
+    nsfw: bool = False
+    name: str = ""
+    guild_name: str = ""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A Discord message that got past the edge's filter: it may address a personality."""
+
+    message_id: int
+    place: Place
+    author: Author
+    content: str
+    mentions_bot: bool = False
+    reply_to: int | None = None  # the message this one replies to
+    reply_to_webhook: int | None = None  # that message's webhook id, when a webhook posted it
+    reply_content: str = ""
+    reply_author: str = ""
+    attachments: tuple[str, ...] = ()  # image URLs
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Heard:
+    """ChannelActor -> UserActor: an incoming message with what the channel knows about it."""
+
+    incoming: Incoming
+    activated: str | None
+    replied_personality: str | None  # who sent the message it replies to, from the channel's reply map
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Who speaks: the name the reply map remembers, and what Discord shows."""
+
+    name: str
+    display_name: str
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Speak:
+    """UserActor -> ChannelActor: say `text` as `persona`; `trigger_id` makes the send idempotent."""
+
+    channel_id: int
+    user_id: int
+    persona: Persona
+    text: str
+    trigger_id: int
+
+
+@dataclass(frozen=True)
+class TypingFor:
+    """UserActor -> ChannelActor: show the typing indicator until an answer for `trigger_id` is spoken."""
+
+    channel_id: int
+    user_id: int
+    trigger_id: int
+    seconds: float = 120.0
+
+
+@dataclass(frozen=True)
+class WebhooksChanged:
+    """The edge saw WEBHOOKS_UPDATE: the channel's webhooks changed behind our back."""
+
+    channel_id: int
+
+
+@dataclass(frozen=True)
+class Pump:
+    """A channel actor's note to itself: send the next chunk after the messages already waiting."""
+
+    channel_id: int
+
+
+# ---- facts pushed to the edge (its routing table) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RouteFact:
+    """`kind` is webhook (one of ours), activated, or conversation; `value` None removes the fact."""
+
+    kind: str
+    key: int
+    value: str | float | bool | None

@@ -1,18 +1,23 @@
-"""The thin Thespian shell shared by every stateful actor: load, decide, write through, answer.
+"""The thin Thespian shell shared by every stateful actor: load, decide, perform, write through, answer.
 
-A subclass names its pure state class (`state_class`); this shell is the only place that touches the store
-or sends messages for it, so the state class is tested without any actor system.
+A subclass names its pure state class (`state_class`) and the collaborators it may call (`make_services`);
+this shell is the only place that touches the store, the network or other actors for it, so the state class
+is tested without any actor system.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import timedelta
 from typing import Any, ClassVar
 
-from actors.effects import Effect, Reply, Save
+from actors.effects import Call, Done, Effect, Log, Push, Reply, Resume, Save, Tell, Timer, Wake
 from store import SqliteStore, StaleWrite
 from supervision.child import SupervisedChild
 from supervision.protocol import Answer, ChildStart, Deliver
+
+log = logging.getLogger("tzurot.actors")
 
 
 class StatefulActor(SupervisedChild):
@@ -22,32 +27,71 @@ class StatefulActor(SupervisedChild):
         super().__init__(*args, **kw)
         self.state: Any = None
         self.version = 0
-        self.store: SqliteStore | None = None
+        self.store: Any = None
+        self.services: dict[str, Any] = {}
 
+    # ---- collaborators (a test double overrides these) ----------------------------------------
+    def open_store(self, start: ChildStart) -> Any:
+        return SqliteStore(start.settings.store_path)
+
+    def make_services(self, start: ChildStart) -> dict[str, Any]:
+        return {}
+
+    # ---- lifecycle ------------------------------------------------------------------------------
     def on_start(self, start: ChildStart) -> None:
         self.store = self.open_store(start)
         record = self.store.load(self.state_class.KIND, start.key)
         if record.quarantined:
             self.log("error", "quarantined", f"unreadable stored state moved aside: {record.quarantined}")
-        self.state = self.state_class.restore(start.key, record.state)
+        self.state = self.state_class.restore(start.key, record.state, start.settings)
         self.version = record.version
+        self.services = self.make_services(start)
+        if hasattr(self.state, "on_start"):
+            self.perform(self.state.on_start(time.time()), None)
 
-    def open_store(self, start: ChildStart) -> SqliteStore:
-        """Where state lives; a test double can override this."""
-        return SqliteStore(start.settings.store_path)
+    def on_stop(self) -> None:
+        for service in self.services.values():
+            close = getattr(service, "close", None)
+            if close is not None:
+                close()
 
     def on_deliver(self, msg: Deliver) -> None:
         self.perform(self.state.handle(msg.body, time.time()), msg)
 
-    def perform(self, effects: list[Effect], msg: Deliver) -> None:
+    def on_timer(self, payload: Any) -> None:
+        self.perform(self.state.handle(Wake(payload), time.time()), None)
+
+    # ---- effects --------------------------------------------------------------------------------
+    def perform(self, effects: list[Effect], msg: Deliver | None) -> None:
         for effect in effects:
             if isinstance(effect, Save):
                 self.save()
-            elif isinstance(effect, Reply) and msg.reply_to is not None:
-                self.send(msg.reply_to, Answer(msg.ref, effect.body))
+            elif isinstance(effect, Reply):
+                if msg is not None and msg.reply_to is not None:
+                    self.send(msg.reply_to, Answer(msg.ref, effect.body))
+            elif isinstance(effect, Tell):
+                self.send(self.root_address, Deliver(effect.kind, str(effect.key), effect.body, reply=False))
+            elif isinstance(effect, Resume):
+                self.send(self.myAddress, Deliver(self.kind, self.key, effect.body, reply=False))
+            elif isinstance(effect, Push):
+                if self.outlet is not None:
+                    self.send(self.outlet, effect.fact)
+            elif isinstance(effect, Timer):
+                self.wakeupAfter(timedelta(seconds=effect.delay_s), payload=effect.payload)
+            elif isinstance(effect, Call):
+                result = self.call(effect)
+                self.perform(self.state.handle(Done(effect.tag, result), time.time()), msg)
+            elif isinstance(effect, Log):
+                getattr(log, effect.level)("%s %s/%s %s", effect.event, self.kind, self.key, effect.detail)
+
+    def call(self, effect: Call) -> Any:
+        """Run a collaborator; an exception becomes the result, so the state class decides what it means."""
+        try:
+            return getattr(self.services[effect.service], effect.method)(*effect.args)
+        except Exception as exc:  # noqa: BLE001 - handed to the pure state class as data
+            return exc
 
     def save(self) -> None:
-        assert self.store is not None
         try:
             self.version = self.store.save(
                 self.state_class.KIND, self.key, self.state.snapshot(), self.version, self.state_class.SCHEMA

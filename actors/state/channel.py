@@ -1,7 +1,9 @@
-"""What one channel's actor owns and decides: its activation and the reply map (message id -> personality).
+"""What one channel's actor owns and decides: activation, webhook pool, fair outbox, and the reply map.
 
-The webhook pool and the outbox join this state with the Discord edge; the reply map is bounded so a busy
-channel cannot grow it without limit (oldest entries go first).
+It speaks through a pool of its own webhooks (reused before any is created, never pushing the channel past
+Discord's 15), one chunk at a time and in turns between users. Every Discord call is a `Call` effect whose
+result comes back as `Done`, so each rule (429 -> timer, deleted webhook -> replace and retry once, no
+Manage Webhooks -> speak as the bot with one notice) is decided here, without I/O.
 """
 
 from __future__ import annotations
@@ -10,20 +12,48 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.effects import Effect, Reply, Save
+from actors.effects import Call, Done, Effect, Log, Push, Reply, Resume, Save, Tell, Timer, Wake
 from actors.messages import (
     ActivatePersonality,
     ChannelInfo,
     DeactivateChannel,
     GetChannelInfo,
+    Heard,
+    Incoming,
     LookupReply,
+    Place,
+    Pump,
     RecordSent,
     Refused,
     ReplyTarget,
+    RouteFact,
+    Speak,
+    TypingFor,
+    WebhooksChanged,
 )
 from actors.state.names import name_problem
+from actors.state.outbox import Chunk, Outbox
+from discord_rest.client import Fail, Ok, Wait
+from discord_rest.names import legal_username
+from discord_rest.split import LIMIT, split_message
 
 REPLY_MAP_CAP = 1000
+MAX_WEBHOOKS = 15  # Discord's per-channel limit, counting other bots' webhooks
+SEND_ATTEMPTS = 5
+TYPING_REFRESH_S = 8.0  # Discord shows typing for 10 s
+
+
+@dataclass
+class ChannelOptions:
+    bot_name: str = "Tzurot"
+    pool_size: int = 2
+    notice_interval_s: float = 3600.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ChannelOptions:
+        if settings is None:
+            return cls()
+        return cls(settings.bot_name, settings.webhook_pool_size, settings.no_webhook_notice_s)
 
 
 @dataclass
@@ -32,31 +62,85 @@ class ChannelState:
     SCHEMA = 1
 
     channel_id: int
+    options: ChannelOptions = field(default_factory=ChannelOptions)
+    place: Place | None = None
     activated: str | None = None
     activated_by: int | None = None
     sent: OrderedDict[int, str] = field(default_factory=OrderedDict)  # message id -> personality
+    hooks: list[tuple[int, str]] = field(default_factory=list)  # our webhooks: (id, token)
+    others: int = 0  # other bots' webhooks in the webhook channel
+    no_webhooks: bool = False  # no Manage Webhooks permission, or no room: speak as the bot
+    notice_at: float = 0.0
+    outbox: Outbox = field(default_factory=Outbox)
+    # Not persisted: what is in progress right now.
+    hooks_known: bool = False
+    busy: bool = False  # a Discord call or a retry timer is outstanding
+    next_hook: int = 0
+    typing: dict[int, float] = field(default_factory=dict)  # trigger id -> show typing until
 
+    # ---- persistence --------------------------------------------------------------------------
     @classmethod
-    def restore(cls, key: str, data: dict[str, Any] | None) -> ChannelState:
-        state = cls(int(key))
+    def restore(cls, key: str, data: dict[str, Any] | None, settings: Any = None) -> ChannelState:
+        state = cls(int(key), ChannelOptions.from_settings(settings))
         if data:
+            state.place = Place(**data["place"]) if data.get("place") else None
             state.activated = data.get("activated")
             state.activated_by = data.get("activated_by")
             state.sent = OrderedDict((int(m), str(p)) for m, p in data.get("sent", []))
+            state.hooks = [(int(i), str(t)) for i, t in data.get("hooks", [])]
+            state.others = int(data.get("others", 0))
+            state.no_webhooks = bool(data.get("no_webhooks", False))
+            state.notice_at = float(data.get("notice_at", 0.0))
+            state.outbox = Outbox.restore(data.get("outbox"))
         return state
 
     def snapshot(self) -> dict[str, Any]:
         return {
+            "place": self.place.__dict__ if self.place else None,
             "activated": self.activated,
             "activated_by": self.activated_by,
             "sent": [[m, p] for m, p in self.sent.items()],
+            "hooks": [list(h) for h in self.hooks],
+            "others": self.others,
+            "no_webhooks": self.no_webhooks,
+            "notice_at": self.notice_at,
+            "outbox": self.outbox.snapshot(),
         }
+
+    def on_start(self, now: float) -> list[Effect]:
+        """After a restart: facts for the edge, and the unfinished outbox resumes."""
+        facts: list[Effect] = [Push(RouteFact("webhook", hook_id, True)) for hook_id, _ in self.hooks]
+        if self.activated:
+            facts.append(Push(RouteFact("activated", self.channel_id, self.activated)))
+        return facts + self._pump(now)
 
     def view(self) -> ChannelInfo:
         return ChannelInfo(self.channel_id, self.activated, self.activated_by, len(self.sent))
 
+    # ---- decisions ----------------------------------------------------------------------------
     def handle(self, msg: Any, now: float) -> list[Effect]:
         match msg:
+            case Incoming(place=place):
+                self.place = place
+                replied = self.sent.get(msg.reply_to) if msg.reply_to is not None else None
+                return [Tell("user", msg.author.id, Heard(msg, self.activated, replied))]
+            case Speak():
+                return self._speak(msg, now)
+            case TypingFor(trigger_id=trigger, seconds=seconds):
+                first = not self.typing
+                self.typing[trigger] = now + seconds
+                return [self._typing_call()] + ([Timer(TYPING_REFRESH_S, "typing")] if first else [])
+            case Pump() | Wake(payload="pump"):
+                self.busy = False
+                return self._pump(now)
+            case Wake(payload="typing"):
+                self.typing = {t: until for t, until in self.typing.items() if until > now}
+                return [self._typing_call(), Timer(TYPING_REFRESH_S, "typing")] if self.typing else []
+            case Done(tag=tag, result=result):
+                return self._done(tag, result, now)
+            case WebhooksChanged():
+                self.hooks_known = False  # listed again before the next send
+                return []
             case GetChannelInfo():
                 return [Reply(self.view())]
             case ActivatePersonality(personality=name, by_user=user):
@@ -65,19 +149,186 @@ class ChannelState:
                 if self.activated == name:
                     return [Reply(self.view())]
                 self.activated, self.activated_by = name, user
-                return [Save(), Reply(self.view())]
+                return [Save(), Push(RouteFact("activated", self.channel_id, name)), Reply(self.view())]
             case DeactivateChannel():
                 if self.activated is None:
                     return [Reply(self.view())]
                 self.activated = self.activated_by = None
-                return [Save(), Reply(self.view())]
+                return [Save(), Push(RouteFact("activated", self.channel_id, None)), Reply(self.view())]
             case RecordSent(message_id=mid, personality=name):
-                if self.sent.get(mid) == name:
-                    return []
-                self.sent[mid] = name
-                while len(self.sent) > REPLY_MAP_CAP:
-                    self.sent.popitem(last=False)
-                return [Save()]
+                return [Save()] if self._remember(mid, name) else []
             case LookupReply(message_id=mid):
                 return [Reply(ReplyTarget(self.channel_id, mid, self.sent.get(mid)))]
         return [Reply(Refused(f"I do not understand {type(msg).__name__}."))]
+
+    def _speak(self, msg: Speak, now: float) -> list[Effect]:
+        self.typing.pop(msg.trigger_id, None)
+        p = msg.persona
+        limit = LIMIT - len(self._prefix(p.display_name)) if self._plain else LIMIT
+        refused = []
+        for index, text in enumerate(split_message(msg.text, limit)):
+            chunk = Chunk(f"{msg.trigger_id}:{index}", msg.user_id, p.name, p.display_name, p.avatar_url, text,
+                          msg.trigger_id)
+            if why := self.outbox.add(chunk):
+                refused.append(why)
+        effects: list[Effect] = [Save()]
+        if refused:
+            effects.append(Log("warning", "outbox_full", f"dropped {len(refused)} chunk(s): {refused[0]}"))
+        return effects + self._pump(now)
+
+    # ---- sending ------------------------------------------------------------------------------
+    @property
+    def _plain(self) -> bool:
+        return self.place is not None and self.place.kind == "dm" or self.no_webhooks
+
+    @property
+    def _hook_channel(self) -> int:
+        if self.place is not None and self.place.kind == "thread" and self.place.parent_id:
+            return self.place.parent_id
+        return self.channel_id
+
+    @staticmethod
+    def _prefix(display_name: str) -> str:
+        return f"**{display_name}:** "
+
+    def _pump(self, now: float) -> list[Effect]:
+        if self.busy:
+            return []
+        chunk = self.outbox.peek()
+        if chunk is None:
+            return []
+        self.busy = True
+        if self._plain:
+            return self._notice(now) + [self._send_plain(chunk)]
+        if not self.hooks_known:
+            return [Call("discord", "list_webhooks", (self._hook_channel,), ("list",))]
+        if self._should_grow():
+            return [Call("discord", "create_webhook", (self._hook_channel, self.options.bot_name), ("create",))]
+        if not self.hooks:  # no room for even one of ours
+            self.no_webhooks = True
+            return self._notice(now) + [self._send_plain(chunk)]
+        hook_id, token = self.hooks[self.next_hook % len(self.hooks)]
+        self.next_hook += 1
+        payload: dict[str, Any] = {"content": chunk.text, "username": legal_username(chunk.display_name)}
+        if chunk.avatar_url:
+            payload["avatar_url"] = chunk.avatar_url
+        thread = self.channel_id if self._hook_channel != self.channel_id else None
+        return [Call("discord", "execute_webhook", (hook_id, token, payload, thread), ("send", chunk.id, hook_id))]
+
+    def _should_grow(self) -> bool:
+        """One webhook to start with; more (up to the pool size) only while a backlog waits."""
+        if len(self.hooks) >= self.options.pool_size or self.others + len(self.hooks) >= MAX_WEBHOOKS:
+            return False
+        return not self.hooks or len(self.outbox) > 1
+
+    def _send_plain(self, chunk: Chunk) -> Call:
+        payload: dict[str, Any] = {"content": self._prefix(chunk.display_name) + chunk.text}
+        if chunk.id.endswith(":0"):
+            payload["message_reference"] = {"message_id": str(chunk.trigger_id), "fail_if_not_exists": False}
+        return Call("discord", "create_message", (self.channel_id, payload), ("send", chunk.id, None))
+
+    def _notice(self, now: float) -> list[Effect]:
+        """Once an interval, say plainly why personalities speak through the bot here."""
+        if self.place is None or self.place.kind == "dm" or now - self.notice_at < self.options.notice_interval_s:
+            return []
+        self.notice_at = now
+        text = (
+            "Personalities cannot use webhooks in this channel (I need the **Manage Webhooks** permission, "
+            "and the channel must have fewer than 15 webhooks), so they will speak through me for now."
+        )
+        return [Save(), Call("discord", "create_message", (self.channel_id, {"content": text}), ("notice",))]
+
+    def _typing_call(self) -> Call:
+        return Call("discord", "typing", (self.channel_id,), ("typing",))
+
+    # ---- results ------------------------------------------------------------------------------
+    def _done(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
+        what = tag[0]
+        if what in ("notice", "typing"):
+            return []
+        if what == "list":
+            return self._listed(result, now)
+        if what == "create":
+            return self._created(result, now)
+        if what == "send":
+            return self._sent(tag[1], tag[2], result, now)
+        return []
+
+    def _listed(self, result: Any, now: float) -> list[Effect]:
+        if isinstance(result, Ok):
+            hooks = [w for w in result.data or [] if isinstance(w, dict)]
+            ours = [(int(w["id"]), str(w["token"])) for w in hooks if self._is_ours(w)]
+            self.hooks, self.others, self.hooks_known = ours, len(hooks) - len(ours), True
+            self.no_webhooks = False
+            pushes: list[Effect] = [Push(RouteFact("webhook", i, True)) for i, _ in ours]
+            return [Save(), *pushes, *self._again(now)]
+        return self._setup_failed(result, now)
+
+    def _created(self, result: Any, now: float) -> list[Effect]:
+        if isinstance(result, Ok) and isinstance(result.data, dict) and result.data.get("token"):
+            hook = (int(result.data["id"]), str(result.data["token"]))
+            self.hooks.append(hook)
+            return [Save(), Push(RouteFact("webhook", hook[0], True)), *self._again(now)]
+        if isinstance(result, Fail) and result.code == 30007:  # the channel is full of other webhooks
+            self.others = MAX_WEBHOOKS - len(self.hooks)
+            return self._again(now)
+        return self._setup_failed(result, now)
+
+    def _setup_failed(self, result: Any, now: float) -> list[Effect]:
+        if isinstance(result, Fail) and result.missing_permission:
+            self.no_webhooks, self.hooks, self.hooks_known = True, [], False
+            return [Save(), Log("warning", "no_webhook_permission", "speaking as the bot"), *self._again(now)]
+        return self._retry_later(result)
+
+    def _sent(self, chunk_id: str, hook_id: int | None, result: Any, now: float) -> list[Effect]:
+        chunk = self.outbox.find(chunk_id)
+        if chunk is None:
+            self.busy = False
+            return self._pump(now)
+        if isinstance(result, Ok):
+            message_id = int(result.data["id"]) if isinstance(result.data, dict) and "id" in result.data else None
+            self.outbox.finish(chunk_id, message_id)
+            if message_id is not None:
+                self._remember(message_id, chunk.name)
+            return [Save(), Resume(Pump(self.channel_id))]  # let waiting messages in before the next chunk
+        if isinstance(result, Fail) and hook_id is not None and result.unknown_webhook:
+            self.hooks = [h for h in self.hooks if h[0] != hook_id]
+            effects: list[Effect] = [Save(), Push(RouteFact("webhook", hook_id, None))]
+            if chunk.replaced_webhook:  # replaced once already: say it through the bot rather than loop
+                return [*effects, Log("warning", "webhook_gone_twice", chunk_id), self._send_plain(chunk)]
+            chunk.replaced_webhook = True
+            return effects + self._again(now)
+        if isinstance(result, Fail) and hook_id is not None and result.missing_permission:
+            self.no_webhooks, self.hooks = True, []
+            return [Save(), *self._again(now)]
+        if isinstance(result, Fail) and 400 <= result.status < 500:
+            self.outbox.finish(chunk_id, None)
+            return [Save(), Log("error", "send_refused", f"chunk {chunk_id}: {result.status} {result.message}"),
+                    *self._again(now)]
+        chunk.attempts += 1
+        if chunk.attempts >= SEND_ATTEMPTS and not isinstance(result, Wait):
+            self.outbox.finish(chunk_id, None)
+            return [Save(), Log("error", "send_failed", f"chunk {chunk_id}: gave up after {chunk.attempts}"),
+                    *self._again(now)]
+        return self._retry_later(result, chunk.attempts)
+
+    def _retry_later(self, result: Any, attempts: int = 1) -> list[Effect]:
+        """Stay busy and come back on a timer: the wait Discord asked for, or a short backoff."""
+        delay = result.seconds if isinstance(result, Wait) else min(30.0, 0.5 * 2 ** max(0, attempts - 1))
+        self.busy = True
+        return [Timer(max(0.05, delay), "pump")]
+
+    def _again(self, now: float) -> list[Effect]:
+        self.busy = False
+        return self._pump(now)
+
+    def _is_ours(self, webhook: dict[str, Any]) -> bool:
+        return webhook.get("name") == self.options.bot_name and bool(webhook.get("token"))
+
+    def _remember(self, message_id: int, personality: str) -> bool:
+        if self.sent.get(message_id) == personality:
+            return False
+        self.sent[message_id] = personality
+        while len(self.sent) > REPLY_MAP_CAP:
+            self.sent.popitem(last=False)
+        return True

@@ -26,7 +26,7 @@ class RegistryState:
     personalities: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower-cased name -> record
 
     @classmethod
-    def restore(cls, key: str, data: dict[str, Any] | None) -> RegistryState:
+    def restore(cls, key: str, data: dict[str, Any] | None, settings: Any = None) -> RegistryState:
         state = cls()
         if data:
             state.personalities = {str(k): dict(v) for k, v in data.get("personalities", {}).items()}

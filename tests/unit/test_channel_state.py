@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Reply, Save
+from actors.effects import Push, Reply, Save
 from actors.messages import (
     ActivatePersonality,
     ChannelInfo,
@@ -17,6 +17,7 @@ from actors.messages import (
     RecordSent,
     Refused,
     ReplyTarget,
+    RouteFact,
 )
 from actors.state.channel import REPLY_MAP_CAP, ChannelState
 from store.sqlite import decode, encode
@@ -45,6 +46,7 @@ def test_activation_saves_and_answers_who_activated_what() -> None:
     state = fresh()
     assert state.handle(ActivatePersonality(CID, "bob", USER), NOW) == [
         Save(),
+        Push(RouteFact("activated", CID, "bob")),
         Reply(ChannelInfo(CID, "bob", USER, 0)),
     ]
 
@@ -60,6 +62,7 @@ def test_activating_another_personality_replaces_the_active_one() -> None:
     state.handle(ActivatePersonality(CID, "bob", USER), NOW)
     assert state.handle(ActivatePersonality(CID, "alice", 7), NOW) == [
         Save(),
+        Push(RouteFact("activated", CID, "alice")),
         Reply(ChannelInfo(CID, "alice", 7, 0)),
     ]
 
@@ -67,7 +70,11 @@ def test_activating_another_personality_replaces_the_active_one() -> None:
 def test_deactivation_saves_once_then_is_idempotent() -> None:
     state = fresh()
     state.handle(ActivatePersonality(CID, "bob", USER), NOW)
-    assert state.handle(DeactivateChannel(CID), NOW) == [Save(), Reply(ChannelInfo(CID, None, None, 0))]
+    assert state.handle(DeactivateChannel(CID), NOW) == [
+        Save(),
+        Push(RouteFact("activated", CID, None)),
+        Reply(ChannelInfo(CID, None, None, 0)),
+    ]
     assert state.handle(DeactivateChannel(CID), NOW) == [Reply(ChannelInfo(CID, None, None, 0))]
 
 

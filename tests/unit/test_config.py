@@ -172,7 +172,7 @@ def test_describe_covers_every_setting_with_its_variable_and_default() -> None:
     fields = dataclasses.fields(Settings)
     assert len(config.describe()) == len(fields)
     for field in fields:
-        variable = f"TZUROT_{field.name.upper()}"
+        variable = config.variable(field.name)
         assert variable in described, f"{field.name} is not described"
         default, text = described[variable]
         assert default == str(getattr(defaults, field.name))

@@ -1,0 +1,90 @@
+"""A channel's outbox: one queue per user, served in turns, so one long answer cannot hold a channel.
+
+Each chunk has an id made of the triggering message id and its index: a chunk that was already sent (or is
+already queued) is never queued again, which makes a redelivered or repeated `Speak` harmless.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+USER_QUEUE_CAP = 50  # chunks waiting for one user
+TOTAL_CAP = 500  # chunks waiting in one channel
+DONE_CAP = 1000  # chunk ids remembered as sent
+
+
+@dataclass
+class Chunk:
+    id: str  # "<trigger message id>:<index>"
+    user_id: int
+    name: str
+    display_name: str
+    avatar_url: str | None
+    text: str
+    trigger_id: int
+    attempts: int = 0
+    replaced_webhook: bool = False
+
+
+@dataclass
+class Outbox:
+    queues: OrderedDict[int, deque[Chunk]] = field(default_factory=OrderedDict)  # user id -> chunks; next first
+    done: OrderedDict[str, int] = field(default_factory=OrderedDict)  # chunk id -> Discord message id
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self.queues.values())
+
+    def add(self, chunk: Chunk) -> str | None:
+        """Queue a chunk; returns why it was refused (full), or None. Known chunks are skipped silently."""
+        if chunk.id in self.done or any(c.id == chunk.id for q in self.queues.values() for c in q):
+            return None
+        queue = self.queues.get(chunk.user_id)
+        if queue is not None and len(queue) >= USER_QUEUE_CAP:
+            return "user queue full"
+        if len(self) >= TOTAL_CAP:
+            return "channel outbox full"
+        self.queues.setdefault(chunk.user_id, deque()).append(chunk)
+        return None
+
+    def peek(self) -> Chunk | None:
+        """The chunk whose turn it is: the head of the queue of the user who waited longest."""
+        for queue in self.queues.values():
+            if queue:
+                return queue[0]
+        return None
+
+    def find(self, chunk_id: str) -> Chunk | None:
+        head = self.peek()
+        return head if head is not None and head.id == chunk_id else None
+
+    def finish(self, chunk_id: str, message_id: int | None) -> Chunk | None:
+        """Drop the chunk at the head (sent, or given up) and give the next user the turn."""
+        for user_id, queue in self.queues.items():
+            if queue and queue[0].id == chunk_id:
+                chunk = queue.popleft()
+                del self.queues[user_id]
+                if queue:
+                    self.queues[user_id] = queue  # to the back of the line
+                if message_id is not None:
+                    self.done[chunk_id] = message_id
+                    while len(self.done) > DONE_CAP:
+                        self.done.popitem(last=False)
+                return chunk
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "queues": [[uid, [asdict(c) for c in q]] for uid, q in self.queues.items() if q],
+            "done": [[cid, mid] for cid, mid in self.done.items()],
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any] | None) -> Outbox:
+        box = cls()
+        if data:
+            for uid, chunks in data.get("queues", []):
+                box.queues[int(uid)] = deque(Chunk(**c) for c in chunks)
+            box.done = OrderedDict((str(c), int(m)) for c, m in data.get("done", []))
+        return box

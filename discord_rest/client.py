@@ -1,0 +1,240 @@
+"""Discord REST v10 from inside an actor process: synchronous httpx, rate limits from the headers, no sleeping.
+
+Every call returns a result instead of waiting: `Ok`, `Fail`, or `Wait(seconds)` when a bucket is empty, the
+bot's shared budget is spent, or Discord answered 429. The actor then sets a Thespian timer and tries again;
+an actor never sleeps. Buckets are keyed by Discord's `X-RateLimit-Bucket` plus the major parameter (webhook
+or channel id), because different webhooks have been seen to report the same bucket string. A global 429
+pauses every sender in every process through the shared gate.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from discord_rest.gate import GlobalGate
+
+NO_MENTIONS: dict[str, Any] = {"parse": []}
+
+
+@dataclass(frozen=True)
+class Ok:
+    status: int
+    data: Any
+
+
+@dataclass(frozen=True)
+class Fail:
+    """Discord refused (or could not be reached: status 0). `code` is Discord's JSON error code."""
+
+    status: int
+    code: int | None
+    message: str
+
+    @property
+    def unknown_webhook(self) -> bool:
+        return self.status == 404 and self.code in (10015, None)
+
+    @property
+    def missing_permission(self) -> bool:
+        return self.status == 403
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Nothing was sent: try again after `seconds`. `scope` says why (bucket, global, user, shared, gate)."""
+
+    seconds: float
+    scope: str
+
+
+Result = Ok | Fail | Wait
+
+
+@dataclass
+class _Bucket:
+    remaining: int
+    reset_at: float
+
+
+class DiscordRest:
+    def __init__(
+        self,
+        api_base: str,
+        token: str,
+        gate: GlobalGate,
+        timeout_s: float = 10.0,
+        bucket_cap: int = 512,
+    ) -> None:
+        self.api_base = api_base.rstrip("/")
+        self._token = token
+        self.gate = gate
+        self.timeout_s = timeout_s
+        self.bucket_cap = bucket_cap
+        self._route_bucket: dict[str, str] = {}  # route key -> Discord bucket hash
+        self._buckets: dict[str, _Bucket] = {}  # bucket hash + major id -> state
+        self._client: httpx.Client | None = None
+        self._pid = 0
+        self._me: Ok | None = None
+        self.requests = 0  # sent to Discord by this process
+        self.rate_limited = 0  # 429s received by this process
+
+    def __repr__(self) -> str:  # never show the token
+        return f"DiscordRest({self.api_base!r})"
+
+    # ---- the operations the bot uses ------------------------------------------------------------
+    def me(self) -> Result:
+        if self._me is None:
+            result = self.request("GET", "/users/@me", route="me")
+            if not isinstance(result, Ok):
+                return result
+            self._me = result
+        return self._me
+
+    def list_webhooks(self, channel_id: int) -> Result:
+        return self.request("GET", f"/channels/{channel_id}/webhooks", route=f"webhooks:{channel_id}")
+
+    def create_webhook(self, channel_id: int, name: str) -> Result:
+        return self.request(
+            "POST", f"/channels/{channel_id}/webhooks", route=f"webhooks:{channel_id}", json={"name": name}
+        )
+
+    def execute_webhook(
+        self, webhook_id: int, token: str, payload: dict[str, Any], thread_id: int | None = None
+    ) -> Result:
+        params: dict[str, Any] = {"wait": "true"}
+        if thread_id is not None:
+            params["thread_id"] = str(thread_id)
+        body = {**payload, "allowed_mentions": NO_MENTIONS}
+        return self.request(
+            "POST", f"/webhooks/{webhook_id}/{token}", route=f"webhook:{webhook_id}", json=body, params=params,
+            auth=False,
+        )
+
+    def edit_webhook_message(
+        self, webhook_id: int, token: str, message_id: int, payload: dict[str, Any], thread_id: int | None = None
+    ) -> Result:
+        params = {"thread_id": str(thread_id)} if thread_id is not None else None
+        body = {**payload, "allowed_mentions": NO_MENTIONS}
+        return self.request(
+            "PATCH", f"/webhooks/{webhook_id}/{token}/messages/{message_id}", route=f"webhook:{webhook_id}",
+            json=body, params=params, auth=False,
+        )
+
+    def create_message(self, channel_id: int, payload: dict[str, Any]) -> Result:
+        body = {**payload, "allowed_mentions": NO_MENTIONS}
+        return self.request("POST", f"/channels/{channel_id}/messages", route=f"messages:{channel_id}", json=body)
+
+    def delete_message(self, channel_id: int, message_id: int) -> Result:
+        return self.request(
+            "DELETE", f"/channels/{channel_id}/messages/{message_id}", route=f"delete:{channel_id}"
+        )
+
+    def typing(self, channel_id: int) -> Result:
+        return self.request("POST", f"/channels/{channel_id}/typing", route=f"typing:{channel_id}")
+
+    def channel_messages(self, channel_id: int, after: int | None = None, limit: int = 50) -> Result:
+        params: dict[str, Any] = {"limit": str(max(1, min(100, limit)))}
+        if after is not None:
+            params["after"] = str(after)
+        return self.request("GET", f"/channels/{channel_id}/messages", route=f"messages:{channel_id}", params=params)
+
+    # ---- the mechanism ----------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        route: str,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        auth: bool = True,
+    ) -> Result:
+        now = time.time()
+        bucket = self._bucket_for(f"{method} {route}")
+        if bucket is not None and bucket.remaining <= 0 and bucket.reset_at > now:
+            return Wait(bucket.reset_at - now, "bucket")
+        wait = self.gate.acquire(now)
+        if wait > 0:
+            return Wait(wait, "gate")
+        headers = {"User-Agent": "DiscordBot (tzurot-actors, 0.1)"}
+        if auth:
+            headers["Authorization"] = f"Bot {self._token}"
+        try:
+            response = self._http().request(method, self.api_base + path, json=json, params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            return Fail(0, None, f"could not reach Discord: {type(exc).__name__}")
+        self.requests += 1
+        self._learn(f"{method} {route}", route, response)
+        if response.status_code == 429:
+            return self._rate_limited(response)
+        if response.status_code >= 400:
+            code, message = _error_of(response)
+            return Fail(response.status_code, code, message)
+        data = response.json() if response.content and _is_json(response) else None
+        return Ok(response.status_code, data)
+
+    def _rate_limited(self, response: httpx.Response) -> Wait:
+        self.rate_limited += 1
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        retry_after = float(body.get("retry_after") or response.headers.get("Retry-After") or 1.0)
+        scope = response.headers.get("X-RateLimit-Scope", "user")
+        if body.get("global") or response.headers.get("X-RateLimit-Global") or scope == "global":
+            self.gate.pause_until(time.time() + retry_after)
+            scope = "global"
+        return Wait(retry_after, scope)
+
+    def _bucket_for(self, route_key: str) -> _Bucket | None:
+        bucket_hash = self._route_bucket.get(route_key)
+        if bucket_hash is None:
+            return None
+        return self._buckets.get(bucket_hash + ":" + route_key.split(":", 1)[-1])
+
+    def _learn(self, route_key: str, route: str, response: httpx.Response) -> None:
+        h = response.headers
+        bucket_hash = h.get("X-RateLimit-Bucket")
+        if not bucket_hash or h.get("X-RateLimit-Remaining") is None:
+            return
+        try:
+            remaining = int(h["X-RateLimit-Remaining"])
+            reset_after = float(h.get("X-RateLimit-Reset-After", "0"))
+        except ValueError:
+            return
+        if len(self._buckets) >= self.bucket_cap:  # bounded: forget the oldest learned buckets
+            for stale in list(self._buckets)[: self.bucket_cap // 4]:
+                del self._buckets[stale]
+        if len(self._route_bucket) >= self.bucket_cap:
+            for stale in list(self._route_bucket)[: self.bucket_cap // 4]:
+                del self._route_bucket[stale]
+        self._route_bucket[route_key] = bucket_hash
+        major = route.split(":", 1)[-1]
+        self._buckets[bucket_hash + ":" + major] = _Bucket(remaining, time.time() + reset_after)
+
+    def _http(self) -> httpx.Client:
+        if self._client is None or self._pid != os.getpid():  # never reuse a parent's sockets after fork
+            self._client = httpx.Client(timeout=httpx.Timeout(self.timeout_s, connect=5.0))
+            self._pid = os.getpid()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None and self._pid == os.getpid():
+            self._client.close()
+        self._client = None
+
+
+def _is_json(response: httpx.Response) -> bool:
+    return response.headers.get("Content-Type", "").startswith("application/json")
+
+
+def _error_of(response: httpx.Response) -> tuple[int | None, str]:
+    try:
+        body = response.json()
+        return body.get("code"), str(body.get("message", ""))[:300]
+    except (ValueError, AttributeError):
+        return None, response.text[:300]
