@@ -1,0 +1,295 @@
+"""The gateway websocket: HELLO, heartbeats, IDENTIFY -> READY -> GUILD_CREATE, dispatches and RESUME.
+
+Frames go out as plain JSON text (discord.py accepts that even though it asks for zlib-stream).
+Each session keeps a bounded replay buffer so a client that reconnects can RESUME without losing events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from enum import IntEnum, IntFlag
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .payloads import Payload, guild_payload, member_payload, ready_payload
+from .world import World
+
+HEARTBEAT_INTERVAL_MS = 41_250
+SESSION_CAP = 16
+REPLAY_BUFFER = 1_000
+SEND_QUEUE_CAP = 10_000
+CLIENT_SENDS_PER_MINUTE = 120
+
+
+class Op(IntEnum):
+    DISPATCH = 0
+    HEARTBEAT = 1
+    IDENTIFY = 2
+    PRESENCE_UPDATE = 3
+    VOICE_STATE_UPDATE = 4
+    RESUME = 6
+    RECONNECT = 7
+    REQUEST_GUILD_MEMBERS = 8
+    INVALID_SESSION = 9
+    HELLO = 10
+    HEARTBEAT_ACK = 11
+
+
+class Intent(IntFlag):
+    GUILDS = 1 << 0
+    GUILD_MEMBERS = 1 << 1
+    GUILD_WEBHOOKS = 1 << 5
+    GUILD_MESSAGES = 1 << 9
+    GUILD_MESSAGE_TYPING = 1 << 11
+    DIRECT_MESSAGES = 1 << 12
+    DIRECT_MESSAGE_TYPING = 1 << 14
+    MESSAGE_CONTENT = 1 << 15
+
+
+class Close(IntEnum):
+    UNKNOWN_OPCODE = 4001
+    DECODE_ERROR = 4002
+    NOT_AUTHENTICATED = 4003
+    AUTHENTICATION_FAILED = 4004
+    ALREADY_AUTHENTICATED = 4005
+    RATE_LIMITED = 4008
+    INVALID_API_VERSION = 4012
+
+
+class _Closed(Exception):
+    """Raised inside the read loop to close the socket with a gateway close code."""
+
+    def __init__(self, code: Close) -> None:
+        super().__init__(code.name)
+        self.code = code
+
+
+class Connection:
+    """One websocket; frames are queued and written in order by a single writer task."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write())
+        self._sent_at: deque[float] = deque()
+        self._closer: asyncio.Task[bool] | None = None
+
+    def send(self, frame: Payload | str) -> None:
+        if self._queue.qsize() >= SEND_QUEUE_CAP:
+            # A client this far behind is dropped (4000: reconnect and RESUME), keeping memory bounded.
+            if self._closer is None:
+                self._closer = asyncio.get_running_loop().create_task(self.ws.close(code=4000))
+            return
+        self._queue.put_nowait(frame if isinstance(frame, str) else json.dumps(frame, separators=(",", ":")))
+
+    def count_client_send(self) -> None:
+        """Discord allows 120 client frames per 60 s per connection, then closes with 4008."""
+        now = time.monotonic()
+        self._sent_at.append(now)
+        while self._sent_at and self._sent_at[0] < now - 60:
+            self._sent_at.popleft()
+        if len(self._sent_at) > CLIENT_SENDS_PER_MINUTE:
+            raise _Closed(Close.RATE_LIMITED)
+
+    async def _write(self) -> None:
+        while True:
+            frame = await self._queue.get()
+            try:
+                if not self.ws.closed:
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        await self.ws.send_str(frame)
+            finally:
+                self._queue.task_done()
+
+    async def close(self, code: int = 1000) -> None:
+        """Flush what is queued (briefly), then close; safe to call twice."""
+        if not self.ws.closed:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._queue.join(), 1.0)
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+        await self.ws.close(code=code)
+
+
+@dataclass
+class Session:
+    """A gateway session; outlives its connection so it can be resumed."""
+
+    id: str
+    intents: int
+    shard: list[int] | None
+    seq: int = 0
+    buffer: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=REPLAY_BUFFER))
+    connection: Connection | None = None
+
+    def owns_guild(self, guild_id: int | None) -> bool:
+        """Discord's shard formula; DMs go to shard 0."""
+        if self.shard is None:
+            return True
+        shard_id, shard_count = self.shard
+        return shard_id == (0 if guild_id is None else (guild_id >> 22) % shard_count)
+
+    def emit(self, event: str, data: Payload) -> None:
+        """Number, buffer and (when connected) send one dispatch."""
+        self.seq += 1
+        frame = json.dumps({"op": Op.DISPATCH, "t": event, "s": self.seq, "d": data}, separators=(",", ":"))
+        self.buffer.append((self.seq, frame))
+        if self.connection is not None:
+            self.connection.send(frame)
+
+
+class GatewayHub:
+    """All gateway sessions of the emulator, and the one place events are dispatched from."""
+
+    def __init__(self, world: World, token: str) -> None:
+        self.world = world
+        self.token = token
+        self.resume_url = ""
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._connections: set[Connection] = set()
+
+    @property
+    def connected_sessions(self) -> int:
+        return sum(1 for s in self._sessions.values() if s.connection is not None)
+
+    def dispatch(
+        self, event: str, data: Payload, intent: int, *, guild_id: int | None, redacted: Payload | None = None
+    ) -> None:
+        """Send to every session that asked for `intent`; sessions without MESSAGE_CONTENT get `redacted`."""
+        for session in self._sessions.values():
+            if session.intents & intent and session.owns_guild(guild_id):
+                private = redacted is not None and not session.intents & Intent.MESSAGE_CONTENT
+                session.emit(event, redacted if private and redacted is not None else data)
+
+    def request_reconnect(self) -> None:
+        """Ask every connected client to reconnect (op 7); they come back with RESUME."""
+        for connection in self._connections:
+            connection.send({"op": Op.RECONNECT, "d": None})
+
+    async def close(self) -> None:
+        for connection in list(self._connections):
+            await connection.close(1001)
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        connection = Connection(ws)
+        self._connections.add(connection)
+        session: Session | None = None
+        code = 1000
+        try:
+            if request.query.get("v", "10") != "10":
+                raise _Closed(Close.INVALID_API_VERSION)
+            if request.query.get("encoding", "json") != "json":
+                raise _Closed(Close.DECODE_ERROR)
+            connection.send({"op": Op.HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}})
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    raise _Closed(Close.DECODE_ERROR)
+                connection.count_client_send()
+                session = self._receive(connection, session, _decode(message.data))
+        except _Closed as closed:
+            code = closed.code
+        finally:
+            if session is not None and session.connection is connection:
+                session.connection = None
+            self._connections.discard(connection)
+            await connection.close(code)
+        return ws
+
+    def _receive(self, connection: Connection, session: Session | None, frame: dict[str, Any]) -> Session | None:
+        op, data = frame.get("op"), frame.get("d")
+        if op == Op.HEARTBEAT:
+            connection.send({"op": Op.HEARTBEAT_ACK})
+        elif op == Op.IDENTIFY:
+            if session is not None:
+                raise _Closed(Close.ALREADY_AUTHENTICATED)
+            return self._identify(connection, _object(data))
+        elif op == Op.RESUME:
+            return self._resume(connection, _object(data))
+        elif session is None:
+            raise _Closed(Close.NOT_AUTHENTICATED)
+        elif op == Op.REQUEST_GUILD_MEMBERS:
+            self._send_members(session, _object(data))
+        elif op not in (Op.PRESENCE_UPDATE, Op.VOICE_STATE_UPDATE):
+            raise _Closed(Close.UNKNOWN_OPCODE)
+        return session
+
+    def _check_token(self, data: dict[str, Any]) -> None:
+        if str(data.get("token", "")).removeprefix("Bot ") != self.token:
+            raise _Closed(Close.AUTHENTICATION_FAILED)
+
+    def _identify(self, connection: Connection, data: dict[str, Any]) -> Session:
+        self._check_token(data)
+        shard = data.get("shard")
+        session = Session(secrets.token_hex(16), int(data.get("intents", 0)), list(shard) if shard else None)
+        self._sessions[session.id] = session
+        while len(self._sessions) > SESSION_CAP:
+            self._sessions.popitem(last=False)
+        session.connection = connection
+        guild_ids = [g for g in self.world.guilds if session.owns_guild(g)]
+        session.emit("READY", ready_payload(self.world, guild_ids, session.id, self.resume_url, session.shard))
+        for guild_id in guild_ids:
+            session.emit("GUILD_CREATE", guild_payload(self.world, self.world.guilds[guild_id]))
+        return session
+
+    def _resume(self, connection: Connection, data: dict[str, Any]) -> Session | None:
+        """Replay what the client missed, then RESUMED; an unknown or too old session gets op 9."""
+        self._check_token(data)
+        session = self._sessions.get(str(data.get("session_id")))
+        seq = data.get("seq")
+        oldest = session.buffer[0][0] if session and session.buffer else 1
+        if session is None or not isinstance(seq, int) or not oldest - 1 <= seq <= session.seq:
+            connection.send({"op": Op.INVALID_SESSION, "d": False})
+            return None
+        session.connection = connection
+        for number, frame in session.buffer:
+            if number > seq:
+                connection.send(frame)
+        session.emit("RESUMED", {})
+        return session
+
+    def _send_members(self, session: Session, data: dict[str, Any]) -> None:
+        guild_id = int(data.get("guild_id", 0))
+        if guild_id not in self.world.guilds:
+            return
+        wanted = {int(u) for u in data.get("user_ids") or ()}
+        prefix = str(data.get("query") or "").lower()
+        members = [
+            m
+            for m in self.world.guild_members(guild_id)
+            if (not wanted or m.user_id in wanted) and self.world.users[m.user_id].username.lower().startswith(prefix)
+        ]
+        limit = int(data.get("limit") or 0)
+        chunk = {
+            "guild_id": str(guild_id),
+            "members": [member_payload(self.world, m) for m in members[: limit or None]],
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [],
+        }
+        if "nonce" in data:
+            chunk["nonce"] = data["nonce"]
+        session.emit("GUILD_MEMBERS_CHUNK", chunk)
+
+
+def _decode(text: str) -> dict[str, Any]:
+    try:
+        frame = json.loads(text)
+    except ValueError as exc:
+        raise _Closed(Close.DECODE_ERROR) from exc
+    return _object(frame)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Closed(Close.DECODE_ERROR)
+    return value
