@@ -17,10 +17,13 @@ import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from actors.messages import RouteFact
 from config import Settings
+from store import SqliteStore
 from supervision.protocol import (
     Answer,
     ChildReady,
@@ -77,10 +80,17 @@ class Bridge:
         self._contexts: list[contextlib.ExitStack] = []
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._on_fact: Callable[[Any], None] | None = None
+        self._listener: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # ---- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> Bridge:
-        """Start the actor system and the tree; call before the process starts any thread."""
+    def start(self, on_fact: Callable[[Any], None] | None = None) -> Bridge:
+        """Start the actor system and the tree; call before the process starts any thread.
+
+        The tree's published facts (routing facts for the edge) arrive at the handle that started Root; a
+        listener thread owns that handle from then on and hands each fact to `on_fact`.
+        """
         s = self.settings
         self.system = start_actor_system(s.data_dir, s.actor_admin_port, s.bind_host)
         try:
@@ -92,9 +102,32 @@ class Bridge:
             self.system.shutdown()
             raise
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="bridge")
+        self._on_fact = on_fact
+        self._listener = threading.Thread(target=self._listen, name="bridge-outlet", daemon=True)
+        self._listener.start()
         return self
 
+    def saved_facts(self) -> list[RouteFact]:
+        """The routing facts the actors persisted: what the edge must know before any actor wakes."""
+        store = SqliteStore(self.settings.store_path)
+        try:
+            return [RouteFact(kind, key, value) for kind, key, value in store.routes()]
+        finally:
+            store.close()
+
+    def _listen(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                msg = self.system.listen(0.2)
+            except Exception:  # noqa: BLE001 - the system is stopping under us
+                return
+            if msg is not None and self._on_fact is not None and not isinstance(msg, (Answer, ChildReady)):
+                self._on_fact(msg)
+
     def stop(self) -> None:
+        self._stopping.set()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         with self._lock:

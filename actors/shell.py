@@ -74,8 +74,10 @@ class StatefulActor(SupervisedChild):
             elif isinstance(effect, Resume):
                 self.send(self.myAddress, Deliver(self.kind, self.key, effect.body, reply=False))
             elif isinstance(effect, Push):
+                fact = effect.fact
+                self.store.put_route(fact.kind, fact.key, fact.value)  # the edge reloads these at start
                 if self.outlet is not None:
-                    self.send(self.outlet, effect.fact)
+                    self.send(self.outlet, fact)
             elif isinstance(effect, Timer):
                 self.wakeupAfter(timedelta(seconds=effect.delay_s), payload=effect.payload)
             elif isinstance(effect, Call):

@@ -11,6 +11,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], tuple[int, int, bytes]] = {}  # (kind, key) -> (schema, version, data)
         self.saves = 0
+        self.route_rows: dict[tuple[str, int], Any] = {}
 
     def load(self, kind: str, key: str) -> Record:
         row = self.rows.get((kind, key))
@@ -26,6 +27,15 @@ class MemoryStore:
         self.rows[(kind, key)] = (schema, current + 1, encode(state))
         self.saves += 1
         return current + 1
+
+    def put_route(self, kind: str, key: int, value: Any) -> None:
+        if value is None or value is False:
+            self.route_rows.pop((kind, key), None)
+        else:
+            self.route_rows[(kind, key)] = value
+
+    def routes(self) -> list[tuple[str, int, Any]]:
+        return [(k, key, v) for (k, key), v in self.route_rows.items()]
 
     def close(self) -> None:
         pass

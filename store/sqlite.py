@@ -10,6 +10,7 @@ so the connection is opened lazily and reopened when the pid changes.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -109,6 +110,18 @@ class SqliteStore:
     def keys(self, kind: str) -> list[str]:
         rows = self.conn.execute("SELECT key FROM actor_state WHERE kind=? ORDER BY key", (kind,))
         return [k for (k,) in rows]
+
+    def put_route(self, kind: str, key: int, value: Any) -> None:
+        """Persist one routing fact for the edge (None removes it): the edge reloads them all at start."""
+        if value is None or value is False:
+            self.conn.execute("DELETE FROM routes WHERE kind=? AND key=?", (kind, key))
+        else:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO routes(kind, key, value) VALUES (?, ?, ?)", (kind, key, json.dumps(value))
+            )
+
+    def routes(self) -> list[tuple[str, int, Any]]:
+        return [(k, key, json.loads(v)) for k, key, v in self.conn.execute("SELECT kind, key, value FROM routes")]
 
     def quarantined(self, kind: str | None = None) -> list[tuple[str, str, str]]:
         sql = "SELECT kind, key, reason FROM quarantine"

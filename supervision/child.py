@@ -28,6 +28,9 @@ class SupervisedChild(ActorTypeDispatcher):
         self.kind = ""
         self.key = ""
         self.settings: Any = None
+        self.root_address: Any = None
+        self.outlet: Any = None
+        self.starter: Any = None  # who sent ChildStart (the supervisor, or the bridge for Root)
         self.slog: SupervisorLog | None = None
         self._parent_pid = 0
         self._started = False
@@ -51,6 +54,7 @@ class SupervisedChild(ActorTypeDispatcher):
         if self._started:  # a redelivered start: already running
             return
         self.kind, self.key, self.settings = msg.kind, msg.key, msg.settings
+        self.root_address, self.outlet, self.starter = msg.root, msg.outlet, sender
         self.slog = SupervisorLog(msg.settings.supervisor_log_path)
         self._parent_pid = os.getppid()
         self.on_start(msg)

@@ -45,6 +45,8 @@ class ChildStart:
     settings: Any  # config.Settings; typed loosely so supervision does not import the application
     spec: Any = None  # what a supervisor child supervises in turn (TreeSpec for Root, ShardSpec for a shard)
     child_class: str = ""
+    root: Any = None  # Root's address: where a child sends a Deliver for any other actor
+    outlet: Any = None  # where children publish facts for the code outside (the edge); may be None
 
 
 @dataclass(frozen=True)

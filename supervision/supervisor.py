@@ -182,7 +182,9 @@ class Shard(Supervisor):
         return self.group.name
 
     def child_start(self, key: str) -> ChildStart:
-        return ChildStart(self.group.name, key, self.settings, None, self.group.child_class)
+        return ChildStart(
+            self.group.name, key, self.settings, None, self.group.child_class, self.root_address, self.outlet
+        )
 
     def on_deliver(self, msg: Deliver) -> None:
         assert self.table is not None
@@ -205,6 +207,8 @@ class Root(Supervisor):
         self._singletons: dict[str, str] = {}
 
     def on_start(self, start: ChildStart) -> None:
+        # Whoever starts Root (the bridge) hears what the tree publishes, unless it named another outlet.
+        self.outlet = self.outlet or self.starter
         self.tree = start.spec
         self._groups = {g.name: g for g in self.tree.groups}
         self._singletons = dict(self.tree.singletons)
@@ -224,10 +228,11 @@ class Root(Supervisor):
 
     def child_start(self, key: str) -> ChildStart:
         if key in self._singletons:
-            return ChildStart(key, key, self.settings, None, self._singletons[key])
+            return ChildStart(key, key, self.settings, None, self._singletons[key], self.myAddress, self.outlet)
         name, index = key.split("/", 1)
         spec = ShardSpec(self._groups[name], int(index), self._shard_cap)
-        return ChildStart("shard", key, self.settings, spec, "supervision.supervisor.Shard")
+        shard_class = "supervision.supervisor.Shard"
+        return ChildStart("shard", key, self.settings, spec, shard_class, self.myAddress, self.outlet)
 
     def route(self, msg: Deliver) -> str:
         """The child of Root that owns this message: a singleton by name, else the key's shard."""
