@@ -166,6 +166,10 @@ class Bridge:
     def tell(self, kind: str, key: int | str, body: Any) -> None:
         self._handle().tell(self.root, Deliver(kind, str(key), body, reply=False))
 
+    async def tell_async(self, kind: str, key: int | str, body: Any) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool, self.tell, kind, key, body)
+
     async def ask_async(self, kind: str, key: int | str, body: Any, timeout: float | None = None) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self.ask, kind, key, body, timeout)

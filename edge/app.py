@@ -1,0 +1,137 @@
+"""Running the bot: the real one against Discord, or the sandbox with its own Discord and AI emulators.
+
+Order matters: the actor system forks, so it starts before any thread exists (before asyncio's executor,
+discord.py, or the emulators); then the event loop runs the edge (and, in the sandbox, the emulators).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+from actors.messages import RouteFact
+from bridge import Bridge
+from config import Settings
+from edge.client import Edge, point_discord_py_at
+from edge.routing import RoutingTable
+
+log = logging.getLogger("tzurot.edge")
+SANDBOX_TOKEN = "sandbox-token"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def start_tree(settings: Settings) -> tuple[Bridge, RoutingTable]:
+    """The actor system and the routing table the edge filters with, loaded with the persisted facts.
+
+    Facts pushed later are applied from the bridge's listener thread: each is one set or dict operation,
+    atomic under the GIL, and the event loop only reads the table.
+    """
+    table = RoutingTable(prefix="!tz ")
+    bridge = Bridge(settings).start(on_fact=lambda fact: table.apply(fact) if isinstance(fact, RouteFact) else None)
+    for fact in bridge.saved_facts():
+        table.apply(fact)
+    return bridge, table
+
+
+async def serve(settings: Settings, bridge: Bridge, table: RoutingTable, ready_line: str) -> None:
+    """Run the discord.py edge until SIGINT/SIGTERM; print `ready_line` once the gateway is up."""
+    point_discord_py_at(settings)
+    edge = Edge(bridge, settings, table)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runner = asyncio.create_task(edge.start(settings.discord_token))
+    try:
+        ready = asyncio.create_task(edge.ready_once.wait())
+        done, _ = await asyncio.wait({runner, ready, asyncio.create_task(stop.wait())},
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if runner in done:
+            runner.result()  # raises the login or connection error
+            return
+        if ready in done:
+            print(ready_line, flush=True)
+            await asyncio.wait({runner, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await edge.close()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+
+
+@contextlib.asynccontextmanager
+async def emulators(settings: Settings, port: int, ai_port: int | None) -> AsyncIterator[list[Any]]:
+    from emulator.ai import AIEmulator
+    from emulator.discord import DiscordEmulator
+
+    started: list[Any] = []
+    try:
+        discord_emulator = DiscordEmulator(token=SANDBOX_TOKEN, host="127.0.0.1", port=port)
+        await discord_emulator.start()
+        started.append(discord_emulator)
+        if ai_port is not None:
+            ai = AIEmulator(host="127.0.0.1", port=ai_port)
+            await ai.start()
+            started.append(ai)
+        yield started
+    finally:
+        for server in reversed(started):
+            await server.stop()
+
+
+def sandbox_settings(settings: Settings, port: int) -> tuple[Settings, int | None]:
+    ai_port = None if settings.ai_base_url else free_port()
+    base = f"http://127.0.0.1:{port}"
+    return dataclasses.replace(
+        settings,
+        discord_token=SANDBOX_TOKEN,
+        discord_api_base=f"{base}/api/v10",
+        discord_gateway_url=f"ws://127.0.0.1:{port}/gateway",
+        ai_base_url=settings.ai_base_url or f"http://127.0.0.1:{ai_port}/v1",
+        ai_model=settings.ai_model if settings.ai_base_url else "sandbox-model",
+    ), ai_port
+
+
+def run_sandbox(settings: Settings, port: int) -> int:
+    settings, ai_port = sandbox_settings(settings, port)
+    bridge, table = start_tree(settings)
+
+    async def main() -> None:
+        async with emulators(settings, port, ai_port):
+            print(f"Discord emulator: http://127.0.0.1:{port}  (REST {settings.discord_api_base})", flush=True)
+            if ai_port is not None:
+                print(f"AI: the local AI emulator at {settings.ai_base_url} (set AI_BASE_URL to use a real one)",
+                      flush=True)
+            else:
+                print(f"AI: {settings.ai_base_url}", flush=True)
+            print(f"data: {settings.data_dir.resolve()}  supervisor log: {settings.supervisor_log_path}", flush=True)
+            await serve(settings, bridge, table, f"sandbox ready: http://127.0.0.1:{port}  (Ctrl-C stops it)")
+
+    try:
+        asyncio.run(main())
+    finally:
+        bridge.stop()
+    return 0
+
+
+def run_bot(settings: Settings) -> int:
+    if not settings.discord_token:
+        raise RuntimeError("DISCORD_TOKEN is not set (run `python bot.py sandbox` to try it without Discord)")
+    if not settings.ai_base_url:
+        raise RuntimeError("AI_BASE_URL is not set: point it at an OpenAI-compatible server")
+    bridge, table = start_tree(settings)
+    try:
+        asyncio.run(serve(settings, bridge, table, "bot ready: connected to the gateway (Ctrl-C stops it)"))
+    finally:
+        bridge.stop()
+    return 0

@@ -1,0 +1,136 @@
+"""The discord.py client: gateway events in, actor messages out, through the bridge.
+
+It never waits on an actor in the event loop: every hand-off runs on the bridge's thread pool. It drops
+what addresses nobody (its own messages, its webhooks' echoes, other bots, chatter) before any actor wakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+import yarl
+
+from actors.messages import Author, Incoming, Place, WebhooksChanged
+from bridge import Bridge
+from config import Settings
+from edge.routing import Outline, RoutingTable
+
+log = logging.getLogger("tzurot.edge")
+
+DISCORD_API_BASE = "https://discord.com/api/v10"
+
+
+def point_discord_py_at(settings: Settings) -> None:
+    """discord.py talks to Discord unless told otherwise: aim it at a compatible server (the emulator)."""
+    discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+    if settings.discord_gateway_url != "wss://gateway.discord.gg":
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def intents() -> discord.Intents:
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    wanted.message_content = True
+    wanted.webhooks = True  # WEBHOOKS_UPDATE: our pool must notice a deleted webhook
+    return wanted
+
+
+def place_of(channel: Any) -> Place:
+    guild = getattr(channel, "guild", None)
+    if isinstance(channel, discord.DMChannel):
+        kind = "dm"
+    elif isinstance(channel, discord.Thread):
+        kind = "thread"
+    elif isinstance(channel, discord.ForumChannel):
+        kind = "forum"
+    elif isinstance(channel, discord.VoiceChannel):
+        kind = "voice"
+    else:
+        kind = "text"
+    parent_id = getattr(channel, "parent_id", None) if kind == "thread" else None
+    nsfw = bool(channel.is_nsfw()) if hasattr(channel, "is_nsfw") else False
+    return Place(channel.id, kind, guild.id if guild else None, parent_id, nsfw,
+                 getattr(channel, "name", "") or "", guild.name if guild else "")
+
+
+def outline_of(message: discord.Message, me: discord.ClientUser) -> Outline:
+    ref = message.reference
+    resolved = ref.resolved if ref is not None and isinstance(ref.resolved, discord.Message) else None
+    return Outline(
+        channel_id=message.channel.id,
+        author_id=message.author.id,
+        content=message.content,
+        is_self=message.author.id == me.id,
+        author_bot=message.author.bot,
+        webhook_id=message.webhook_id,
+        application_id=message.application_id,
+        is_dm=isinstance(message.channel, discord.DMChannel),
+        mentions_bot=any(u.id == me.id for u in message.mentions),
+        parent_id=getattr(message.channel, "parent_id", None) if isinstance(message.channel, discord.Thread) else None,
+        reply_webhook_id=resolved.webhook_id if resolved is not None else None,
+        is_reply=ref is not None and ref.message_id is not None,
+    )
+
+
+def incoming_of(message: discord.Message, me: discord.ClientUser) -> Incoming:
+    ref = message.reference
+    resolved = ref.resolved if ref is not None and isinstance(ref.resolved, discord.Message) else None
+    author = message.author
+    images = tuple(
+        a.url for a in message.attachments if (a.content_type or "").startswith("image/")
+    )
+    return Incoming(
+        message_id=message.id,
+        place=place_of(message.channel),
+        author=Author(author.id, author.name, getattr(author, "display_name", author.name), author.bot),
+        content=message.content,
+        mentions_bot=any(u.id == me.id for u in message.mentions),
+        reply_to=ref.message_id if ref is not None else None,
+        reply_to_webhook=resolved.webhook_id if resolved is not None else None,
+        reply_content=resolved.content if resolved is not None else "",
+        reply_author=resolved.author.display_name if resolved is not None else "",
+        attachments=images,
+        created_at=message.created_at.timestamp(),
+    )
+
+
+class Edge(discord.Client):
+    def __init__(self, bridge: Bridge, settings: Settings, table: RoutingTable) -> None:
+        super().__init__(intents=intents())
+        self.bridge = bridge
+        self.settings = settings
+        self.table = table
+        self.ready_once = asyncio.Event()
+
+    async def on_ready(self) -> None:
+        assert self.user is not None
+        log.info("connected as %s (%s), %d guild(s)", self.user.name, self.user.id, len(self.guilds))
+        self.ready_once.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.user
+        if me is None:
+            return
+        try:
+            reason = self.table.decide(outline_of(message, me))
+            if reason is not None:
+                return
+            incoming = incoming_of(message, me)
+        except Exception:  # a malformed payload must not take the edge down
+            log.exception("skipped a message the edge could not read (id %s)", getattr(message, "id", "?"))
+            return
+        await self.hand_off("channel", message.channel.id, incoming)
+
+    async def on_webhooks_update(self, channel: Any) -> None:
+        await self.hand_off("channel", channel.id, WebhooksChanged(channel.id))
+
+    async def hand_off(self, kind: str, key: int, body: Any) -> None:
+        try:
+            await self.bridge.tell_async(kind, key, body)
+        except Exception:
+            log.exception("could not hand %s to %s %s", type(body).__name__, kind, key)
