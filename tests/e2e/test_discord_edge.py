@@ -1,0 +1,110 @@
+"""The real bot against the Discord emulator: what users see in each kind of channel, and under faults."""
+
+from __future__ import annotations
+
+from emulator.discord import Overwrite, OverwriteType, default_world
+from emulator.discord.permissions import MANAGE_WEBHOOKS
+from tests.e2e.bot_process import wait_for
+
+
+def mention(stack, text: str) -> str:
+    return f"<@{stack.sandbox.bot_id}> {text}"
+
+
+def test_addressed_message_is_answered_through_a_webhook_in_each_channel_kind(make_stack) -> None:
+    stack = make_stack()
+    sb = stack.sandbox
+    for name in ("general", "lounge", "ideas"):
+        channel = sb.channel(name)
+        trigger = sb.post(channel, "alice", mention(stack, f"hello from {name}"))
+        reply = wait_for(lambda c=channel, t=trigger: sb.replies(c, t), what=f"a reply in {name}")
+        assert len(reply) == 1
+        assert reply[0]["webhook_id"] is not None and reply[0]["author"]["username"] == "Tzurot"
+        assert f"hello from {name}" in reply[0]["content"]
+    # The thread's answer came through a webhook of its parent channel (sent with thread_id).
+    hooks = {w["id"]: int(w["channel_id"]) for w in sb.http.get("/_sandbox/state").json()["webhooks"]}
+    thread_reply = sb.replies(sb.channel("ideas"), 0)[0]
+    assert hooks[thread_reply["webhook_id"]] == sb.channel("help")
+
+    dm = sb.dm("bob")
+    trigger = sb.post(dm, "bob", "hi in private")
+    reply = wait_for(lambda: sb.replies(dm, trigger), what="a DM reply")
+    assert reply[0]["webhook_id"] is None and reply[0]["content"].startswith("**Tzurot:** ")
+
+
+def test_a_429_storm_loses_no_reply_and_sends_nothing_before_retry_after(make_stack) -> None:
+    stack = make_stack()
+    sb = stack.sandbox
+    general = sb.channel("general")
+    first = sb.post(general, "alice", mention(stack, "warm up"))
+    wait_for(lambda: sb.replies(general, first), what="the first reply")
+
+    sb.fault(kind="rate_limit", channel_id=str(general), count=3, seconds=0.5)
+    triggers = [sb.post(general, user, mention(stack, f"storm {user}")) for user in ("alice", "bob", "carol")]
+    wait_for(lambda: len(sb.replies(general, triggers[0])) >= 3, what="all three replies")
+    replies = sb.replies(general, triggers[0])
+    assert sorted(r["content"].rsplit(" ", 1)[-1] for r in replies) == ["alice", "bob", "carol"]
+
+    limited = [r for r in stack.discord.requests(channel_id=general) if r.rate_limited]
+    assert len(limited) >= 1
+    everything = stack.discord.requests()
+    for hit in limited:
+        same_route = [r for r in everything if r.route == hit.route and r.at > hit.at]
+        assert all(r.at >= hit.at + hit.retry_after - 0.02 for r in same_route)
+
+
+def test_deleted_webhooks_are_replaced_with_one_retry(make_stack) -> None:
+    stack = make_stack()
+    sb = stack.sandbox
+    general = sb.channel("general")
+    first = sb.post(general, "alice", mention(stack, "before"))
+    wait_for(lambda: sb.replies(general, first), what="the first reply")
+
+    sb.fault(kind="delete_webhooks", channel_id=str(general))
+    second = sb.post(general, "bob", mention(stack, "after"))
+    reply = wait_for(lambda: sb.replies(general, second), what="a reply after the webhooks were deleted")
+    assert len(reply) == 1 and reply[0]["webhook_id"] is not None
+    unknown = [r for r in stack.discord.requests() if r.status == 404]
+    assert len(unknown) <= 1  # at most the one send that found its webhook gone, then exactly one retry
+
+
+def test_channel_without_manage_webhooks_still_gets_answers(make_stack) -> None:
+    world = default_world()
+    guild_id = next(iter(world.guilds))
+    locked = world.add_channel(guild_id, "locked")
+    world.set_overwrite(locked.id, Overwrite(world.bot_id, OverwriteType.MEMBER, deny=MANAGE_WEBHOOKS))
+    stack = make_stack(world)
+    sb = stack.sandbox
+    for n in range(2):
+        trigger = sb.post(locked.id, "carol", mention(stack, f"anyone there {n}"))
+        wait_for(lambda trigger=trigger: [r for r in sb.replies(locked.id, trigger) if "anyone there" in r["content"]],
+                 what="an answer without webhooks")
+    bot_posts = [m for m in sb.messages(locked.id) if m["author"]["bot"]]
+    assert all(m["webhook_id"] is None for m in bot_posts)
+    assert sum("Manage Webhooks" in m["content"] for m in bot_posts) == 1  # one notice, not one per answer
+    assert all(m["content"].startswith("**Tzurot:** ") for m in bot_posts if "anyone there" in m["content"])
+
+
+def test_a_4500_character_answer_arrives_as_three_messages(make_stack) -> None:
+    stack = make_stack()
+    sb = stack.sandbox
+    general = sb.channel("general")
+    trigger = sb.post(general, "alice", mention(stack, "LONG:4500"))
+    replies = wait_for(lambda: len(sb.replies(general, trigger)) >= 3 and sb.replies(general, trigger),
+                       what="three messages")
+    assert [len(r["content"]) <= 2000 for r in replies] == [True, True, True]
+    assert sum(len(r["content"]) for r in replies) >= 4500 - 10  # only the whitespace at the cuts is dropped
+    assert all(r["content"].rstrip()[-1] in ".!?" for r in replies[:-1])  # cut on natural boundaries
+
+
+def test_the_bot_never_answers_its_own_webhook_echoes(make_stack) -> None:
+    stack = make_stack()
+    sb = stack.sandbox
+    general = sb.channel("general")
+    first = sb.post(general, "alice", mention(stack, "echo test"))
+    wait_for(lambda: sb.replies(general, first), what="the reply")
+    # The reply's own MESSAGE_CREATE reached the edge before this message did (one gateway, in order).
+    second = sb.post(general, "bob", mention(stack, "after the echo"))
+    wait_for(lambda: sb.replies(general, second), what="the second reply")
+    bot_posts = [m for m in sb.messages(general) if m["author"]["bot"]]
+    assert len(bot_posts) == 2
