@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
 import uuid
@@ -61,6 +62,7 @@ class ActorFailed(RuntimeError):
 
 def default_tree(settings: Settings) -> TreeSpec:
     return TreeSpec(
+        owner_pid=os.getpid(),
         groups=(
             GroupSpec("user", settings.user_shards, "actors.user.UserActor"),
             GroupSpec("channel", settings.channel_shards, "actors.channel.ChannelActor"),

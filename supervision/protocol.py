@@ -25,6 +25,7 @@ class TreeSpec:
 
     groups: tuple[GroupSpec, ...]
     singletons: tuple[tuple[str, str], ...] = ()  # (name, "module.Class")
+    owner_pid: int | None = None  # the process that started the tree: when it dies, the tree stops itself
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Thespian's exit notices can be lost: a child whose pid is gone is treated as exi
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from datetime import timedelta
@@ -22,6 +23,7 @@ from thespian.actors import (
 
 from supervision.child import SupervisedChild
 from supervision.policy import ChildTable, Effect, Forward, Log, Policy, Refuse, Schedule, Spawn, Stop
+from supervision.procs import parents, pid_alive
 from supervision.protocol import (
     Bounced,
     ChildReady,
@@ -41,22 +43,6 @@ from supervision.protocol import (
 from supervision.sharding import shard_key, shard_of
 
 LIVENESS = "supervision.liveness"
-
-
-def pid_alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie waiting to be reaped."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            state = fh.read().rsplit(b")", 1)[1].split()[0]
-        return state not in (b"Z", b"X")
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-            return True
-        except ProcessLookupError:
-            return False
 
 
 def policy_from(settings: Any, permanent: bool, live_cap: int | None) -> Policy:
@@ -220,11 +206,29 @@ class Root(Supervisor):
         self._shard_cap = max(1, start.settings.live_actor_cap // max(1, total_shards))
         for key in keys:
             self.perform(self.table.ensure(key, now))
-        self.log("info", "started", f"{len(keys)} children")
+        helpers = [p for p in parents().get(os.getppid(), []) if p != os.getpid()]
+        self.log("info", "started", f"{len(keys)} children; admin pid {os.getppid()}; "
+                 + "; ".join(f"logger pid {p}" for p in helpers))
         self.start_liveness()
 
     def child_kind(self, key: str) -> str:
         return "shard" if "/" in key else key
+
+    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
+        owner = self.tree.owner_pid if self.tree is not None else None
+        if msg.payload == LIVENESS and owner is not None and not pid_alive(owner):
+            # Thespian's admin outlives the process that started it; without its owner the tree must go,
+            # or it would hold its port and its data files until someone kills it by hand.
+            self.log("warning", "orphan_exit", f"owner pid {owner} is gone: stopping the actor system")
+            self._exiting = True
+            admin = os.getppid()
+            for sibling in parents().get(admin, []):  # Thespian's logger; the shards exit as orphans
+                if sibling != os.getpid():
+                    os.kill(sibling, signal.SIGTERM)
+            os.kill(admin, signal.SIGTERM)
+            self.exit_now()
+            return
+        super().receiveMsg_WakeupMessage(msg, sender)
 
     def child_start(self, key: str) -> ChildStart:
         if key in self._singletons:

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from supervision import log as slog
-from supervision.supervisor import pid_alive
+from supervision.procs import descendants, pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,23 +36,6 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "c
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
 
-
-def descendants(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as fh:
-                    ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = set(), [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
 
 
 class BotProcess:

@@ -108,3 +108,19 @@ def test_the_bot_never_answers_its_own_webhook_echoes(make_stack) -> None:
     wait_for(lambda: sb.replies(general, second), what="the second reply")
     bot_posts = [m for m in sb.messages(general) if m["author"]["bot"]]
     assert len(bot_posts) == 2
+
+
+def test_killing_the_bot_process_stops_its_whole_actor_system(make_stack) -> None:
+    """Thespian's admin outlives whoever started it: the tree must notice its owner died and stop itself."""
+    import re
+    import signal
+
+    from supervision.procs import pid_alive
+
+    stack = make_stack()
+    log = stack.bot.supervisor_log()
+    pids = {int(r["pid"]) for r in log} | {int(p) for r in log for p in re.findall(r"pid (\d+)", r["detail"])}
+    assert len(pids) >= 9  # root, admin, logger, 6 shards, registry
+    stack.bot.proc.send_signal(signal.SIGKILL)
+    wait_for(lambda: not [p for p in pids if pid_alive(p)], timeout=3 * 1.0 + 2, what="the orphaned tree to stop")
+    assert any(r["event"] == "orphan_exit" and r["kind"] == "root" for r in stack.bot.supervisor_log())

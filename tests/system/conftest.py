@@ -21,8 +21,8 @@ import pytest
 import config
 from bridge import Bridge, default_tree
 from supervision import log as slog
+from supervision.procs import descendants, pid_alive
 from supervision.protocol import GroupSpec, TreeSpec
-from supervision.supervisor import pid_alive
 
 FAST = {
     "TZUROT_LIVENESS_PERIOD_S": "0.5",
@@ -115,23 +115,6 @@ class Tree:
         os.kill(pid, signal.SIGKILL)
 
 
-def _descendants(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as fh:
-                    ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = set(), [root]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.add(c)
-            todo.append(c)
-    return out
-
 
 def leftover(pids: set[int]) -> set[int]:
     return {p for p in pids if p != os.getpid() and pid_alive(p)}
@@ -140,7 +123,7 @@ def leftover(pids: set[int]) -> set[int]:
 @pytest.fixture
 def make_tree(tmp_path: Path) -> Iterator[Callable[..., Tree]]:
     trees: list[Tree] = []
-    before = _descendants(os.getpid())
+    before = descendants(os.getpid())
 
     def make(env: dict[str, str] | None = None, user_class: str | None = None, data_dir: Path | None = None) -> Tree:
         tree = Tree(data_dir or tmp_path / "data", env or {}, user_class).start()
@@ -151,7 +134,7 @@ def make_tree(tmp_path: Path) -> Iterator[Callable[..., Tree]]:
     for tree in trees:
         tree.stop()
         tree.log()
-    ours = set().union(*(t.pids for t in trees)) | (_descendants(os.getpid()) - before) if trees else set()
+    ours = set().union(*(t.pids for t in trees)) | (descendants(os.getpid()) - before) if trees else set()
     try:
         wait_for(lambda: not leftover(ours), timeout=10, what="every actor process to exit")
     finally:

@@ -15,7 +15,7 @@ from actors.messages import (
     UserSettings,
 )
 from bridge import ActorFailed, ActorUnavailable
-from supervision.supervisor import pid_alive
+from supervision.procs import pid_alive
 from tests.system.conftest import leftover, wait_for
 from tests.system.faulty import CRASH_ON_START_KEY, RAISING_ALIAS
 
