@@ -42,7 +42,7 @@ class Settings:
     discord_token: str = field(default="", repr=False)
     discord_api_base: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg"
-    discord_global_rate: float = 45.0
+    discord_global_rate: float = 40.0
     bot_name: str = "Tzurot"
     webhook_pool_size: int = 2
     no_webhook_notice_s: float = 3600.0

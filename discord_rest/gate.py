@@ -18,7 +18,7 @@ _LAYOUT = struct.Struct("<ddd")  # tokens, last refill time, paused until
 
 
 class GlobalGate:
-    def __init__(self, path: Path | str, rate: float = 45.0, burst: float = 5.0) -> None:
+    def __init__(self, path: Path | str, rate: float = 40.0, burst: float = 2.0) -> None:
         self.path = Path(path)
         self.rate = rate
         self.burst = burst

@@ -124,3 +124,24 @@ def test_killing_the_bot_process_stops_its_whole_actor_system(make_stack) -> Non
     stack.bot.proc.send_signal(signal.SIGKILL)
     wait_for(lambda: not [p for p in pids if pid_alive(p)], timeout=3 * 1.0 + 2, what="the orphaned tree to stop")
     assert any(r["event"] == "orphan_exit" and r["kind"] == "root" for r in stack.bot.supervisor_log())
+
+
+def test_the_whole_bot_stays_under_discords_global_rate_limit(make_stack) -> None:
+    """Twelve channel actors in their own processes, all sending at once, share one 50/s budget."""
+    world = default_world()
+    guild_id = next(iter(world.guilds))
+    channels = [world.add_channel(guild_id, f"room-{n}").id for n in range(12)]
+    stack = make_stack(world)
+    sb = stack.sandbox
+    triggers = {}
+    for round_ in range(3):
+        for n, channel in enumerate(channels):
+            author = ("alice", "bob", "carol")[n % 3]
+            triggers[(channel, round_)] = sb.post(channel, author, mention(stack, f"round {round_}"))
+    first = min(triggers.values())
+    wait_for(lambda: all(len(sb.replies(c, first)) >= 3 for c in channels), timeout=60, what="every reply")
+
+    requests = stack.discord.requests()
+    assert len(requests) > 80  # well over one second's budget, sent as fast as the bot was allowed
+    # The emulator enforces Discord's global 50/s (per fixed second, as Discord does): never tripped.
+    assert not [r for r in requests if r.rate_limited and r.scope == "global"]
