@@ -1,0 +1,28 @@
+"""`python -m bench <scenario> [--quick] [--json]`: measures the bot over its real interfaces."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from bench.report import emit
+
+SCENARIOS = {
+    "droppath": "bench.droppath",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--quick", action="store_true", help="a shorter run (under 60 s)")
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    args = parser.parse_args(argv)
+    module = importlib.import_module(SCENARIOS[args.scenario])
+    emit(args.scenario, module.run(args.quick), args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
