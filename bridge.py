@@ -25,6 +25,7 @@ from typing import Any
 from actors.messages import RouteFact
 from config import Settings
 from store import SqliteStore
+from store.keys import ensure_key_file
 from supervision.protocol import (
     Answer,
     ChildReady,
@@ -67,7 +68,7 @@ def default_tree(settings: Settings) -> TreeSpec:
             GroupSpec("user", settings.user_shards, "actors.user.UserActor"),
             GroupSpec("channel", settings.channel_shards, "actors.channel.ChannelActor"),
         ),
-        singletons=(("registry", "actors.registry.RegistryActor"),),
+        singletons=(("registry", "actors.registry.RegistryActor"), ("blacklist", "actors.blacklist.BlacklistActor")),
     )
 
 
@@ -94,6 +95,7 @@ class Bridge:
         listener thread owns that handle from then on and hands each fact to `on_fact`.
         """
         s = self.settings
+        ensure_key_file(s.data_dir)  # before any actor process could race to create it
         self.system = start_actor_system(s.data_dir, s.actor_admin_port, s.bind_host)
         try:
             self.root = self.system.createActor(ROOT_CLASS)

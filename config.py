@@ -50,6 +50,8 @@ class Settings:
     ai_api_key: str = field(default="", repr=False)
     ai_model: str = "openai/gpt-4o-mini"
     ai_timeout_s: float = 120.0
+    command_prefix: str = "!tz "
+    bot_owner_id: int = 0
 
     @property
     def store_path(self) -> Path:
@@ -108,6 +110,8 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "ai_api_key": ("AI_API_KEY", str, None, "the operator's AI key (secret)"),
     "ai_model": ("AI_MODEL", str, None, "the operator's default model"),
     "ai_timeout_s": ("AI_TIMEOUT_S", float, _positive, "whole-request timeout of one AI call"),
+    "command_prefix": ("TZUROT_COMMAND_PREFIX", str, lambda v: 0 < len(v.strip()) <= 10, "command prefix"),
+    "bot_owner_id": ("TZUROT_BOT_OWNER_ID", int, lambda v: v >= 0, "Discord user id of the bot's owner"),
 }
 
 

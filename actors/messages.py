@@ -7,6 +7,7 @@ sends back to the asker. Supervision's own messages are in `supervision/protocol
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # ---- replies shared by every actor ---------------------------------------------------------------
 
@@ -183,6 +184,11 @@ class Incoming:
     reply_author: str = ""
     attachments: tuple[str, ...] = ()  # image URLs
     created_at: float = 0.0
+    mentioned: tuple[str, ...] = ()  # personality names the edge found as @mentions, longest alias first
+    mentioned_alias: str = ""  # the alias text of the first of them, as written
+    perms: frozenset[str] = frozenset()  # the author's permissions here: manage_messages, manage_guild, administrator
+    attachment_text: str = ""  # a small text attachment (an import), read by the edge
+    proxy: bool = False  # a PluralKit/Tupperbox proxy message: the channel finds the real author
 
 
 @dataclass(frozen=True)
@@ -243,8 +249,73 @@ class Pump:
 
 @dataclass(frozen=True)
 class RouteFact:
-    """`kind` is webhook (one of ours), activated, or conversation; `value` None removes the fact."""
+    """A fact the edge routes by; `value` None removes it. Kinds: webhook (one of ours), activated (channel ->
+    personality), conversation (channel -> until), alias (alias -> personality), blacklist (user or
+    "guild:user" -> True)."""
 
     kind: str
-    key: int
+    key: int | str
     value: str | float | bool | None
+
+
+# ---- commands and notices ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who asked, where, and with what rights: what every command's owner needs to decide and to answer."""
+
+    user_id: int
+    username: str
+    channel_id: int
+    trigger_id: int
+    place_kind: str = "text"
+    guild_id: int | None = None
+    perms: frozenset[str] = frozenset()
+    bot_owner: bool = False
+    nsfw: bool = False
+
+
+@dataclass(frozen=True)
+class CommandFor:
+    """A parsed `!tz` command on its way to the actor that owns what it changes."""
+
+    command: Any  # actors.state.commands.Command
+    origin: Origin
+    attachment_text: str = ""
+
+
+@dataclass(frozen=True)
+class Notify:
+    """ChannelActor: say `text` as the bot itself (command answers, hints), in reply to `trigger_id`."""
+
+    channel_id: int
+    user_id: int
+    text: str
+    trigger_id: int
+    file_name: str = ""  # with file_name, `file_text` goes along as an attachment (export)
+    file_text: str = ""
+
+
+@dataclass(frozen=True)
+class DeleteMessage:
+    """ChannelActor: delete a message (a key someone posted in a server channel)."""
+
+    channel_id: int
+    message_id: int
+
+
+@dataclass(frozen=True)
+class PersonaRequest:
+    """UserActor -> Registry: the record of `name`, if `user_id` may talk to it."""
+
+    name: str
+    user_id: int
+    trigger_id: int
+
+
+@dataclass(frozen=True)
+class PersonaReply:
+    trigger_id: int
+    name: str
+    record: dict[str, Any] | None  # None: no such personality (or a private one of someone else)

@@ -1,4 +1,4 @@
-"""UserActor: one per active user. Owns that user's settings and conversations; calls the AI for them.
+"""UserActor: one per active user. Owns that user's settings, key and conversations; calls the AI for them.
 
 A slow or failing AI call blocks only this user's actor: everyone else has their own.
 """
@@ -10,17 +10,25 @@ from typing import Any
 from actors.shell import StatefulActor
 from actors.state.user import UserState
 from ai import AIClient
+from ai.errors import AuthError
+from store.keys import KeyBox
 from supervision.protocol import ChildStart
 
 
 class AIService:
-    """The AI client behind the `Call("ai", "complete", (request,))` effect."""
+    """The AI client behind `Call("ai", "complete", (request, sealed_key))`: the user's key, if any, wins."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, keys: KeyBox) -> None:
         self.client = AIClient(settings.ai_base_url, settings.ai_api_key or None, timeout_s=settings.ai_timeout_s)
+        self.keys = keys
 
-    def complete(self, request: dict[str, Any]) -> Any:
-        return self.client.complete(**request)
+    def complete(self, request: dict[str, Any], sealed_key: str | None = None) -> Any:
+        api_key = None
+        if sealed_key:
+            api_key = self.keys.open(sealed_key)
+            if api_key is None:
+                raise AuthError("your stored key could not be decrypted; set it again with `auth key`")
+        return self.client.complete(**request, api_key=api_key)
 
     def close(self) -> None:
         self.client.close()
@@ -30,4 +38,5 @@ class UserActor(StatefulActor):
     state_class = UserState
 
     def make_services(self, start: ChildStart) -> dict[str, Any]:
-        return {"ai": AIService(start.settings)}
+        keys = KeyBox.load(start.settings.data_dir)
+        return {"ai": AIService(start.settings, keys), "keys": keys}

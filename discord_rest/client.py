@@ -9,6 +9,7 @@ pauses every sender in every process through the shared gate.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -129,6 +130,11 @@ class DiscordRest:
         body = {**payload, "allowed_mentions": NO_MENTIONS}
         return self.request("POST", f"/channels/{channel_id}/messages", route=f"messages:{channel_id}", json=body)
 
+    def create_message_with_file(self, channel_id: int, payload: dict[str, Any], name: str, data: bytes) -> Result:
+        body = {**payload, "allowed_mentions": NO_MENTIONS, "attachments": [{"id": 0, "filename": name}]}
+        files = {"files[0]": (name, data, "application/json"), "payload_json": (None, json.dumps(body))}
+        return self.request("POST", f"/channels/{channel_id}/messages", route=f"messages:{channel_id}", files=files)
+
     def delete_message(self, channel_id: int, message_id: int) -> Result:
         return self.request(
             "DELETE", f"/channels/{channel_id}/messages/{message_id}", route=f"delete:{channel_id}"
@@ -152,6 +158,7 @@ class DiscordRest:
         json: Any = None,
         params: dict[str, Any] | None = None,
         auth: bool = True,
+        files: dict[str, Any] | None = None,
     ) -> Result:
         now = time.time()
         bucket = self._bucket_for(f"{method} {route}")
@@ -164,7 +171,9 @@ class DiscordRest:
         if auth:
             headers["Authorization"] = f"Bot {self._token}"
         try:
-            response = self._http().request(method, self.api_base + path, json=json, params=params, headers=headers)
+            response = self._http().request(
+                method, self.api_base + path, json=json, params=params, headers=headers, files=files
+            )
         except httpx.HTTPError as exc:
             return Fail(0, None, f"could not reach Discord: {type(exc).__name__}")
         self.requests += 1

@@ -37,7 +37,7 @@ def start_tree(settings: Settings) -> tuple[Bridge, RoutingTable]:
     Facts pushed later are applied from the bridge's listener thread: each is one set or dict operation,
     atomic under the GIL, and the event loop only reads the table.
     """
-    table = RoutingTable(prefix="!tz ")
+    table = RoutingTable(prefix=settings.command_prefix)
     bridge = Bridge(settings).start(on_fact=lambda fact: table.apply(fact) if isinstance(fact, RouteFact) else None)
     for fact in bridge.saved_facts():
         table.apply(fact)
@@ -55,8 +55,9 @@ async def serve(settings: Settings, bridge: Bridge, table: RoutingTable, ready_l
     runner = asyncio.create_task(edge.start(settings.discord_token))
     try:
         ready = asyncio.create_task(edge.ready_once.wait())
-        done, _ = await asyncio.wait({runner, ready, asyncio.create_task(stop.wait())},
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {runner, ready, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+        )
         if runner in done:
             runner.result()  # raises the login or connection error
             return
@@ -110,8 +111,10 @@ def run_sandbox(settings: Settings, port: int) -> int:
         async with emulators(settings, port, ai_port):
             print(f"Discord emulator: http://127.0.0.1:{port}  (REST {settings.discord_api_base})", flush=True)
             if ai_port is not None:
-                print(f"AI: the local AI emulator at {settings.ai_base_url} (set AI_BASE_URL to use a real one)",
-                      flush=True)
+                print(
+                    f"AI: the local AI emulator at {settings.ai_base_url} (set AI_BASE_URL to use a real one)",
+                    flush=True,
+                )
             else:
                 print(f"AI: {settings.ai_base_url}", flush=True)
             print(f"data: {settings.data_dir.resolve()}  supervisor log: {settings.supervisor_log_path}", flush=True)

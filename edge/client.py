@@ -21,6 +21,7 @@ from edge.routing import Outline, RoutingTable
 log = logging.getLogger("tzurot.edge")
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
+ATTACHMENT_MAX = 256 * 1024
 
 
 def point_discord_py_at(settings: Settings) -> None:
@@ -54,8 +55,15 @@ def place_of(channel: Any) -> Place:
         kind = "text"
     parent_id = getattr(channel, "parent_id", None) if kind == "thread" else None
     nsfw = bool(channel.is_nsfw()) if hasattr(channel, "is_nsfw") else False
-    return Place(channel.id, kind, guild.id if guild else None, parent_id, nsfw,
-                 getattr(channel, "name", "") or "", guild.name if guild else "")
+    return Place(
+        channel.id,
+        kind,
+        guild.id if guild else None,
+        parent_id,
+        nsfw,
+        getattr(channel, "name", "") or "",
+        guild.name if guild else "",
+    )
 
 
 def outline_of(message: discord.Message, me: discord.ClientUser) -> Outline:
@@ -74,16 +82,30 @@ def outline_of(message: discord.Message, me: discord.ClientUser) -> Outline:
         parent_id=getattr(message.channel, "parent_id", None) if isinstance(message.channel, discord.Thread) else None,
         reply_webhook_id=resolved.webhook_id if resolved is not None else None,
         is_reply=ref is not None and ref.message_id is not None,
+        guild_id=message.guild.id if message.guild is not None else None,
     )
 
 
-def incoming_of(message: discord.Message, me: discord.ClientUser) -> Incoming:
+PERMISSIONS = ("manage_messages", "manage_guild", "administrator")
+
+
+def perms_of(message: discord.Message) -> frozenset[str]:
+    """The author's rights in this channel that commands check (none in DMs)."""
+    if message.guild is None or not isinstance(message.author, discord.Member):
+        return frozenset()
+    granted = message.channel.permissions_for(message.author)
+    return frozenset(name for name in PERMISSIONS if getattr(granted, name, False))
+
+
+def incoming_of(
+    message: discord.Message, me: discord.ClientUser, table: RoutingTable, attachment_text: str = ""
+) -> Incoming:
     ref = message.reference
     resolved = ref.resolved if ref is not None and isinstance(ref.resolved, discord.Message) else None
     author = message.author
-    images = tuple(
-        a.url for a in message.attachments if (a.content_type or "").startswith("image/")
-    )
+    images = tuple(a.url for a in message.attachments if (a.content_type or "").startswith("image/"))
+    found = table.mentioned(message.content)
+    outline = outline_of(message, me)
     return Incoming(
         message_id=message.id,
         place=place_of(message.channel),
@@ -96,6 +118,11 @@ def incoming_of(message: discord.Message, me: discord.ClientUser) -> Incoming:
         reply_author=resolved.author.display_name if resolved is not None else "",
         attachments=images,
         created_at=message.created_at.timestamp(),
+        mentioned=tuple(name for _, name in found),
+        mentioned_alias=found[0][0] if found else "",
+        perms=perms_of(message),
+        attachment_text=attachment_text,
+        proxy=outline.is_proxy,
     )
 
 
@@ -120,11 +147,23 @@ class Edge(discord.Client):
             reason = self.table.decide(outline_of(message, me))
             if reason is not None:
                 return
-            incoming = incoming_of(message, me)
+            incoming = incoming_of(message, me, self.table, await self.small_attachment(message))
         except Exception:  # a malformed payload must not take the edge down
             log.exception("skipped a message the edge could not read (id %s)", getattr(message, "id", "?"))
             return
         await self.hand_off("channel", message.channel.id, incoming)
+
+    async def small_attachment(self, message: discord.Message) -> str:
+        """The text of a small JSON attachment to a command (`import`); nothing else is downloaded."""
+        if not message.attachments or not message.content.lstrip().lower().startswith(self.table.prefix.strip()):
+            return ""
+        attachment = message.attachments[0]
+        if attachment.size > ATTACHMENT_MAX or not attachment.filename.lower().endswith((".json", ".txt")):
+            return ""
+        try:
+            return (await attachment.read()).decode("utf-8", errors="replace")
+        except (discord.HTTPException, discord.NotFound):
+            return ""
 
     async def on_webhooks_update(self, channel: Any) -> None:
         await self.hand_off("channel", channel.id, WebhooksChanged(channel.id))

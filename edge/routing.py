@@ -1,13 +1,13 @@
 """The edge's routing table and filter: drop what addresses nobody before any actor wakes.
 
-The table holds facts that the owning actors push (our webhooks, activated channels, channels with a live
-conversation, the first words of every personality name and alias). The filter is a pure function of a
-message's outline and the table, so the drop path is cheap (microseconds) and tested without Discord.
+The table holds facts that the owning actors push: our webhooks, activated channels, channels with a live
+conversation, every personality alias (so `@name` is resolved here, longest match first, the moment an
+alias exists), users' personal aliases, and the blacklist. The filter is a pure function of a message's
+outline and the table, so the drop path costs microseconds and is tested without Discord.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,8 +16,8 @@ from actors.messages import RouteFact
 
 # PluralKit's and Tupperbox's application ids: their proxy webhooks speak for real users.
 PROXY_APPLICATIONS = frozenset({466378653216014359, 431544605209788416})
-_AT_WORD = re.compile(r"@([^\s@<>]+)")
 CAP = 100_000  # per fact kind: the table stays bounded whatever the actors push
+_TRAILING = ".,!?:;)'\""
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,27 @@ class Outline:
     parent_id: int | None = None  # a thread's channel
     reply_webhook_id: int | None = None  # the replied-to message's webhook, when known
     is_reply: bool = False
+    guild_id: int | None = None
+
+    @property
+    def is_proxy(self) -> bool:
+        return self.webhook_id is not None and self.application_id in PROXY_APPLICATIONS
+
+
+def mentions(content: str, aliases: dict[str, str], max_words: int) -> list[tuple[str, str]]:
+    """(alias, personality) for every `@alias` in `content`, the longest alias first."""
+    words = content.split()
+    found: list[tuple[str, str]] = []
+    for i, word in enumerate(words):
+        if not word.startswith("@") or len(word) < 2:
+            continue
+        phrase = [word[1:]] + words[i + 1 : i + max_words]
+        for n in range(len(phrase), 0, -1):
+            candidate = " ".join(phrase[:n]).lower().rstrip(_TRAILING)
+            if candidate in aliases:
+                found.append((candidate, aliases[candidate]))
+                break
+    return sorted(found, key=lambda pair: -len(pair[0]))
 
 
 @dataclass
@@ -44,21 +65,31 @@ class RoutingTable:
     webhooks: set[int] = field(default_factory=set)
     activated: dict[int, str] = field(default_factory=dict)
     conversations: dict[int, float] = field(default_factory=dict)  # channel id -> until (epoch seconds)
-    names: set[str] = field(default_factory=set)  # lower-cased first words of names and aliases
+    aliases: dict[str, str] = field(default_factory=dict)  # bot-wide alias (and name) -> personality
+    personal: set[str] = field(default_factory=set)  # users' own aliases: worth waking their actor for
+    blacklist: set[int | str] = field(default_factory=set)  # user id, or "guild:user"
+    max_words: int = 1
     dropped: Counter[str] = field(default_factory=Counter)
     forwarded: int = 0
 
     def apply(self, fact: RouteFact) -> None:
-        if fact.kind == "webhook":
-            _put(self.webhooks, fact.key, fact.value)
-        elif fact.kind == "activated":
-            _put_map(self.activated, fact.key, fact.value)
-        elif fact.kind == "conversation":
-            current = self.conversations.get(fact.key, 0.0)
-            _put_map(self.conversations, fact.key, max(current, float(fact.value)) if fact.value else None)
-        elif fact.kind == "name" and isinstance(fact.value, str):
-            if len(self.names) < CAP:
-                self.names.add(fact.value.split()[0].lower())
+        kind, key, value = fact.kind, fact.key, fact.value
+        if kind == "webhook":
+            _put_set(self.webhooks, key, value)
+        elif kind == "activated":
+            _put_map(self.activated, key, value)
+        elif kind == "conversation":
+            current = self.conversations.get(key, 0.0)
+            _put_map(self.conversations, key, max(current, float(value)) if value else None)
+        elif kind == "alias":
+            _put_map(self.aliases, str(key), value)
+            if value:
+                self.max_words = max(self.max_words, len(str(key).split()))
+        elif kind == "personal":
+            _put_set(self.personal, str(key), value)
+            self.max_words = max(self.max_words, len(str(key).split()))
+        elif kind == "blacklist":
+            _put_set(self.blacklist, key, value)
 
     def decide(self, m: Outline, now: float | None = None) -> str | None:
         """None when the message goes to its channel actor; otherwise why it was dropped."""
@@ -69,26 +100,33 @@ class RoutingTable:
             self.dropped[reason] += 1
         return reason
 
+    def mentioned(self, content: str) -> list[tuple[str, str]]:
+        return mentions(content, self.aliases, self.max_words) if "@" in content else []
+
     def _drop_reason(self, m: Outline, now: float) -> str | None:
         if m.is_self:
             return "own_message"
         if m.webhook_id is not None and m.webhook_id in self.webhooks:
             return "own_webhook"
-        if m.author_bot and m.application_id not in PROXY_APPLICATIONS:
+        if m.author_bot and not m.is_proxy:
             return "other_bot"
-        if m.is_dm or m.mentions_bot or m.content.startswith(self.prefix) or m.content.strip() == self.prefix.strip():
+        if self.blacklist and (m.author_id in self.blacklist or f"{m.guild_id}:{m.author_id}" in self.blacklist):
+            return "blacklisted"
+        if m.is_dm or m.mentions_bot or m.content.lstrip().lower().startswith(self.prefix.strip().lower()):
             return None
         if m.is_reply and (m.reply_webhook_id is None or m.reply_webhook_id in self.webhooks):
             return None  # a reply to one of ours (or to a message the gateway did not resolve)
         for channel in (m.channel_id, m.parent_id):
             if channel is not None and (channel in self.activated or self.conversations.get(channel, 0) > now):
                 return None
-        if any(word.lower() in self.names for word in _AT_WORD.findall(m.content)):
+        if "@" in m.content and (
+            self.mentioned(m.content) or mentions(m.content, dict.fromkeys(self.personal, ""), self.max_words)
+        ):
             return None
         return "chatter"
 
 
-def _put(target: set[int], key: int, value: object) -> None:
+def _put_set(target: set, key: object, value: object) -> None:
     if value:
         if len(target) < CAP:
             target.add(key)
@@ -96,7 +134,7 @@ def _put(target: set[int], key: int, value: object) -> None:
         target.discard(key)
 
 
-def _put_map(target: dict[int, object], key: int, value: object) -> None:
+def _put_map(target: dict, key: object, value: object) -> None:
     if value:
         if len(target) < CAP or key in target:
             target[key] = value

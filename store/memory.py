@@ -11,7 +11,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], tuple[int, int, bytes]] = {}  # (kind, key) -> (schema, version, data)
         self.saves = 0
-        self.route_rows: dict[tuple[str, int], Any] = {}
+        self.route_rows: dict[tuple[str, int | str], Any] = {}
 
     def load(self, kind: str, key: str) -> Record:
         row = self.rows.get((kind, key))
@@ -28,13 +28,13 @@ class MemoryStore:
         self.saves += 1
         return current + 1
 
-    def put_route(self, kind: str, key: int, value: Any) -> None:
+    def put_route(self, kind: str, key: int | str, value: Any) -> None:
         if value is None or value is False:
             self.route_rows.pop((kind, key), None)
         else:
             self.route_rows[(kind, key)] = value
 
-    def routes(self) -> list[tuple[str, int, Any]]:
+    def routes(self) -> list[tuple[str, int | str, Any]]:
         return [(k, key, v) for (k, key), v in self.route_rows.items()]
 
     def close(self) -> None:

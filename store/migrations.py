@@ -37,7 +37,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         """
         CREATE TABLE routes (
             kind TEXT NOT NULL,
-            key INTEGER NOT NULL,
+            key TEXT NOT NULL,
             value TEXT NOT NULL,
             PRIMARY KEY (kind, key)
         );

@@ -111,17 +111,18 @@ class SqliteStore:
         rows = self.conn.execute("SELECT key FROM actor_state WHERE kind=? ORDER BY key", (kind,))
         return [k for (k,) in rows]
 
-    def put_route(self, kind: str, key: int, value: Any) -> None:
+    def put_route(self, kind: str, key: int | str, value: Any) -> None:
         """Persist one routing fact for the edge (None removes it): the edge reloads them all at start."""
         if value is None or value is False:
-            self.conn.execute("DELETE FROM routes WHERE kind=? AND key=?", (kind, key))
+            self.conn.execute("DELETE FROM routes WHERE kind=? AND key=?", (kind, str(key)))
         else:
             self.conn.execute(
-                "INSERT OR REPLACE INTO routes(kind, key, value) VALUES (?, ?, ?)", (kind, key, json.dumps(value))
+                "INSERT OR REPLACE INTO routes(kind, key, value) VALUES (?, ?, ?)", (kind, str(key), json.dumps(value))
             )
 
     def routes(self) -> list[tuple[str, int, Any]]:
-        return [(k, key, json.loads(v)) for k, key, v in self.conn.execute("SELECT kind, key, value FROM routes")]
+        rows = self.conn.execute("SELECT kind, key, value FROM routes")
+        return [(k, int(key) if key.isdigit() else key, json.loads(v)) for k, key, v in rows]
 
     def quarantined(self, kind: str | None = None) -> list[tuple[str, str, str]]:
         sql = "SELECT kind, key, reason FROM quarantine"

@@ -16,11 +16,15 @@ from actors.effects import Call, Done, Effect, Log, Push, Reply, Resume, Save, T
 from actors.messages import (
     ActivatePersonality,
     ChannelInfo,
+    CommandFor,
     DeactivateChannel,
+    DeleteMessage,
     GetChannelInfo,
     Heard,
     Incoming,
     LookupReply,
+    Notify,
+    Origin,
     Place,
     Pump,
     RecordSent,
@@ -41,6 +45,7 @@ REPLY_MAP_CAP = 1000
 MAX_WEBHOOKS = 15  # Discord's per-channel limit, counting other bots' webhooks
 SEND_ATTEMPTS = 5
 TYPING_REFRESH_S = 8.0  # Discord shows typing for 10 s
+PURGE_MAX = 20  # messages one purgbot deletes
 
 
 @dataclass
@@ -126,6 +131,12 @@ class ChannelState:
                 return [Tell("user", msg.author.id, Heard(msg, self.activated, replied))]
             case Speak():
                 return self._speak(msg, now)
+            case Notify():
+                return self._notify(msg, now)
+            case CommandFor(command=command, origin=origin):
+                return self._command(command.name, command.args, origin, now)
+            case DeleteMessage(message_id=mid):
+                return [Call("discord", "delete_message", (self.channel_id, mid), ("ignore",))]
             case TypingFor(trigger_id=trigger, seconds=seconds):
                 first = not self.typing
                 self.typing[trigger] = now + seconds
@@ -167,14 +178,85 @@ class ChannelState:
         limit = LIMIT - len(self._prefix(p.display_name)) if self._plain else LIMIT
         refused = []
         for index, text in enumerate(split_message(msg.text, limit)):
-            chunk = Chunk(f"{msg.trigger_id}:{index}", msg.user_id, p.name, p.display_name, p.avatar_url, text,
-                          msg.trigger_id)
+            chunk = Chunk(
+                f"{msg.trigger_id}:{index}", msg.user_id, p.name, p.display_name, p.avatar_url, text, msg.trigger_id
+            )
             if why := self.outbox.add(chunk):
                 refused.append(why)
         effects: list[Effect] = [Save()]
         if refused:
             effects.append(Log("warning", "outbox_full", f"dropped {len(refused)} chunk(s): {refused[0]}"))
         return effects + self._pump(now)
+
+    def _notify(self, msg: Notify, now: float) -> list[Effect]:
+        effects: list[Effect] = [Save()]
+        for index, text in enumerate(split_message(msg.text) or [""]):
+            chunk = Chunk(
+                f"n{msg.trigger_id}:{index}",
+                msg.user_id,
+                self.options.bot_name.lower(),
+                self.options.bot_name,
+                None,
+                text,
+                msg.trigger_id,
+                as_bot=True,
+                file_name=msg.file_name if index == 0 else "",
+                file_text=msg.file_text if index == 0 else "",
+            )
+            if why := self.outbox.add(chunk):
+                effects.append(Log("warning", "outbox_full", f"dropped a notice: {why}"))
+        return effects + self._pump(now)
+
+    def _command(self, name: str, args: tuple[str, ...], origin: Origin, now: float) -> list[Effect]:
+        def say(text: str) -> list[Effect]:
+            return self._notify(Notify(self.channel_id, origin.user_id, text, origin.trigger_id), now)
+
+        if name == "activate":
+            self.activated, self.activated_by = args[0], origin.user_id
+            return [
+                Save(),
+                Push(RouteFact("activated", self.channel_id, args[0])),
+                *say(f"**{args[0]}** now answers every message in this channel. `deactivate` stops it."),
+            ]
+        if name == "deactivate":
+            if self.activated is None:
+                return say("No personality is activated in this channel.")
+            was, self.activated, self.activated_by = self.activated, None, None
+            return [
+                Save(),
+                Push(RouteFact("activated", self.channel_id, None)),
+                *say(f"**{was}** no longer answers every message here."),
+            ]
+        if name == "purgbot":
+            mode = args[0] if args else "system"
+            return [Call("discord", "channel_messages", (self.channel_id, None, 100), ("purge", mode, origin))]
+        return say(f"This channel does not handle `{name}`.")
+
+    def _purge(self, mode: str, origin: Origin, result: Any, now: float) -> list[Effect]:
+        if not isinstance(result, Ok) or not isinstance(result.data, list):
+            return self._notify(
+                Notify(
+                    self.channel_id, origin.user_id, "I couldn't read this DM's history just now.", origin.trigger_id
+                ),
+                now,
+            )
+        prefix = "**"
+        mine = [
+            m
+            for m in result.data
+            if isinstance(m, dict)
+            and m.get("author", {}).get("bot")
+            and (mode == "all" or not str(m.get("content", "")).startswith(prefix))
+        ][:PURGE_MAX]
+        calls: list[Effect] = [
+            Call("discord", "delete_message", (self.channel_id, int(m["id"])), ("ignore",)) for m in mine
+        ]
+        text = (
+            f"Deleted {len(mine)} of my messages here"
+            + ("" if mode == "all" else " (personalities' kept; `purgbot all` removes theirs too)")
+            + "."
+        )
+        return calls + self._notify(Notify(self.channel_id, origin.user_id, text, origin.trigger_id), now)
 
     # ---- sending ------------------------------------------------------------------------------
     @property
@@ -198,6 +280,8 @@ class ChannelState:
         if chunk is None:
             return []
         self.busy = True
+        if chunk.as_bot:
+            return [self._send_as_bot(chunk)]
         if self._plain:
             return self._notice(now) + [self._send_plain(chunk)]
         if not self.hooks_known:
@@ -227,6 +311,15 @@ class ChannelState:
             payload["message_reference"] = {"message_id": str(chunk.trigger_id), "fail_if_not_exists": False}
         return Call("discord", "create_message", (self.channel_id, payload), ("send", chunk.id, None))
 
+    def _send_as_bot(self, chunk: Chunk) -> Call:
+        payload: dict[str, Any] = {"content": chunk.text}
+        if chunk.id.endswith(":0"):
+            payload["message_reference"] = {"message_id": str(chunk.trigger_id), "fail_if_not_exists": False}
+        if chunk.file_name:
+            args = (self.channel_id, payload, chunk.file_name, chunk.file_text.encode())
+            return Call("discord", "create_message_with_file", args, ("send", chunk.id, None))
+        return Call("discord", "create_message", (self.channel_id, payload), ("send", chunk.id, None))
+
     def _notice(self, now: float) -> list[Effect]:
         """Once an interval, say plainly why personalities speak through the bot here."""
         if self.place is None or self.place.kind == "dm" or now - self.notice_at < self.options.notice_interval_s:
@@ -244,8 +337,10 @@ class ChannelState:
     # ---- results ------------------------------------------------------------------------------
     def _done(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
         what = tag[0]
-        if what in ("notice", "typing"):
+        if what in ("notice", "typing", "ignore"):
             return []
+        if what == "purge":
+            return self._purge(tag[1], tag[2], result, now)
         if what == "list":
             return self._listed(result, now)
         if what == "create":
@@ -288,7 +383,7 @@ class ChannelState:
         if isinstance(result, Ok):
             message_id = int(result.data["id"]) if isinstance(result.data, dict) and "id" in result.data else None
             self.outbox.finish(chunk_id, message_id)
-            if message_id is not None:
+            if message_id is not None and not chunk.as_bot:
                 self._remember(message_id, chunk.name)
             return [Save(), Resume(Pump(self.channel_id))]  # let waiting messages in before the next chunk
         if isinstance(result, Fail) and hook_id is not None and result.unknown_webhook:
@@ -303,13 +398,19 @@ class ChannelState:
             return [Save(), *self._again(now)]
         if isinstance(result, Fail) and 400 <= result.status < 500:
             self.outbox.finish(chunk_id, None)
-            return [Save(), Log("error", "send_refused", f"chunk {chunk_id}: {result.status} {result.message}"),
-                    *self._again(now)]
+            return [
+                Save(),
+                Log("error", "send_refused", f"chunk {chunk_id}: {result.status} {result.message}"),
+                *self._again(now),
+            ]
         chunk.attempts += 1
         if chunk.attempts >= SEND_ATTEMPTS and not isinstance(result, Wait):
             self.outbox.finish(chunk_id, None)
-            return [Save(), Log("error", "send_failed", f"chunk {chunk_id}: gave up after {chunk.attempts}"),
-                    *self._again(now)]
+            return [
+                Save(),
+                Log("error", "send_failed", f"chunk {chunk_id}: gave up after {chunk.attempts}"),
+                *self._again(now),
+            ]
         return self._retry_later(result, chunk.attempts)
 
     def _retry_later(self, result: Any, attempts: int = 1) -> list[Effect]:

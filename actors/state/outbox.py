@@ -26,6 +26,9 @@ class Chunk:
     trigger_id: int
     attempts: int = 0
     replaced_webhook: bool = False
+    as_bot: bool = False  # the bot's own words (command answers, hints): plain message, no webhook
+    file_name: str = ""
+    file_text: str = ""
 
 
 @dataclass

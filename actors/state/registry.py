@@ -1,64 +1,287 @@
-"""The personality catalogue: names are unique across the whole bot, so one actor owns them all."""
+"""The personality catalogue: names and aliases are bot-wide, so one actor owns them all.
+
+It answers commands that change the catalogue (add, remove, alias, config, import) and those that read it
+(list, info, export), lends a personality's record to a user's actor when they address it, and pushes every
+alias to the edge the moment it exists, so a new multi-word alias works at once, without a restart.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.effects import Effect, Reply, Save
+from actors.effects import Effect, Push, Reply, Save, Tell
 from actors.messages import (
+    CommandFor,
     ListPersonalities,
     LookupPersonality,
     NotFound,
+    Notify,
+    Origin,
     PersonalityInfo,
     PersonalityList,
+    PersonaReply,
+    PersonaRequest,
     Refused,
     RegisterPersonality,
+    RouteFact,
 )
-from actors.state.names import display_problem, name_problem, normalize_name
+from actors.state.commands import Command
+from actors.state.names import display_problem, name_problem, normalize_alias, normalize_name
+from actors.state.registry_records import (
+    CONFIG_KEYS,
+    apply_config,
+    describe,
+    export_records,
+    import_problem,
+    new_record,
+)
+
+PAGE = 10
+SEEN_CAP = 500  # command trigger ids remembered, so a redelivered command is answered once
 
 
 @dataclass
 class RegistryState:
     KIND = "registry"
-    SCHEMA = 1
+    SCHEMA = 2
 
     personalities: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower-cased name -> record
+    aliases: dict[str, str] = field(default_factory=dict)  # alias -> lower-cased name
+    seen: deque[int] = field(default_factory=deque)
 
     @classmethod
     def restore(cls, key: str, data: dict[str, Any] | None, settings: Any = None) -> RegistryState:
         state = cls()
         if data:
             state.personalities = {str(k): dict(v) for k, v in data.get("personalities", {}).items()}
+            state.aliases = {str(a): str(n) for a, n in data.get("aliases", {}).items()}
+            state.seen = deque(int(t) for t in data.get("seen", []))
         return state
 
     def snapshot(self) -> dict[str, Any]:
-        return {"personalities": self.personalities}
+        return {"personalities": self.personalities, "aliases": self.aliases, "seen": list(self.seen)}
+
+    # ---- lookups --------------------------------------------------------------------------------
+    def find(self, target: str) -> dict[str, Any] | None:
+        """By name, then by alias, case-insensitively."""
+        for candidate in (target, target[1:] if target.startswith("@") else None):
+            if not candidate:
+                continue
+            key = normalize_name(candidate).lower()
+            if key in self.personalities:
+                return self.personalities[key]
+            owner = self.aliases.get(normalize_alias(candidate))
+            if owner:
+                return self.personalities.get(owner)
+        return None
+
+    def aliases_of(self, record: dict[str, Any]) -> list[str]:
+        key = record["name"].lower()
+        return sorted(a for a, n in self.aliases.items() if n == key)
 
     def info(self, record: dict[str, Any]) -> PersonalityInfo:
         return PersonalityInfo(record["name"], record["display_name"], record["owner_id"])
 
+    # ---- decisions ------------------------------------------------------------------------------
     def handle(self, msg: Any, now: float) -> list[Effect]:
         match msg:
+            case CommandFor(command=command, origin=origin):
+                if origin.trigger_id in self.seen:
+                    return []  # already answered: a redelivery must not confirm twice
+                self.seen.append(origin.trigger_id)
+                while len(self.seen) > SEEN_CAP:
+                    self.seen.popleft()
+                return [Save(), *self._command(command.name, command.args, origin, msg.attachment_text, now)]
+            case PersonaRequest(name=name, user_id=user, trigger_id=trigger):
+                record = self.find(name)
+                if record is not None and not record.get("public", True) and record["owner_id"] != user:
+                    record = None
+                return [Tell("user", user, PersonaReply(trigger, name, record))]
             case RegisterPersonality(name=raw, owner_id=owner, display_name=display):
-                name = normalize_name(raw)
-                display = normalize_name(name[:1].upper() + name[1:] if display is None else display)
-                problem = name_problem(name) or display_problem(display)
-                if problem:
-                    return [Reply(Refused(problem))]
-                existing = self.personalities.get(name.lower())
-                if existing is not None:
-                    if existing["owner_id"] == owner and existing["name"] == name:
-                        return [Reply(self.info(existing))]  # the same request again: idempotent
-                    return [Reply(Refused(f"The name {name!r} is taken."))]
-                record = {"name": name, "display_name": display, "owner_id": owner, "created": now}
-                self.personalities[name.lower()] = record
-                return [Save(), Reply(self.info(record))]
-            case LookupPersonality(name=raw):
-                name = normalize_name(raw)
-                record = self.personalities.get(name.lower())
+                ok, effects, record = self._add(raw, "", owner, display, now)
+                return [*effects, Reply(self.info(record) if ok else Refused(record["problem"]))]
+            case LookupPersonality(name=name):
+                record = self.find(name)
                 return [Reply(self.info(record) if record else NotFound(f"personality {name!r}"))]
             case ListPersonalities(owner_id=owner):
-                names = sorted(r["name"] for r in self.personalities.values() if r["owner_id"] == owner)
-                return [Reply(PersonalityList(owner, tuple(names)))]
+                return [Reply(PersonalityList(owner, tuple(r["name"] for r in self._owned(owner))))]
         return [Reply(Refused(f"I do not understand {type(msg).__name__}."))]
+
+    def _command(self, name: str, args: tuple[str, ...], origin: Origin, attachment: str, now: float) -> list[Effect]:
+        say = _notifier(origin)
+        if name == "add":
+            ok, effects, record = self._add(args[0], args[1] if len(args) > 1 else "", origin.user_id, None, now)
+            if not ok:
+                return [say(record["problem"])]
+            aliases = ", ".join(f"`@{a}`" for a in self.aliases_of(record))
+            return [
+                *effects,
+                say(
+                    f"Added **{record['display_name']}** (`{record['name']}`). Talk to it with "
+                    f"`@{record['name']}`{' or ' + aliases if aliases else ''}, or reply to its messages. "
+                    f"Change it with `config {record['name']} <key> <value>`."
+                ),
+            ]
+        if name == "list":
+            return [say(self._list(origin.user_id, int(args[0]) if args else 1))]
+        if name == "export":
+            records = self._owned(origin.user_id)
+            if not records:
+                return [say("You have no personalities to export.")]
+            text = json.dumps(export_records(records), indent=2, ensure_ascii=False)
+            return [
+                Tell(
+                    "channel",
+                    origin.channel_id,
+                    Notify(
+                        origin.channel_id,
+                        origin.user_id,
+                        f"Your {len(records)} personalit{'y' if len(records) == 1 else 'ies'}:",
+                        origin.trigger_id,
+                        "personalities.json",
+                        text,
+                    ),
+                )
+            ]
+        if name == "import":
+            return self._import(attachment, origin, now)
+        if name == "status":
+            count = len(self._owned(origin.user_id))
+            return [
+                say(
+                    f"I'm up. {attachment}\nYou own {count} personalit{'y' if count == 1 else 'ies'}; "
+                    f"{len(self.personalities)} exist in all."
+                )
+            ]
+        record = self.find(args[0]) if args else None
+        if record is None:
+            return [say(f"I don't know a personality called `{args[0] if args else ''}`.")]
+        if name == "info":
+            return [say(describe(record, self.aliases_of(record)))]
+        if name == "activate":
+            if not record.get("public", True) and record["owner_id"] != origin.user_id:
+                return [say(f"`{record['name']}` is private.")]
+            activate = CommandFor(Command("activate", (record["name"],)), origin)
+            return [Tell("channel", origin.channel_id, activate)]
+        owner_only = name == "config"
+        allowed = record["owner_id"] == origin.user_id or (origin.bot_owner and not owner_only)
+        if not allowed:
+            return [say(f"Only the owner of `{record['name']}` can {name} it.")]
+        if name == "remove":
+            return [*self._remove(record), say(f"Removed **{record['display_name']}** (`{record['name']}`).")]
+        if name == "alias":
+            return self._alias(record, args[1], say)
+        if name == "config":
+            return self._config(record, args[1], args[2], say)
+        return [say(f"The registry does not handle `{name}`.")]
+
+    # ---- changes --------------------------------------------------------------------------------
+    def _add(
+        self, raw: str, alias: str, owner: int, display: str | None, now: float
+    ) -> tuple[bool, list[Effect], dict[str, Any]]:
+        name = normalize_name(raw)
+        record = new_record(name, owner, display, now)
+        problem = name_problem(name) or display_problem(record["display_name"])
+        if problem:
+            return False, [], {"problem": problem}
+        existing = self.personalities.get(name.lower())
+        if existing is not None:
+            if existing["owner_id"] == owner and existing["name"] == name:
+                return True, [], existing  # the same request again: idempotent
+            return False, [], {"problem": f"The name {name!r} is taken."}
+        self.personalities[name.lower()] = record
+        effects: list[Effect] = [Save(), Push(RouteFact("alias", name.lower(), name))]
+        for candidate in (normalize_alias(record["display_name"]), alias):
+            if candidate and candidate != name.lower() and candidate not in self.aliases:
+                self.aliases[candidate] = name.lower()
+                effects.append(Push(RouteFact("alias", candidate, name)))
+        return True, effects, record
+
+    def _remove(self, record: dict[str, Any]) -> list[Effect]:
+        key = record["name"].lower()
+        del self.personalities[key]
+        gone = [a for a, n in self.aliases.items() if n == key]
+        for alias in gone:
+            del self.aliases[alias]
+        return [Save(), Push(RouteFact("alias", key, None)), *(Push(RouteFact("alias", a, None)) for a in gone)]
+
+    def _alias(self, record: dict[str, Any], alias: str, say: Any) -> list[Effect]:
+        key = record["name"].lower()
+        holder = self.aliases.get(alias) or (alias if alias in self.personalities else None)
+        if holder == key:
+            return [say(f"`@{alias}` already means **{record['display_name']}**.")]
+        if holder is not None:
+            # v2 let anyone take another owner's alias; an alias belongs to whoever made it first.
+            return [say(f"The alias `{alias}` is already taken by `{self.personalities[holder]['name']}`.")]
+        self.aliases[alias] = key
+        return [
+            Save(),
+            Push(RouteFact("alias", alias, record["name"])),
+            say(f"`@{alias}` now means **{record['display_name']}**."),
+        ]
+
+    def _config(self, record: dict[str, Any], key: str, value: str, say: Any) -> list[Effect]:
+        if key not in CONFIG_KEYS:
+            return [say(f"Unknown setting `{key}`. Settings: {', '.join(CONFIG_KEYS)}.")]
+        problem = apply_config(record, key, value)
+        if problem:
+            return [say(problem)]
+        shown = "(updated)" if key == "prompt" else f"`{record[CONFIG_KEYS[key]]}`"
+        return [Save(), say(f"**{record['display_name']}**: {key} is now {shown}.")]
+
+    def _import(self, text: str, origin: Origin, now: float) -> list[Effect]:
+        say = _notifier(origin)
+        try:
+            records = json.loads(text) if text.strip() else None
+        except ValueError:
+            records = None
+        if isinstance(records, dict):
+            records = records.get("personalities")
+        if not isinstance(records, list) or not records:
+            return [say("Attach the JSON file that `export` gave you (a list of personalities) to `import`.")]
+        added, skipped, effects = [], [], []
+        for item in records[:100]:
+            problem = import_problem(item)
+            if problem:
+                skipped.append(f"{str(item.get('name', '?'))[:50] if isinstance(item, dict) else '?'}: {problem}")
+                continue
+            ok, changes, record = self._add(item["name"], "", origin.user_id, item.get("display_name"), now)
+            if not ok:
+                skipped.append(f"{item['name']}: {record['problem']}")
+                continue
+            for key in CONFIG_KEYS:
+                field_name = CONFIG_KEYS[key]
+                if field_name in item and field_name != "display_name":
+                    apply_config(record, key, str(item[field_name]))
+            effects += changes
+            added.append(record["name"])
+        summary = f"Imported {len(added)}: {', '.join(added) or 'none'}."
+        if skipped:
+            summary += " Skipped " + "; ".join(skipped[:10]) + ("…" if len(skipped) > 10 else "") + "."
+        return [*effects, Save(), say(summary[:1900])]
+
+    def _owned(self, owner: int) -> list[dict[str, Any]]:
+        return sorted((r for r in self.personalities.values() if r["owner_id"] == owner), key=lambda r: r["name"])
+
+    def _list(self, owner: int, page: int) -> str:
+        records = self._owned(owner)
+        if not records:
+            return "You have no personalities yet. Create one with `add <name>`."
+        pages = (len(records) + PAGE - 1) // PAGE
+        page = min(max(1, page), pages)
+        shown = records[(page - 1) * PAGE : page * PAGE]
+        lines = [f"Your personalities (page {page}/{pages}, {len(records)} in all):"]
+        lines += [
+            f"• **{r['display_name']}** (`{r['name']}`){'' if r.get('public', True) else ' (private)'}" for r in shown
+        ]
+        return "\n".join(lines)
+
+
+def _notifier(origin: Origin) -> Any:
+    def say(text: str) -> Tell:
+        return Tell("channel", origin.channel_id, Notify(origin.channel_id, origin.user_id, text, origin.trigger_id))
+
+    return say

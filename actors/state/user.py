@@ -1,62 +1,126 @@
-"""What one user's actor owns and decides: their settings (autorespond, personal aliases)."""
+"""What one user's actor owns and decides: their settings, key, conversations, and the order of their messages.
+
+A user's messages are answered one at a time and in order: a message that arrives while the previous one is
+being answered waits in `inbox` (it is never dropped). Looking up a personality is a round trip to the
+Registry, so the state machine waits for `PersonaReply` before it calls the model.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.effects import Call, Done, Effect, Reply, Save, Tell
+from actors.effects import Call, Done, Effect, Log, Push, Reply, Save, Tell, Timer, Wake
 from actors.messages import (
+    CommandFor,
     GetUserSettings,
     Heard,
+    Notify,
     Persona,
+    PersonaReply,
+    PersonaRequest,
     Refused,
     RemoveAlias,
+    RouteFact,
     SetAlias,
     SetAutorespond,
     Speak,
     TypingFor,
     UserSettings,
 )
+from actors.state import context as ctx
+from actors.state.addressing import Target, addressed, conversation_timeout
+from actors.state.commands import Command, CommandError, parse_command
 from actors.state.names import alias_problem, name_problem, normalize_alias
+from actors.state.registry_records import default_prompt
+from actors.state.user_commands import UserCommands
 
 MAX_ALIASES = 50
+INBOX_CAP = 20  # messages waiting while the previous one is answered
+HISTORY_CAP = 30  # conversations (channel x personality) remembered per user
+PERSONA_TTL_S = 30.0
+PERSONA_WAIT_S = 10.0
 
 
 @dataclass
-class UserState:
-    KIND = "user"
-    SCHEMA = 1
-
-    user_id: int
-    autorespond: bool = False
-    aliases: dict[str, str] = field(default_factory=dict)  # alias -> personality name
+class UserOptions:
     bot_name: str = "Tzurot"
     model: str = ""
+    prefix: str = "!tz "
+    bot_owner: int = 0
 
     @classmethod
+    def from_settings(cls, settings: Any) -> UserOptions:
+        if settings is None:
+            return cls()
+        return cls(settings.bot_name, settings.ai_model, settings.command_prefix, settings.bot_owner_id)
+
+
+@dataclass
+class UserState(UserCommands):
+    KIND = "user"
+    SCHEMA = 2
+
+    user_id: int
+    options: UserOptions = field(default_factory=UserOptions)
+    autorespond: bool = False
+    verified: bool = False
+    aliases: dict[str, str] = field(default_factory=dict)  # personal alias -> personality
+    sealed_key: str | None = None  # the user's own AI key, encrypted by the shell; never in clear here
+    conversations: dict[int, tuple[str, float]] = field(default_factory=dict)  # channel -> (personality, last)
+    histories: OrderedDict[str, list[dict[str, str]]] = field(default_factory=OrderedDict)  # "chan:name" -> turns
+    inbox: deque[Heard] = field(default_factory=deque)
+    # Not persisted: what is in progress right now.
+    waiting: tuple[int, str, Any] | None = None  # (trigger id, purpose, what to continue with)
+    personas: dict[str, tuple[dict[str, Any], float]] = field(default_factory=dict)
+
+    # ---- persistence --------------------------------------------------------------------------
+    @classmethod
     def restore(cls, key: str, data: dict[str, Any] | None, settings: Any = None) -> UserState:
-        state = cls(int(key))
-        if settings is not None:
-            state.bot_name, state.model = settings.bot_name, settings.ai_model
+        state = cls(int(key), UserOptions.from_settings(settings))
         if data:
             state.autorespond = bool(data.get("autorespond", False))
+            state.verified = bool(data.get("verified", False))
             state.aliases = {str(a): str(p) for a, p in dict(data.get("aliases", {})).items()}
+            state.sealed_key = data.get("sealed_key")
+            state.conversations = {int(c): (str(n), float(t)) for c, (n, t) in data.get("conversations", {}).items()}
+            state.histories = OrderedDict((str(k), list(v)) for k, v in data.get("histories", []))
+            state.inbox = deque(_heard_from(h) for h in data.get("inbox", []))
         return state
 
     def snapshot(self) -> dict[str, Any]:
-        return {"autorespond": self.autorespond, "aliases": self.aliases}
+        return {
+            "autorespond": self.autorespond,
+            "aliases": self.aliases,
+            "verified": self.verified,
+            "sealed_key": self.sealed_key,
+            "conversations": {c: list(v) for c, v in self.conversations.items()},
+            "histories": [[k, v] for k, v in self.histories.items()],
+            "inbox": [_heard_to(h) for h in self.inbox],
+        }
+
+    def on_start(self, now: float) -> list[Effect]:
+        """After a restart, pick up the messages that were waiting."""
+        return self._next(now)
 
     def view(self) -> UserSettings:
         return UserSettings(self.user_id, self.autorespond, tuple(sorted(self.aliases.items())))
 
+    # ---- decisions ----------------------------------------------------------------------------
     def handle(self, msg: Any, now: float) -> list[Effect]:
         match msg:
             case Heard():
-                return self._heard(msg)
-            case Done(tag=("ai", channel_id, trigger_id, persona), result=result):
-                speak = Speak(channel_id, self.user_id, persona, _answer(result), trigger_id)
-                return [Tell("channel", channel_id, speak)]
+                return self._heard(msg, now)
+            case PersonaReply(trigger_id=trigger):
+                return self._persona(msg, trigger, now)
+            case Done(tag=tag, result=result):
+                return self._done(tag, result, now)
+            case Wake(payload=("persona_timeout", trigger)):
+                if self.waiting is not None and self.waiting[0] == trigger:
+                    return self._persona(PersonaReply(trigger, "", None), trigger, now, timed_out=True)
+                return []
             case GetUserSettings():
                 return [Reply(self.view())]
             case SetAutorespond(enabled=enabled):
@@ -70,33 +134,15 @@ class UserState:
                     return [Reply(Refused(problem))]
                 if alias not in self.aliases and len(self.aliases) >= MAX_ALIASES:
                     return [Reply(Refused(f"You already have {MAX_ALIASES} aliases; remove one first."))]
-                return self._change(aliases={**self.aliases, alias: personality})
+                effects = self._change(aliases={**self.aliases, alias: personality})
+                # The edge learns the alias too, so `@alias` wakes this actor instead of being dropped as chatter.
+                return [*effects, Push(RouteFact("personal", alias, True))] if len(effects) > 1 else effects
             case RemoveAlias(alias=raw):
                 alias = normalize_alias(raw)
                 if alias not in self.aliases:
                     return [Reply(Refused(f"You have no alias {alias!r}."))]
                 return self._change(aliases={a: p for a, p in self.aliases.items() if a != alias})
         return [Reply(Refused(f"I do not understand {type(msg).__name__}."))]
-
-    def _heard(self, heard: Heard) -> list[Effect]:
-        """Until personalities exist, the bot itself answers whoever mentions it, replies to it, or DMs it."""
-        msg = heard.incoming
-        addressed = msg.mentions_bot or msg.place.kind == "dm" or heard.replied_personality or heard.activated
-        if not addressed:
-            return []
-        persona = Persona(self.bot_name.lower(), self.bot_name)
-        cid = msg.place.channel_id
-        request = {
-            "messages": [
-                {"role": "system", "content": f"You are {self.bot_name}, a friendly assistant on Discord."},
-                {"role": "user", "content": msg.content},
-            ],
-            "model": self.model,
-        }
-        return [
-            Tell("channel", cid, TypingFor(cid, self.user_id, msg.message_id)),
-            Call("ai", "complete", (request,), ("ai", cid, msg.message_id, persona)),
-        ]
 
     def _change(self, **fields: Any) -> list[Effect]:
         """Apply a change (idempotent: setting what is already set saves nothing) and answer with the result."""
@@ -106,9 +152,195 @@ class UserState:
             setattr(self, k, v)
         return [Save(), Reply(self.view())]
 
+    # ---- the conversation path ----------------------------------------------------------------
+    def _heard(self, heard: Heard, now: float) -> list[Effect]:
+        parsed = parse_command(heard.incoming.content, self.options.prefix)
+        if isinstance(parsed, CommandError):
+            if parsed.sensitive and heard.incoming.place.kind != "dm":
+                return self.auth(("key", ""), heard)  # it may hold a key: take it out of the channel
+            return [self.notify(heard, parsed.message)]
+        if isinstance(parsed, Command):
+            return self.command(parsed, heard, now)
+        if any(h.incoming.message_id == heard.incoming.message_id for h in self.inbox):
+            return []  # the same message again (a redelivery): it is already waiting
+        if len(self.inbox) >= INBOX_CAP:
+            return [self.notify(heard, "You have many messages waiting for an answer; I skipped this one.")]
+        self.inbox.append(heard)
+        return [Save(), *self._next(now)] if self.waiting is None else [Save()]
 
-def _answer(result: Any) -> str:
-    text = getattr(result, "text", None)
-    if isinstance(text, str) and text.strip():
-        return text
-    return "I couldn't come up with an answer just now; please try again in a moment."
+    def _next(self, now: float) -> list[Effect]:
+        """Start on the oldest waiting message, if nothing is in progress."""
+        while self.waiting is None and self.inbox:
+            heard = self.inbox[0]
+            conv = self.conversations.get(heard.incoming.place.channel_id)
+            target = addressed(heard, self.aliases, conv, self.autorespond, self.options.bot_name, now)
+            if target is None:
+                self.inbox.popleft()
+                if heard.incoming.place.kind == "dm":
+                    return [Save(), self.notify(heard, self.dm_hint())]
+                continue
+            return self._resolve(heard, target, now)
+        return []
+
+    def _resolve(self, heard: Heard, target: Target, now: float) -> list[Effect]:
+        cached = self.personas.get(target.name.lower())
+        if cached is not None and now - cached[1] < PERSONA_TTL_S:
+            return self._answer(heard, target, cached[0], now)
+        trigger = heard.incoming.message_id
+        self.waiting = (trigger, "answer", target)
+        return [
+            Tell("registry", "registry", PersonaRequest(target.name, self.user_id, trigger)),
+            Timer(PERSONA_WAIT_S, ("persona_timeout", trigger)),
+        ]
+
+    def _persona(self, reply: PersonaReply, trigger: int, now: float, timed_out: bool = False) -> list[Effect]:
+        if self.waiting is None or self.waiting[0] != trigger:
+            return []  # a late reply to a question we stopped waiting for
+        _, purpose, target = self.waiting
+        self.waiting = None
+        record = reply.record
+        if record is None and isinstance(target, Target) and target.how == "bot":
+            record = self.builtin_persona()
+        if record is not None:
+            self.personas[target.name.lower() if isinstance(target, Target) else reply.name.lower()] = (record, now)
+        if purpose != "answer":
+            return self.continue_command(purpose, target, record, now)
+        heard = self.inbox[0]
+        if record is None:
+            self.inbox.popleft()
+            why = "took too long to answer" if timed_out else f"doesn't know `{target.name}`"
+            return [
+                Save(),
+                self.notify(heard, f"I couldn't reach that personality (the catalogue {why})."),
+                *self._next(now),
+            ]
+        return self._answer(heard, target, record, now)
+
+    def _answer(self, heard: Heard, target: Target, record: dict[str, Any], now: float) -> list[Effect]:
+        msg = heard.incoming
+        cid = msg.place.channel_id
+        speaker = ctx.Speaker(
+            record["name"],
+            record["display_name"],
+            record["prompt"],
+            bool(record.get("vision")),
+            bool(record.get("context_line")),
+        )
+        line = (
+            ctx.context_line(msg.place.guild_name, msg.place.name, msg.place.kind, msg.created_at)
+            if speaker.context_line
+            else ""
+        )
+        turn = ctx.user_turn(
+            speaker,
+            ctx.author_label(msg.author.display_name, msg.author.username),
+            ctx.strip_mention(msg.content, target.alias),
+            msg.reply_author,
+            msg.reply_content,
+            msg.attachments,
+            line,
+        )
+        history = self.histories.get(f"{cid}:{record['name']}", [])
+        request = {
+            "messages": ctx.build_messages(speaker, history, turn),
+            "model": record.get("model") or self.options.model,
+        }
+        if record.get("temperature") is not None:
+            request["temperature"] = record["temperature"]
+        self.waiting = (msg.message_id, "ai", None)
+        persona = Persona(record["name"], record["display_name"], record.get("avatar_url") or None)
+        return [
+            Tell("channel", cid, TypingFor(cid, self.user_id, msg.message_id)),
+            Call("ai", "complete", (request, self.sealed_key), ("ai", cid, msg.message_id, persona, turn)),
+        ]
+
+    def _done(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
+        if tag[0] == "seal":
+            return self.sealed(tag, result)
+        if tag[0] != "ai":
+            return []
+        _, cid, trigger, persona, turn = tag
+        self.waiting = None
+        if self.inbox and self.inbox[0].incoming.message_id == trigger:
+            heard = self.inbox.popleft()
+        else:
+            return self._next(now)
+        text = getattr(result, "text", None)
+        effects: list[Effect] = [Save()]
+        if isinstance(text, str) and not ctx.looks_like_error(text):
+            self._remember(cid, persona.name, turn, text, heard, now)
+            effects.append(Push(RouteFact("conversation", cid, now + conversation_timeout(heard.incoming.place.kind))))
+        else:
+            reference = uuid.uuid4().hex[:8]
+            kind = ctx.error_kind(result) if not isinstance(text, str) else "empty"
+            effects.append(
+                Log(
+                    "warning",
+                    "ai_failed",
+                    f"ref {reference} trigger {trigger} channel {cid}: {kind} {type(result).__name__}",
+                )
+            )
+            text = ctx.spoken_error(kind, reference)
+        effects.append(Tell("channel", cid, Speak(cid, self.user_id, persona, text, trigger)))
+        return effects + self._next(now)
+
+    def _remember(self, cid: int, name: str, turn: dict[str, Any], answer: str, heard: Heard, now: float) -> None:
+        key = f"{cid}:{name}"
+        content = turn["content"] if isinstance(turn["content"], str) else turn["content"][0]["text"]
+        turns = self.histories.pop(key, []) + [
+            {"role": "user", "content": content},
+            {"role": "assistant", "content": answer},
+        ]
+        self.histories[key] = ctx.trim_history(turns)
+        while len(self.histories) > HISTORY_CAP:
+            self.histories.popitem(last=False)
+        self.conversations[cid] = (name, now)
+
+    def builtin_persona(self) -> dict[str, Any]:
+        """The bot's own voice, for mentions of the bot itself when no personality carries its name."""
+        name = self.options.bot_name
+        return {
+            "name": name.lower(),
+            "display_name": name,
+            "prompt": default_prompt(name),
+            "model": "",
+            "avatar_url": "",
+            "vision": False,
+            "context_line": False,
+            "public": True,
+            "owner_id": 0,
+        }
+
+    def dm_hint(self) -> str:
+        p = self.options.prefix
+        return (
+            f"Tag a personality with `@name`, or reply to one of its messages, to talk to it here. "
+            f"`{p}list` shows yours, `{p}add <name>` creates one, `{p}help` explains the rest."
+        )
+
+    def notify(self, heard: Heard, text: str) -> Tell:
+        cid = heard.incoming.place.channel_id
+        return Tell("channel", cid, Notify(cid, self.user_id, text, heard.incoming.message_id))
+
+    def forward(self, heard: Heard, command: Command, to: str, key: int | str, attachment: str = "") -> Tell:
+        return Tell(to, key, CommandFor(command, self.origin(heard), attachment))
+
+
+def _heard_to(heard: Heard) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data = asdict(heard)
+    data["incoming"]["perms"] = sorted(heard.incoming.perms)  # msgpack has no sets
+    return data
+
+
+def _heard_from(data: dict[str, Any]) -> Heard:
+    from actors.messages import Author, Incoming, Place
+
+    inc = dict(data["incoming"])
+    inc["place"] = Place(**inc["place"])
+    inc["author"] = Author(**inc["author"])
+    for key in ("mentioned", "attachments"):
+        inc[key] = tuple(inc.get(key, ()))
+    inc["perms"] = frozenset(inc.get("perms", ()))
+    return Heard(Incoming(**inc), data.get("activated"), data.get("replied_personality"))

@@ -13,7 +13,8 @@ def test_settings_change_is_answered_and_written_through(actor_harness) -> None:
     settings = actor.ask(SetAutorespond(42, True))
     assert settings == UserSettings(42, True, ())
     assert actor.store.saves == 1
-    assert actor.store.load("user", "42").state == {"autorespond": True, "aliases": {}}
+    stored = actor.store.load("user", "42").state
+    assert stored["autorespond"] is True and stored["aliases"] == {}
 
 
 def test_state_survives_a_new_actor_on_the_same_store() -> None:

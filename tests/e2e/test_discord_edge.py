@@ -27,7 +27,7 @@ def test_addressed_message_is_answered_through_a_webhook_in_each_channel_kind(ma
     assert hooks[thread_reply["webhook_id"]] == sb.channel("help")
 
     dm = sb.dm("bob")
-    trigger = sb.post(dm, "bob", "hi in private")
+    trigger = sb.post(dm, "bob", "@tzurot hi in private")
     reply = wait_for(lambda: sb.replies(dm, trigger), what="a DM reply")
     assert reply[0]["webhook_id"] is None and reply[0]["content"].startswith("**Tzurot:** ")
 

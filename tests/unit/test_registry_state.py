@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Reply, Save
+from actors.effects import Push, Reply, Save
 from actors.messages import (
     GetUserSettings,
     ListPersonalities,
@@ -16,6 +16,7 @@ from actors.messages import (
     PersonalityList,
     Refused,
     RegisterPersonality,
+    RouteFact,
 )
 from actors.state.names import DISPLAY_MAX
 from actors.state.registry import RegistryState
@@ -38,13 +39,19 @@ def refused(effects: list[Any]) -> str:
 def test_register_defaults_the_display_name_to_the_capitalised_name() -> None:
     assert fresh().handle(RegisterPersonality("lilith", ALICE), NOW) == [
         Save(),
+        Push(RouteFact("alias", "lilith", "lilith")),  # the edge resolves @lilith from now on
         Reply(PersonalityInfo("lilith", "Lilith", ALICE)),
     ]
 
 
 def test_register_keeps_a_given_display_name_trimmed() -> None:
     effects = fresh().handle(RegisterPersonality("lilith", ALICE, "  Lady Lilith "), NOW)
-    assert effects == [Save(), Reply(PersonalityInfo("lilith", "Lady Lilith", ALICE))]
+    assert effects == [
+        Save(),
+        Push(RouteFact("alias", "lilith", "lilith")),
+        Push(RouteFact("alias", "lady lilith", "lilith")),  # the display name, lower-cased, is an alias
+        Reply(PersonalityInfo("lilith", "Lady Lilith", ALICE)),
+    ]
 
 
 def test_a_name_is_unique_across_owners_regardless_of_case() -> None:
@@ -67,7 +74,7 @@ def test_the_same_request_again_answers_the_same_and_saves_nothing() -> None:
     state = fresh()
     first = state.handle(RegisterPersonality("lilith", ALICE), NOW)
     again = state.handle(RegisterPersonality("lilith", ALICE), NOW + 5)
-    assert again == [first[1]]
+    assert again == [first[-1]]
     assert Save() not in again
 
 

@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Reply, Save
+from actors.effects import Push, Reply, Save
 from actors.messages import (
     GetChannelInfo,
     GetUserSettings,
     Refused,
     RemoveAlias,
+    RouteFact,
     SetAlias,
     SetAutorespond,
     UserSettings,
@@ -89,7 +90,11 @@ def test_set_autorespond_to_a_non_boolean_is_refused(value: Any) -> None:
 def test_set_alias_normalizes_case_and_spaces() -> None:
     state = fresh()
     effects = state.handle(SetAlias(UID, "Big  Bob", "bob"), NOW)
-    assert effects == [Save(), Reply(UserSettings(UID, False, (("big bob", "bob"),)))]
+    assert effects == [
+        Save(),
+        Reply(UserSettings(UID, False, (("big bob", "bob"),))),
+        Push(RouteFact("personal", "big bob", True)),  # so the edge forwards "@big bob" to this user's actor
+    ]
     # the same alias in another spelling is the same alias: nothing to save
     assert state.handle(SetAlias(UID, "  BIG bob ", "bob"), NOW) == [
         Reply(UserSettings(UID, False, (("big bob", "bob"),)))
@@ -100,7 +105,11 @@ def test_set_alias_again_to_another_personality_repoints_it() -> None:
     state = fresh()
     state.handle(SetAlias(UID, "buddy", "bob"), NOW)
     effects = state.handle(SetAlias(UID, "Buddy", "alice"), NOW)
-    assert effects == [Save(), Reply(UserSettings(UID, False, (("buddy", "alice"),)))]
+    assert effects == [
+        Save(),
+        Reply(UserSettings(UID, False, (("buddy", "alice"),))),
+        Push(RouteFact("personal", "buddy", True)),
+    ]
 
 
 @pytest.mark.parametrize(

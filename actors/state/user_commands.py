@@ -1,0 +1,185 @@
+"""The `!tz` commands a user's actor answers itself, and where it sends the others.
+
+Permission checks happen here, where the author's rights (from the edge) and the bot owner's id meet:
+activating needs Manage Messages in that channel, a server blacklist needs Manage Server, the global one
+the bot owner. Keys are accepted only in DMs: one posted in a server channel is deleted at once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from actors.effects import Call, Effect, Log, Save, Tell
+from actors.messages import CommandFor, DeleteMessage, Heard, Origin, PersonaRequest
+from actors.state.commands import Command, help_text
+
+MODERATE = frozenset({"manage_messages", "administrator"})
+ADMIN = frozenset({"manage_guild", "administrator"})
+REGISTRY_COMMANDS = frozenset({"add", "remove", "alias", "list", "info", "config", "export", "import", "status"})
+
+
+class UserCommands:
+    """Mixed into UserState: the command half of a user's decisions."""
+
+    user_id: int
+    autorespond: bool
+    verified: bool
+    sealed_key: str | None
+    options: Any
+    waiting: Any
+    histories: Any
+
+    def origin(self, heard: Heard) -> Origin:
+        msg = heard.incoming
+        return Origin(
+            self.user_id,
+            msg.author.username,
+            msg.place.channel_id,
+            msg.message_id,
+            msg.place.kind,
+            msg.place.guild_id,
+            msg.perms,
+            self.user_id == self.options.bot_owner,
+            msg.place.nsfw,
+        )
+
+    def command(self, cmd: Command, heard: Heard, now: float) -> list[Effect]:
+        msg = heard.incoming
+        name, args, dm = cmd.name, cmd.args, msg.place.kind == "dm"
+        owner = self.user_id == self.options.bot_owner
+        if name in REGISTRY_COMMANDS:
+            facts = self.status_text(heard) if name == "status" else msg.attachment_text
+            return [self.forward(heard, cmd, "registry", "registry", facts)]
+        if name in ("activate", "deactivate"):
+            if dm:
+                return [self.notify(heard, "Personalities are activated in server channels, not in DMs.")]
+            if not (msg.perms & MODERATE or owner):
+                return [self.notify(heard, f"You need the Manage Messages permission here to {name} a personality.")]
+            if name == "activate":
+                return [self.forward(heard, cmd, "registry", "registry")]
+            return [self.forward(heard, cmd, "channel", msg.place.channel_id)]
+        if name == "blacklist":
+            global_ok = owner and (dm or args[0] in ("list", "check"))
+            if not (owner or msg.perms & ADMIN) or (dm and not global_ok):
+                return [
+                    self.notify(
+                        heard,
+                        "Only the bot owner (everywhere) or a server admin (for their server) "
+                        "can manage the blacklist.",
+                    )
+                ]
+            return [self.forward(heard, cmd, "blacklist", "blacklist")]
+        if name == "purgbot":
+            if not dm:
+                return [self.notify(heard, "`purgbot` cleans up my messages in your DMs; use it there.")]
+            return [self.forward(heard, cmd, "channel", msg.place.channel_id)]
+        if name == "auth":
+            return self.auth(args, heard)
+        if name == "autorespond":
+            return self.set_autorespond(args[0] if args else "status", heard)
+        if name == "reset":
+            self.waiting = (msg.message_id, "reset", heard)
+            return [Tell("registry", "registry", PersonaRequest(args[0], self.user_id, msg.message_id))]
+        if name == "verify":
+            if not msg.place.nsfw:
+                return [self.notify(heard, "Run `verify` in an age-restricted channel to confirm you may use one.")]
+            self.verified = True
+            return [Save(), self.notify(heard, "Verified: you may talk to personalities in age-restricted places.")]
+        if name == "ping":
+            lag = max(0.0, now - msg.created_at) * 1000 if msg.created_at else 0.0
+            return [self.notify(heard, f"Pong! Your message reached your actor {lag:.0f} ms after you sent it.")]
+        if name == "help":
+            return [self.notify(heard, help_text(self.options.prefix, args[0] if args else None))]
+        return [self.notify(heard, f"`{name}` is not something I can do yet.")]
+
+    def continue_command(self, purpose: str, heard: Heard, record: dict[str, Any] | None, now: float) -> list[Effect]:
+        if purpose != "reset":
+            return []
+        if record is None:
+            return [self.notify(heard, "I don't know that personality.")]
+        key = f"{heard.incoming.place.channel_id}:{record['name']}"
+        had = self.histories.pop(key, None)
+        said = (
+            f"Forgot our conversation in this channel, **{record['display_name']}** starts fresh."
+            if had
+            else f"You have no conversation with **{record['display_name']}** here."
+        )
+        return [Save(), self.notify(heard, said)]
+
+    def auth(self, args: tuple[str, ...], heard: Heard) -> list[Effect]:
+        msg = heard.incoming
+        action = args[0] if args else "status"
+        if action == "key":
+            if msg.place.kind != "dm":
+                # Never store it; take it out of the channel at once and say so.
+                return [
+                    Tell("channel", msg.place.channel_id, DeleteMessage(msg.place.channel_id, msg.message_id)),
+                    self.notify(
+                        heard,
+                        "Never post a key in a server channel: I deleted that message. "
+                        "Send `auth key <key>` to me in a DM, and consider revoking that key.",
+                    ),
+                    Log("warning", "key_in_channel", f"user {self.user_id} channel {msg.place.channel_id}"),
+                ]
+            return [Call("keys", "seal", (args[1],), ("seal", msg.message_id, msg.place.channel_id, heard))]
+        if action == "clear":
+            had = self.sealed_key is not None
+            self.sealed_key = None
+            return [
+                Save(),
+                self.notify(
+                    heard,
+                    "Your key is removed; I use the bot's own access for you again." if had else "You had no key set.",
+                ),
+            ]
+        return [
+            self.notify(
+                heard,
+                "You are using your own key."
+                if self.sealed_key
+                else "You are using the bot's own access (no personal key set).",
+            )
+        ]
+
+    def sealed(self, tag: tuple[Any, ...], result: Any) -> list[Effect]:
+        heard = tag[3]
+        if not isinstance(result, str):
+            return [self.notify(heard, "I could not store your key just now; nothing was saved.")]
+        self.sealed_key = result
+        return [
+            Save(),
+            self.notify(
+                heard, "Your key is saved, encrypted. Your requests use it from now on. `auth clear` removes it."
+            ),
+        ]
+
+    def set_autorespond(self, mode: str, heard: Heard) -> list[Effect]:
+        if mode in ("on", "off"):
+            self.autorespond = mode == "on"
+            text = (
+                "Autorespond is on: after you address a personality, your next messages in that channel "
+                "continue the conversation (30 minutes in servers, 2 hours in DMs)."
+                if self.autorespond
+                else "Autorespond is off: address a personality each time."
+            )
+            return [Save(), self.notify(heard, text)]
+        return [self.notify(heard, f"Autorespond is {'on' if self.autorespond else 'off'}.")]
+
+    def status_text(self, heard: Heard) -> str:
+        activation = heard.activated or "none"
+        return (
+            f"Autorespond: {'on' if self.autorespond else 'off'} · Key: "
+            f"{'your own' if self.sealed_key else 'the bot’s'} · Verified: {'yes' if self.verified else 'no'} · "
+            f"This channel's activation: {activation} · Checked {time.strftime('%H:%M:%S UTC', time.gmtime())}"
+        )
+
+    # Provided by UserState.
+    def notify(self, heard: Heard, text: str) -> Tell:
+        raise NotImplementedError
+
+    def forward(self, heard: Heard, command: Command, to: str, key: int | str, attachment: str = "") -> Tell:
+        raise NotImplementedError
+
+
+__all__ = ["CommandFor", "UserCommands"]
