@@ -8,13 +8,14 @@ Manage Webhooks -> speak as the bot with one notice) is decided here, without I/
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from actors.effects import Call, Done, Effect, Log, Push, Reply, Resume, Save, Tell, Timer, Wake
 from actors.messages import (
     ActivatePersonality,
+    Author,
     ChannelInfo,
     CommandFor,
     DeactivateChannel,
@@ -37,6 +38,7 @@ from actors.messages import (
 )
 from actors.state.names import name_problem
 from actors.state.outbox import Chunk, Outbox
+from actors.state.proxies import incoming_from, incoming_to, proxy_match
 from discord_rest.client import Fail, Ok, Wait
 from discord_rest.names import legal_username
 from discord_rest.split import LIMIT, split_message
@@ -46,6 +48,10 @@ MAX_WEBHOOKS = 15  # Discord's per-channel limit, counting other bots' webhooks
 SEND_ATTEMPTS = 5
 TYPING_REFRESH_S = 8.0  # Discord shows typing for 10 s
 PURGE_MAX = 20  # messages one purgbot deletes
+PROXY_MEMORY_S = 24 * 3600  # after a proxy spoke here, hold human messages briefly for this long
+PROXY_GRACE_S = 2.5  # how long a human message waits for its proxy
+PROXY_WINDOW_S = 5.0  # a proxy message matches an original at most this old
+HELD_CAP = 50
 
 
 @dataclass
@@ -77,7 +83,10 @@ class ChannelState:
     no_webhooks: bool = False  # no Manage Webhooks permission, or no room: speak as the bot
     notice_at: float = 0.0
     outbox: Outbox = field(default_factory=Outbox)
+    proxy_seen_at: float = 0.0  # when a PluralKit/Tupperbox proxy last spoke here
+    held: OrderedDict[int, Incoming] = field(default_factory=OrderedDict)  # waiting to see if a proxy replaces it
     # Not persisted: what is in progress right now.
+    recent: deque[Incoming] = field(default_factory=deque)  # recently handed on, to recognise a late proxy
     hooks_known: bool = False
     busy: bool = False  # a Discord call or a retry timer is outstanding
     next_hook: int = 0
@@ -97,6 +106,8 @@ class ChannelState:
             state.no_webhooks = bool(data.get("no_webhooks", False))
             state.notice_at = float(data.get("notice_at", 0.0))
             state.outbox = Outbox.restore(data.get("outbox"))
+            state.proxy_seen_at = float(data.get("proxy_seen_at", 0.0))
+            state.held = OrderedDict((int(m), incoming_from(i)) for m, i in data.get("held", []))
         return state
 
     def snapshot(self) -> dict[str, Any]:
@@ -110,11 +121,14 @@ class ChannelState:
             "no_webhooks": self.no_webhooks,
             "notice_at": self.notice_at,
             "outbox": self.outbox.snapshot(),
+            "proxy_seen_at": self.proxy_seen_at,
+            "held": [[m, incoming_to(i)] for m, i in self.held.items()],
         }
 
     def on_start(self, now: float) -> list[Effect]:
         """After a restart: facts for the edge, and the unfinished outbox resumes."""
         facts: list[Effect] = [Push(RouteFact("webhook", hook_id, True)) for hook_id, _ in self.hooks]
+        facts += [Timer(PROXY_GRACE_S, ("release", mid)) for mid in self.held]
         if self.activated:
             facts.append(Push(RouteFact("activated", self.channel_id, self.activated)))
         return facts + self._pump(now)
@@ -127,8 +141,10 @@ class ChannelState:
         match msg:
             case Incoming(place=place):
                 self.place = place
-                replied = self.sent.get(msg.reply_to) if msg.reply_to is not None else None
-                return [Tell("user", msg.author.id, Heard(msg, self.activated, replied))]
+                return self._incoming(msg, now)
+            case Wake(payload=("release", mid)):
+                held = self.held.pop(mid, None)
+                return [Save(), self._hand_to_user(held, now)] if held is not None else []
             case Speak():
                 return self._speak(msg, now)
             case Notify():
@@ -171,6 +187,36 @@ class ChannelState:
             case LookupReply(message_id=mid):
                 return [Reply(ReplyTarget(self.channel_id, mid, self.sent.get(mid)))]
         return [Reply(Refused(f"I do not understand {type(msg).__name__}."))]
+
+    # ---- proxies (PluralKit, Tupperbox) ---------------------------------------------------------
+    def _incoming(self, msg: Incoming, now: float) -> list[Effect]:
+        """Answer a proxied message once, as its real author: never both the original and its proxy."""
+        if msg.proxy:
+            self.proxy_seen_at = now
+            original = proxy_match(msg, self.held, self.recent, now)
+            if original is None:
+                return [Save(), Log("info", "proxy_unmatched", f"message {msg.message_id}")]
+            if self.held.pop(original.message_id, None) is None:
+                return [Save()]  # the original was already answered
+            real = replace(
+                msg, author=Author(original.author.id, original.author.username, msg.author.username), proxy=False
+            )
+            return [Save(), self._hand_to_user(real, now)]
+        if now - self.proxy_seen_at < PROXY_MEMORY_S and not msg.content.startswith(("!", "/")):
+            # Proxies are used here: wait a moment, in case this message is about to be replaced by one.
+            self.held[msg.message_id] = msg
+            effects: list[Effect] = [Save(), Timer(PROXY_GRACE_S, ("release", msg.message_id))]
+            if len(self.held) > HELD_CAP:  # bounded: the oldest waits no longer
+                effects.append(self._hand_to_user(self.held.popitem(last=False)[1], now))
+            return effects
+        return [self._hand_to_user(msg, now)]
+
+    def _hand_to_user(self, msg: Incoming, now: float) -> Tell:
+        self.recent.append(msg)
+        while self.recent and (len(self.recent) > HELD_CAP or now - self.recent[0].created_at > PROXY_WINDOW_S):
+            self.recent.popleft()
+        replied = self.sent.get(msg.reply_to) if msg.reply_to is not None else None
+        return Tell("user", msg.author.id, Heard(msg, self.activated, replied))
 
     def _speak(self, msg: Speak, now: float) -> list[Effect]:
         self.typing.pop(msg.trigger_id, None)

@@ -34,6 +34,7 @@ from actors.state import context as ctx
 from actors.state.addressing import Target, addressed, conversation_timeout
 from actors.state.commands import Command, CommandError, parse_command
 from actors.state.names import alias_problem, name_problem, normalize_alias
+from actors.state.proxies import incoming_from, incoming_to
 from actors.state.registry_records import default_prompt
 from actors.state.user_commands import UserCommands
 
@@ -327,20 +328,12 @@ class UserState(UserCommands):
 
 
 def _heard_to(heard: Heard) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    data = asdict(heard)
-    data["incoming"]["perms"] = sorted(heard.incoming.perms)  # msgpack has no sets
-    return data
+    return {
+        "incoming": incoming_to(heard.incoming),
+        "activated": heard.activated,
+        "replied_personality": heard.replied_personality,
+    }
 
 
 def _heard_from(data: dict[str, Any]) -> Heard:
-    from actors.messages import Author, Incoming, Place
-
-    inc = dict(data["incoming"])
-    inc["place"] = Place(**inc["place"])
-    inc["author"] = Author(**inc["author"])
-    for key in ("mentioned", "attachments"):
-        inc[key] = tuple(inc.get(key, ()))
-    inc["perms"] = frozenset(inc.get("perms", ()))
-    return Heard(Incoming(**inc), data.get("activated"), data.get("replied_personality"))
+    return Heard(incoming_from(data["incoming"]), data.get("activated"), data.get("replied_personality"))

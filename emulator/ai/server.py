@@ -155,6 +155,10 @@ class AIEmulator:
     def stats(self) -> JSON:
         return self._stats.snapshot(self._gate)
 
+    def last_requests(self, n: int = 10) -> list[JSON]:
+        """The newest request bodies (messages and model; the key only as its fingerprint)."""
+        return self._stats.last_requests(n)
+
     def reset_stats(self) -> None:
         self._stats.reset()
         self._gate.max_active = self._gate.active
@@ -171,7 +175,7 @@ class AIEmulator:
             return _error(400, "'messages' must be a list")
         model = model_of(body)
         self._models.setdefault(model)
-        self._stats.arrived(model, key)
+        self._stats.arrived(model, key, body)
         if self._api_keys is not None and key not in self._api_keys:
             self._stats.outcome("401")
             return _error(401, f"Incorrect API key provided: {key}", "invalid_api_key")

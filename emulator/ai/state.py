@@ -161,6 +161,9 @@ class FifoGate:
         self.active -= 1
 
 
+RECENT_CAP = 50  # request bodies kept for tests to inspect
+
+
 class Stats:
     """Request counters. Keys are recorded by fingerprint only."""
 
@@ -174,12 +177,19 @@ class Stats:
             self.by_model: Counter[str] = Counter()
             self.by_key: Counter[str] = Counter()
             self.by_outcome: Counter[str] = Counter()
+            self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_CAP)
 
-    def arrived(self, model: str, key: str | None) -> None:
+    def arrived(self, model: str, key: str | None, body: Any = None) -> None:
         with self._lock:
             self.total += 1
+            if isinstance(body, dict):  # what the model was asked, for tests; never the key
+                self.recent.append({"model": model, "key": key_fingerprint(key), "messages": body.get("messages")})
             self.by_model[model] += 1
             self.by_key[key_fingerprint(key)] += 1
+
+    def last_requests(self, n: int = 10) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.recent)[-n:]
 
     def outcome(self, name: str) -> None:
         with self._lock:

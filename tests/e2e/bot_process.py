@@ -47,6 +47,8 @@ class BotProcess:
         self.pids: set[int] = set()
 
     def start(self, ready: str = "bot ready", timeout: float = 30.0) -> BotProcess:
+        self.earlier = getattr(self, "earlier", "") + "".join(self.lines)  # a restart waits for its own line
+        self.lines = []
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bot.py"), "run"], cwd=ROOT, env=self.env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
@@ -71,7 +73,8 @@ class BotProcess:
         return slog.read(self.data_dir / "supervisor.log")
 
     def output(self) -> str:
-        return "".join(self.lines)
+        """Everything the bot printed, over all its runs."""
+        return getattr(self, "earlier", "") + "".join(self.lines)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None:

@@ -1,0 +1,110 @@
+"""`python bot.py sandbox`: everything local, as a newcomer runs it, answered and then stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from supervision.procs import descendants, pid_alive
+from tests.e2e.bot_process import ROOT, BotProcess, Sandbox, wait_for
+from tests.e2e.conftest import free_port
+
+# Settings that would point the sandbox somewhere else (a real AI, a real Discord) must not leak in from the
+# environment the tests run in.
+FOREIGN = ("DISCORD_TOKEN", "DISCORD_API_BASE", "DISCORD_GATEWAY_URL", "AI_BASE_URL", "AI_API_KEY", "AI_MODEL",
+           "TZUROT_CONFIG")
+
+
+class SandboxProcess(BotProcess):
+    """`bot.py sandbox --port P` instead of `bot.py run`; `stop()` (kill what is left, by pid) is inherited."""
+
+    def __init__(self, port: int, env: dict[str, str], data_dir: Path) -> None:
+        super().__init__(env, data_dir)
+        for name in FOREIGN:
+            self.env.pop(name, None)
+        self.port = port
+
+    def start(self, ready: str = "sandbox ready", timeout: float = 60.0) -> SandboxProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bot.py"), "sandbox", "--port", str(self.port)], cwd=ROOT, env=self.env,
+            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        try:
+            wait_for(lambda: any(ready in line for line in self.lines) or self.proc.poll() is not None,
+                     timeout, "the sandbox to be ready")
+        except AssertionError:
+            self.stop()
+            raise
+        if self.proc.poll() is not None:
+            raise AssertionError("the sandbox exited:\n" + self.output()[-3000:])
+        return self
+
+    def logged_pids(self) -> set[int]:
+        """Every pid the supervisor log names: the writer of each record, and `pid N` in its detail."""
+        pids = set()
+        for record in self.supervisor_log():
+            pids.add(int(record["pid"]))
+            pids.update(int(p) for p in re.findall(r"pid (\d+)", str(record.get("detail", ""))))
+        pids.discard(os.getpid())
+        return pids
+
+
+@pytest.fixture
+def sandbox_bot(tmp_path: Path) -> Iterator[SandboxProcess]:
+    bot = SandboxProcess(
+        free_port(),
+        {"TZUROT_ACTOR_ADMIN_PORT": str(free_port()), "TZUROT_LIVENESS_PERIOD_S": "1"},
+        tmp_path / "data",
+    )
+    try:
+        yield bot
+    finally:
+        bot.stop()  # whatever is still running, by pid
+
+
+def test_the_sandbox_answers_a_mention_and_ctrl_c_stops_every_process(sandbox_bot: SandboxProcess) -> None:
+    bot = sandbox_bot.start()
+    port = bot.port
+    out = bot.output()
+    assert f"Discord emulator: http://127.0.0.1:{port}" in out
+    assert re.search(r"AI: the local AI emulator at http://127\.0\.0\.1:\d+/v1", out), out
+    assert f"sandbox ready: http://127.0.0.1:{port}" in out
+    assert "sandbox-token" not in out  # the token is never printed
+
+    sandbox = Sandbox(f"http://127.0.0.1:{port}")
+    try:
+        general = sandbox.channel("general")
+        trigger = sandbox.post(general, "alice", f"<@{sandbox.bot_id}> hi")
+        reply = wait_for(lambda: sandbox.replies(general, trigger), what="the sandbox's reply in #general")
+        assert len(reply) == 1
+        assert reply[0]["webhook_id"] is not None and reply[0]["author"]["username"] == "Tzurot"
+        # The local AI emulator answers "[<model>] <persona> heard: <text>"; the sandbox's model is its own.
+        assert reply[0]["content"].startswith("[sandbox-model] ") and reply[0]["content"].endswith(" hi")
+        assert sandbox.violations() == []
+    finally:
+        sandbox.http.close()
+
+    assert bot.proc is not None
+    pids = bot.logged_pids() | descendants(bot.proc.pid)
+    assert len(bot.logged_pids()) >= 9  # root, admin, logger, 6 shards, registry (and the channel, user actors)
+    os.killpg(bot.proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground process group gets SIGINT
+    try:
+        code = bot.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the sandbox did not exit within 20 s of Ctrl-C:\n" + bot.output()[-3000:]) from None
+    assert code == 0, bot.output()[-3000:]
+    pids |= bot.logged_pids()  # anything that logged while stopping
+    try:
+        wait_for(lambda: not [p for p in pids if pid_alive(p)], timeout=5, what="every process of the sandbox to exit")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still running: {sorted(p for p in pids if pid_alive(p))}") from None
+    assert "Traceback" not in bot.output(), bot.output()[-3000:]
