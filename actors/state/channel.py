@@ -91,6 +91,9 @@ class ChannelState:
     busy: bool = False  # a Discord call or a retry timer is outstanding
     next_hook: int = 0
     typing: dict[int, float] = field(default_factory=dict)  # trigger id -> show typing until
+    typing_timer: bool = False  # a typing refresh timer is pending
+    setup_failures: int = 0  # consecutive failed webhook list/create calls
+    checked_at: float = 0.0  # when the webhooks were last listed
 
     # ---- persistence --------------------------------------------------------------------------
     @classmethod
@@ -154,14 +157,16 @@ class ChannelState:
             case DeleteMessage(message_id=mid):
                 return [Call("discord", "delete_message", (self.channel_id, mid), ("ignore",))]
             case TypingFor(trigger_id=trigger, seconds=seconds):
-                first = not self.typing
                 self.typing[trigger] = now + seconds
-                return [self._typing_call()] + ([Timer(TYPING_REFRESH_S, "typing")] if first else [])
+                chain = [] if self.typing_timer else [Timer(TYPING_REFRESH_S, "typing")]
+                self.typing_timer = True  # one refresh chain, however many triggers come and go
+                return [self._typing_call(), *chain]
             case Pump() | Wake(payload="pump"):
                 self.busy = False
                 return self._pump(now)
             case Wake(payload="typing"):
                 self.typing = {t: until for t, until in self.typing.items() if until > now}
+                self.typing_timer = bool(self.typing)
                 return [self._typing_call(), Timer(TYPING_REFRESH_S, "typing")] if self.typing else []
             case Done(tag=tag, result=result):
                 return self._done(tag, result, now)
@@ -307,7 +312,8 @@ class ChannelState:
     # ---- sending ------------------------------------------------------------------------------
     @property
     def _plain(self) -> bool:
-        return self.place is not None and self.place.kind == "dm" or self.no_webhooks
+        """Speak as the bot: always in DMs; elsewhere only while the last look at the webhooks said so."""
+        return (self.place is not None and self.place.kind == "dm") or (self.no_webhooks and self.hooks_known)
 
     @property
     def _hook_channel(self) -> int:
@@ -328,15 +334,18 @@ class ChannelState:
         self.busy = True
         if chunk.as_bot:
             return [self._send_as_bot(chunk)]
+        if self.no_webhooks and now - self.checked_at >= self.options.notice_interval_s:
+            self.hooks_known = False  # the permission may have been granted since: look again
         if self._plain:
-            return self._notice(now) + [self._send_plain(chunk)]
+            return self._notice(now) + self._send_plain(chunk)
         if not self.hooks_known:
+            self.checked_at = now
             return [Call("discord", "list_webhooks", (self._hook_channel,), ("list",))]
         if self._should_grow():
             return [Call("discord", "create_webhook", (self._hook_channel, self.options.bot_name), ("create",))]
         if not self.hooks:  # no room for even one of ours
             self.no_webhooks = True
-            return self._notice(now) + [self._send_plain(chunk)]
+            return self._notice(now) + self._send_plain(chunk)
         hook_id, token = self.hooks[self.next_hook % len(self.hooks)]
         self.next_hook += 1
         payload: dict[str, Any] = {"content": chunk.text, "username": legal_username(chunk.display_name)}
@@ -351,11 +360,15 @@ class ChannelState:
             return False
         return not self.hooks or len(self.outbox) > 1
 
-    def _send_plain(self, chunk: Chunk) -> Call:
-        payload: dict[str, Any] = {"content": self._prefix(chunk.display_name) + chunk.text}
+    def _send_plain(self, chunk: Chunk) -> list[Effect]:
+        prefix = self._prefix(chunk.display_name)
+        if len(prefix) + len(chunk.text) > LIMIT:  # cut for a webhook; the prefix needs room too
+            self.outbox.split_head(chunk.id, split_message(chunk.text, LIMIT - len(prefix)))
+            chunk = self.outbox.find(chunk.id) or chunk
+        payload: dict[str, Any] = {"content": prefix + chunk.text}
         if chunk.id.endswith(":0"):
             payload["message_reference"] = {"message_id": str(chunk.trigger_id), "fail_if_not_exists": False}
-        return Call("discord", "create_message", (self.channel_id, payload), ("send", chunk.id, None))
+        return [Call("discord", "create_message", (self.channel_id, payload), ("send", chunk.id, None))]
 
     def _send_as_bot(self, chunk: Chunk) -> Call:
         payload: dict[str, Any] = {"content": chunk.text}
@@ -397,6 +410,7 @@ class ChannelState:
 
     def _listed(self, result: Any, now: float) -> list[Effect]:
         if isinstance(result, Ok):
+            self.setup_failures = 0
             hooks = [w for w in result.data or [] if isinstance(w, dict)]
             ours = [(int(w["id"]), str(w["token"])) for w in hooks if self._is_ours(w)]
             self.hooks, self.others, self.hooks_known = ours, len(hooks) - len(ours), True
@@ -417,9 +431,19 @@ class ChannelState:
 
     def _setup_failed(self, result: Any, now: float) -> list[Effect]:
         if isinstance(result, Fail) and result.missing_permission:
-            self.no_webhooks, self.hooks, self.hooks_known = True, [], False
+            self.no_webhooks, self.hooks, self.hooks_known = True, [], True
             return [Save(), Log("warning", "no_webhook_permission", "speaking as the bot"), *self._again(now)]
-        return self._retry_later(result)
+        if isinstance(result, Wait):
+            return self._retry_later(result)
+        self.setup_failures += 1
+        if isinstance(result, Fail) and 400 <= result.status < 500 or self.setup_failures >= SEND_ATTEMPTS:
+            # Refused for good (the channel is gone, say) or failing for long: do not poll Discord forever.
+            dropped = len(self.outbox)
+            self.outbox = Outbox(done=self.outbox.done)
+            self.setup_failures, self.busy = 0, False
+            detail = getattr(result, "message", type(result).__name__)
+            return [Save(), Log("error", "webhook_setup_failed", f"dropped {dropped} chunk(s): {detail}")]
+        return self._retry_later(result, self.setup_failures)
 
     def _sent(self, chunk_id: str, hook_id: int | None, result: Any, now: float) -> list[Effect]:
         chunk = self.outbox.find(chunk_id)
@@ -436,7 +460,7 @@ class ChannelState:
             self.hooks = [h for h in self.hooks if h[0] != hook_id]
             effects: list[Effect] = [Save(), Push(RouteFact("webhook", hook_id, None))]
             if chunk.replaced_webhook:  # replaced once already: say it through the bot rather than loop
-                return [*effects, Log("warning", "webhook_gone_twice", chunk_id), self._send_plain(chunk)]
+                return [*effects, Log("warning", "webhook_gone_twice", chunk_id), *self._send_plain(chunk)]
             chunk.replaced_webhook = True
             return effects + self._again(now)
         if isinstance(result, Fail) and hook_id is not None and result.missing_permission:
@@ -449,8 +473,10 @@ class ChannelState:
                 Log("error", "send_refused", f"chunk {chunk_id}: {result.status} {result.message}"),
                 *self._again(now),
             ]
+        if isinstance(result, Wait):  # nothing was sent: not an attempt
+            return self._retry_later(result)
         chunk.attempts += 1
-        if chunk.attempts >= SEND_ATTEMPTS and not isinstance(result, Wait):
+        if chunk.attempts >= SEND_ATTEMPTS:
             self.outbox.finish(chunk_id, None)
             return [
                 Save(),

@@ -7,7 +7,7 @@ already queued) is never queued again, which makes a redelivered or repeated `Sp
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 USER_QUEUE_CAP = 50  # chunks waiting for one user
@@ -35,6 +35,7 @@ class Chunk:
 class Outbox:
     queues: OrderedDict[int, deque[Chunk]] = field(default_factory=OrderedDict)  # user id -> chunks; next first
     done: OrderedDict[str, int] = field(default_factory=OrderedDict)  # chunk id -> Discord message id
+    last_user: int | None = None  # served most recently
 
     def __len__(self) -> int:
         return sum(len(q) for q in self.queues.values())
@@ -52,15 +53,34 @@ class Outbox:
         return None
 
     def peek(self) -> Chunk | None:
-        """The chunk whose turn it is: the head of the queue of the user who waited longest."""
-        for queue in self.queues.values():
+        """The chunk whose turn it is: the head of the queue of the user who waited longest.
+
+        The user served last goes after everyone else, even one who arrived after that send began.
+        """
+        fallback = None
+        for user_id, queue in self.queues.items():
             if queue:
-                return queue[0]
-        return None
+                if user_id != self.last_user:
+                    return queue[0]
+                fallback = fallback or queue[0]
+        return fallback
+
+    def split_head(self, chunk_id: str, parts: list[str]) -> None:
+        """Replace the head chunk by several smaller ones, in place (it must go out in pieces)."""
+        for queue in self.queues.values():
+            if queue and queue[0].id == chunk_id and len(parts) > 1:
+                head = queue.popleft()
+                pieces = [replace(head, id=chunk_id if i == 0 else f"{chunk_id}.{i}", text=text)
+                          for i, text in enumerate(parts)]
+                queue.extendleft(reversed(pieces))
+                return
 
     def find(self, chunk_id: str) -> Chunk | None:
-        head = self.peek()
-        return head if head is not None and head.id == chunk_id else None
+        """The chunk with this id if it is at the head of its user's queue (only heads are ever sent)."""
+        for queue in self.queues.values():
+            if queue and queue[0].id == chunk_id:
+                return queue[0]
+        return None
 
     def finish(self, chunk_id: str, message_id: int | None) -> Chunk | None:
         """Drop the chunk at the head (sent, or given up) and give the next user the turn."""
@@ -68,6 +88,7 @@ class Outbox:
             if queue and queue[0].id == chunk_id:
                 chunk = queue.popleft()
                 del self.queues[user_id]
+                self.last_user = user_id
                 if queue:
                     self.queues[user_id] = queue  # to the back of the line
                 if message_id is not None:
