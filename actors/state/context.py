@@ -107,7 +107,7 @@ _ERROR_TEXTS = {
 }
 _GENERIC = "Something went wrong on my side while answering that."
 _ERROR_LOOKING = re.compile(
-    r"^\s*(error\b|exception\b|traceback \(most recent call last\)|internal server error|\{\s*\"error\"|"
+    r"^\s*((?:error|exception)\s*(?::|\d|$)|traceback \(most recent call last\)|internal server error|\{\s*\"error\"|"
     r"upstream (?:connect )?error|bad gateway|service unavailable)",
     re.IGNORECASE,
 )

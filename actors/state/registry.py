@@ -192,10 +192,14 @@ class RegistryState:
             if existing["owner_id"] == owner and existing["name"] == name:
                 return True, [], existing  # the same request again: idempotent
             return False, [], {"problem": f"The name {name!r} is taken."}
+        holder = self.aliases.get(normalize_alias(name))
+        if holder is not None:  # `@name` already means someone else: the name would steal it
+            return False, [], {"problem": f"The name {name!r} is taken (an alias of `{holder}`)."}
         self.personalities[name.lower()] = record
         effects: list[Effect] = [Save(), Push(RouteFact("alias", name.lower(), name))]
         for candidate in (normalize_alias(record["display_name"]), alias):
-            if candidate and candidate != name.lower() and candidate not in self.aliases:
+            free = candidate not in self.aliases and candidate not in self.personalities
+            if candidate and candidate != name.lower() and free:
                 self.aliases[candidate] = name.lower()
                 effects.append(Push(RouteFact("alias", candidate, name)))
         return True, effects, record

@@ -82,7 +82,8 @@ def describe(record: dict[str, Any], aliases: list[str]) -> str:
         f"**{record['display_name']}** (`{record['name']}`)",
         f"Owner: <@{record['owner_id']}>  ·  {'public' if record.get('public', True) else 'private'}",
         f"Aliases: {', '.join(f'`@{a}`' for a in aliases) or 'none'}",
-        f"Model: {record.get('model') or 'the default'}  ·  temperature {record.get('temperature') or 'default'}"
+        f"Model: {record.get('model') or 'the default'}  ·  temperature "
+        f"{'default' if record.get('temperature') is None else record['temperature']}"
         f"  ·  vision {'on' if record.get('vision') else 'off'}",
     ]
     if record.get("avatar_url"):

@@ -43,6 +43,7 @@ INBOX_CAP = 20  # messages waiting while the previous one is answered
 HISTORY_CAP = 30  # conversations (channel x personality) remembered per user
 PERSONA_TTL_S = 30.0
 PERSONA_WAIT_S = 10.0
+HANDLED_CAP = 200
 
 
 @dataclass
@@ -73,7 +74,9 @@ class UserState(UserCommands):
     conversations: dict[int, tuple[str, float]] = field(default_factory=dict)  # channel -> (personality, last)
     histories: OrderedDict[str, list[dict[str, str]]] = field(default_factory=OrderedDict)  # "chan:name" -> turns
     inbox: deque[Heard] = field(default_factory=deque)
+    handled: deque[int] = field(default_factory=deque)  # message ids answered lately
     # Not persisted: what is in progress right now.
+    resets: dict[int, Heard] = field(default_factory=dict)  # `reset` commands waiting for the Registry
     waiting: tuple[int, str, Any] | None = None  # (trigger id, purpose, what to continue with)
     personas: dict[str, tuple[dict[str, Any], float]] = field(default_factory=dict)
 
@@ -89,6 +92,7 @@ class UserState(UserCommands):
             state.conversations = {int(c): (str(n), float(t)) for c, (n, t) in data.get("conversations", {}).items()}
             state.histories = OrderedDict((str(k), list(v)) for k, v in data.get("histories", []))
             state.inbox = deque(_heard_from(h) for h in data.get("inbox", []))
+            state.handled = deque(int(m) for m in data.get("handled", []))
         return state
 
     def snapshot(self) -> dict[str, Any]:
@@ -100,6 +104,7 @@ class UserState(UserCommands):
             "conversations": {c: list(v) for c, v in self.conversations.items()},
             "histories": [[k, v] for k, v in self.histories.items()],
             "inbox": [_heard_to(h) for h in self.inbox],
+            "handled": list(self.handled),
         }
 
     def on_start(self, now: float) -> list[Effect]:
@@ -114,6 +119,8 @@ class UserState(UserCommands):
         match msg:
             case Heard():
                 return self._heard(msg, now)
+            case PersonaReply(trigger_id=trigger) if trigger in self.resets:
+                return self.continue_command("reset", self.resets.pop(trigger), msg.record, now)
             case PersonaReply(trigger_id=trigger):
                 return self._persona(msg, trigger, now)
             case Done(tag=tag, result=result):
@@ -162,26 +169,34 @@ class UserState(UserCommands):
             return [self.notify(heard, parsed.message)]
         if isinstance(parsed, Command):
             return self.command(parsed, heard, now)
-        if any(h.incoming.message_id == heard.incoming.message_id for h in self.inbox):
-            return []  # the same message again (a redelivery): it is already waiting
+        mid = heard.incoming.message_id
+        if mid in self.handled or any(h.incoming.message_id == mid for h in self.inbox):
+            return []  # the same message again (a redelivery): already answered, or already waiting
         if len(self.inbox) >= INBOX_CAP:
             return [self.notify(heard, "You have many messages waiting for an answer; I skipped this one.")]
         self.inbox.append(heard)
         return [Save(), *self._next(now)] if self.waiting is None else [Save()]
 
     def _next(self, now: float) -> list[Effect]:
-        """Start on the oldest waiting message, if nothing is in progress."""
+        """Start on the oldest waiting message, if nothing is in progress; skip (or hint at) unaddressed ones."""
+        effects: list[Effect] = []
         while self.waiting is None and self.inbox:
             heard = self.inbox[0]
             conv = self.conversations.get(heard.incoming.place.channel_id)
             target = addressed(heard, self.aliases, conv, self.autorespond, self.options.bot_name, now)
-            if target is None:
-                self.inbox.popleft()
-                if heard.incoming.place.kind == "dm":
-                    return [Save(), self.notify(heard, self.dm_hint())]
-                continue
-            return self._resolve(heard, target, now)
-        return []
+            if target is not None:
+                return effects + self._resolve(heard, target, now)
+            self._done_with(self.inbox.popleft())
+            effects.append(Save())
+            if heard.incoming.place.kind == "dm":
+                effects.append(self.notify(heard, self.dm_hint()))
+        return effects
+
+    def _done_with(self, heard: Heard) -> None:
+        """Remember a message as handled, so a redelivery of it is not answered twice."""
+        self.handled.append(heard.incoming.message_id)
+        while len(self.handled) > HANDLED_CAP:
+            self.handled.popleft()
 
     def _resolve(self, heard: Heard, target: Target, now: float) -> list[Effect]:
         cached = self.personas.get(target.name.lower())
@@ -204,11 +219,9 @@ class UserState(UserCommands):
             record = self.builtin_persona()
         if record is not None:
             self.personas[target.name.lower() if isinstance(target, Target) else reply.name.lower()] = (record, now)
-        if purpose != "answer":
-            return self.continue_command(purpose, target, record, now)
         heard = self.inbox[0]
         if record is None:
-            self.inbox.popleft()
+            self._done_with(self.inbox.popleft())
             why = "took too long to answer" if timed_out else f"doesn't know `{target.name}`"
             return [
                 Save(),
@@ -264,6 +277,7 @@ class UserState(UserCommands):
         self.waiting = None
         if self.inbox and self.inbox[0].incoming.message_id == trigger:
             heard = self.inbox.popleft()
+            self._done_with(heard)
         else:
             return self._next(now)
         text = getattr(result, "text", None)

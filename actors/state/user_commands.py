@@ -29,6 +29,7 @@ class UserCommands:
     options: Any
     waiting: Any
     histories: Any
+    resets: dict[int, Heard]
 
     def origin(self, heard: Heard) -> Origin:
         msg = heard.incoming
@@ -79,7 +80,10 @@ class UserCommands:
         if name == "autorespond":
             return self.set_autorespond(args[0] if args else "status", heard)
         if name == "reset":
-            self.waiting = (msg.message_id, "reset", heard)
+            # Looked up without blocking the queue: a lost answer costs only this command.
+            self.resets[msg.message_id] = heard
+            while len(self.resets) > 10:
+                self.resets.pop(next(iter(self.resets)))
             return [Tell("registry", "registry", PersonaRequest(args[0], self.user_id, msg.message_id))]
         if name == "verify":
             if not msg.place.nsfw:
