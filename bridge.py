@@ -170,6 +170,11 @@ class Bridge:
     def tell(self, kind: str, key: int | str, body: Any) -> None:
         self._handle().tell(self.root, Deliver(kind, str(key), body, reply=False))
 
+    @property
+    def pool(self) -> ThreadPoolExecutor | None:
+        """The threads that talk to the actors for asyncio code (each with its own Thespian handle)."""
+        return self._pool
+
     async def tell_async(self, kind: str, key: int | str, body: Any) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._pool, self.tell, kind, key, body)

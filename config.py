@@ -50,6 +50,8 @@ class Settings:
     ai_api_key: str = field(default="", repr=False)
     ai_model: str = "openai/gpt-4o-mini"
     ai_timeout_s: float = 120.0
+    http_host: str = "127.0.0.1"
+    http_port: int = 9090
     command_prefix: str = "!tz "
     bot_owner_id: int = 0
 
@@ -110,6 +112,8 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "ai_api_key": ("AI_API_KEY", str, None, "the operator's AI key (secret)"),
     "ai_model": ("AI_MODEL", str, None, "the operator's default model"),
     "ai_timeout_s": ("AI_TIMEOUT_S", float, _positive, "whole-request timeout of one AI call"),
+    "http_host": ("TZUROT_HTTP_HOST", str, None, "where /healthz, /metrics and /status listen"),
+    "http_port": ("TZUROT_HTTP_PORT", int, lambda v: 0 <= v < 65536, "port of /healthz, /metrics, /status (0: any)"),
     "command_prefix": ("TZUROT_COMMAND_PREFIX", str, lambda v: 0 < len(v.strip()) <= 10, "command prefix"),
     "bot_owner_id": ("TZUROT_BOT_OWNER_ID", int, lambda v: v >= 0, "Discord user id of the bot's owner"),
 }

@@ -73,6 +73,21 @@ class Log:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Count:
+    """Add to a metric (labels from small fixed sets only: never a user or channel id)."""
+
+    name: str
+    labels: tuple[str, ...] = ()
+    amount: float = 1.0
+
+
+@dataclass(frozen=True)
+class Observe:
+    name: str
+    value: float
+
+
 # Events the shell feeds back into the state class (not messages between actors).
 @dataclass(frozen=True)
 class Done:
@@ -85,4 +100,4 @@ class Wake:
     payload: Any
 
 
-Effect = Reply | Save | Tell | Resume | Push | Timer | Call | Log
+Effect = Reply | Save | Tell | Resume | Push | Timer | Call | Log | Count | Observe

@@ -218,6 +218,7 @@ class Speak:
     persona: Persona
     text: str
     trigger_id: int
+    created_at: float = 0.0  # when the triggering message was posted, for the reply latency metric
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from actors.effects import Call, Done, Effect, Log, Push, Reply, Resume, Save, Tell, Timer, Wake
+from actors.effects import Call, Count, Done, Effect, Log, Observe, Push, Reply, Resume, Save, Tell, Timer, Wake
 from store import SqliteStore, StaleWrite
 from supervision.child import SupervisedChild
 from supervision.protocol import Answer, ChildStart, Deliver
@@ -29,6 +29,7 @@ class StatefulActor(SupervisedChild):
         self.version = 0
         self.store: Any = None
         self.services: dict[str, Any] = {}
+        self._depth: int | None = None
 
     # ---- collaborators (a test double overrides these) ----------------------------------------
     def open_store(self, start: ChildStart) -> Any:
@@ -57,6 +58,10 @@ class StatefulActor(SupervisedChild):
 
     def on_deliver(self, msg: Deliver) -> None:
         self.perform(self.state.handle(msg.body, time.time()), msg)
+        depth = self.state.depth() if hasattr(self.state, "depth") else None
+        if depth is not None and depth != self._depth:
+            self._depth = depth
+            self.level(f"{self.kind}_depth", depth)
 
     def on_timer(self, payload: Any) -> None:
         self.perform(self.state.handle(Wake(payload), time.time()), None)
@@ -83,6 +88,10 @@ class StatefulActor(SupervisedChild):
             elif isinstance(effect, Call):
                 result = self.call(effect)
                 self.perform(self.state.handle(Done(effect.tag, result), time.time()), msg)
+            elif isinstance(effect, Count):
+                self.count(effect.name, *effect.labels, amount=effect.amount)
+            elif isinstance(effect, Observe):
+                self.observe(effect.name, effect.value)
             elif isinstance(effect, Log):
                 getattr(log, effect.level)("%s %s/%s %s", effect.event, self.kind, self.key, effect.detail)
 

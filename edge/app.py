@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +20,10 @@ from actors.messages import RouteFact
 from bridge import Bridge
 from config import Settings
 from edge.client import Edge, point_discord_py_at
+from edge.http import HttpServer
 from edge.routing import RoutingTable
+from observability.metrics import Metrics
+from supervision.metrics import MetricsDelta
 
 log = logging.getLogger("tzurot.edge")
 SANDBOX_TOKEN = "sandbox-token"
@@ -31,23 +35,36 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def start_tree(settings: Settings) -> tuple[Bridge, RoutingTable]:
+def start_tree(settings: Settings) -> tuple[Bridge, RoutingTable, Metrics]:
     """The actor system and the routing table the edge filters with, loaded with the persisted facts.
 
     Facts pushed later are applied from the bridge's listener thread: each is one set or dict operation,
     atomic under the GIL, and the event loop only reads the table.
     """
     table = RoutingTable(prefix=settings.command_prefix)
-    bridge = Bridge(settings).start(on_fact=lambda fact: table.apply(fact) if isinstance(fact, RouteFact) else None)
+    metrics = Metrics()
+
+    def on_fact(fact: object) -> None:
+        if isinstance(fact, RouteFact):
+            table.apply(fact)
+        elif isinstance(fact, MetricsDelta):
+            metrics.apply(fact)
+
+    bridge = Bridge(settings).start(on_fact=on_fact)
     for fact in bridge.saved_facts():
         table.apply(fact)
-    return bridge, table
+    return bridge, table, metrics
 
 
-async def serve(settings: Settings, bridge: Bridge, table: RoutingTable, ready_line: str) -> None:
+async def serve(
+    settings: Settings, bridge: Bridge, table: RoutingTable, metrics: Metrics, ready_line: str, sandbox: bool = False
+) -> None:
     """Run the discord.py edge until SIGINT/SIGTERM; print `ready_line` once the gateway is up."""
     point_discord_py_at(settings)
-    edge = Edge(bridge, settings, table)
+    edge = Edge(bridge, settings, table, metrics)
+    http = HttpServer(edge, settings.http_host, settings.http_port, sandbox=sandbox)
+    await http.start()
+    watchdog = asyncio.create_task(watch_gateway(edge))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -65,9 +82,25 @@ async def serve(settings: Settings, bridge: Bridge, table: RoutingTable, ready_l
             print(ready_line, flush=True)
             await asyncio.wait({runner, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        watchdog.cancel()
         await edge.close()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await runner
+        await http.stop()
+
+
+async def watch_gateway(edge: Edge, after_s: float = 30.0) -> None:
+    """WARNING `gateway_disconnected` once the gateway has been down for `after_s`, and again when back."""
+    warned = False
+    while True:
+        await asyncio.sleep(5.0)
+        down = edge.disconnected_at
+        if down is not None and time.time() - down > after_s and not warned:
+            log.warning("gateway_disconnected: no gateway connection for %.0f s", time.time() - down)
+            warned = True
+        elif down is None and warned:
+            log.warning("gateway_reconnected")
+            warned = False
 
 
 @contextlib.asynccontextmanager
@@ -78,6 +111,7 @@ async def emulators(settings: Settings, port: int, ai_port: int | None) -> Async
     started: list[Any] = []
     try:
         discord_emulator = DiscordEmulator(token=SANDBOX_TOKEN, host="127.0.0.1", port=port)
+        discord_emulator.page_bot_http = f"http://{settings.http_host}:{settings.http_port}"  # the page's tree panel
         await discord_emulator.start()
         started.append(discord_emulator)
         if ai_port is not None:
@@ -105,7 +139,7 @@ def sandbox_settings(settings: Settings, port: int) -> tuple[Settings, int | Non
 
 def run_sandbox(settings: Settings, port: int) -> int:
     settings, ai_port = sandbox_settings(settings, port)
-    bridge, table = start_tree(settings)
+    bridge, table, metrics = start_tree(settings)
 
     async def main() -> None:
         async with emulators(settings, port, ai_port):
@@ -118,7 +152,10 @@ def run_sandbox(settings: Settings, port: int) -> int:
             else:
                 print(f"AI: {settings.ai_base_url}", flush=True)
             print(f"data: {settings.data_dir.resolve()}  supervisor log: {settings.supervisor_log_path}", flush=True)
-            await serve(settings, bridge, table, f"sandbox ready: http://127.0.0.1:{port}  (Ctrl-C stops it)")
+            print(f"bot status: http://{settings.http_host}:{settings.http_port}/status  (also /metrics, /healthz)",
+                  flush=True)
+            ready = f"sandbox ready: http://127.0.0.1:{port}  (Ctrl-C stops it)"
+            await serve(settings, bridge, table, metrics, ready, sandbox=True)
 
     try:
         asyncio.run(main())
@@ -132,9 +169,9 @@ def run_bot(settings: Settings) -> int:
         raise RuntimeError("DISCORD_TOKEN is not set (run `python bot.py sandbox` to try it without Discord)")
     if not settings.ai_base_url:
         raise RuntimeError("AI_BASE_URL is not set: point it at an OpenAI-compatible server")
-    bridge, table = start_tree(settings)
+    bridge, table, metrics = start_tree(settings)
     try:
-        asyncio.run(serve(settings, bridge, table, "bot ready: connected to the gateway (Ctrl-C stops it)"))
+        asyncio.run(serve(settings, bridge, table, metrics, "bot ready: connected to the gateway (Ctrl-C stops it)"))
     finally:
         bridge.stop()
     return 0

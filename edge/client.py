@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import discord
@@ -17,6 +18,9 @@ from actors.messages import Author, Incoming, Place, WebhooksChanged
 from bridge import Bridge
 from config import Settings
 from edge.routing import Outline, RoutingTable
+from observability.activity import Activity
+from observability.metrics import Metrics
+from observability.status import collect
 
 log = logging.getLogger("tzurot.edge")
 
@@ -127,12 +131,62 @@ def incoming_of(
 
 
 class Edge(discord.Client):
-    def __init__(self, bridge: Bridge, settings: Settings, table: RoutingTable) -> None:
+    def __init__(self, bridge: Bridge, settings: Settings, table: RoutingTable, metrics: Metrics) -> None:
         super().__init__(intents=intents())
         self.bridge = bridge
         self.settings = settings
         self.table = table
+        self.metrics = metrics
+        self.usage = Activity()
         self.ready_once = asyncio.Event()
+        self.started = time.time()
+        self.disconnected_at: float | None = time.time()
+        self._status_cache: tuple[float, dict[str, Any]] | None = None
+
+    def connected(self) -> bool:
+        return self.is_ready() and not self.is_closed() and self.disconnected_at is None
+
+    async def on_connect(self) -> None:
+        self.disconnected_at = None
+        self.metrics.gateway_connected.set(1)
+
+    async def on_resumed(self) -> None:
+        await self.on_connect()
+
+    async def on_disconnect(self) -> None:
+        if self.disconnected_at is None:
+            self.disconnected_at = time.time()
+        self.metrics.gateway_connected.set(0)
+
+    async def status(self, max_age_s: float = 1.0) -> dict[str, Any]:
+        """Everything `bot.py status` shows; asks every supervisor, so cached for a moment."""
+        if self._status_cache is not None and time.time() - self._status_cache[0] < max_age_s:
+            return self._status_cache[1]
+        loop = asyncio.get_running_loop()
+        statuses = await loop.run_in_executor(self.bridge.pool, self.bridge.status)
+        extra = {
+            "uptime_s": round(time.time() - self.started, 1),
+            "gateway_connected": self.connected(),
+            "edge": {"forwarded": self.table.forwarded, "dropped": dict(self.table.dropped),
+                     "routing": {"webhooks": len(self.table.webhooks), "aliases": len(self.table.aliases),
+                                 "activated": len(self.table.activated)}},
+            "outboxes": self.metrics.deepest("channel_depth"),
+            "inboxes": self.metrics.deepest("user_depth"),
+            "top_users": self.usage.top(),
+        }
+        status = collect(statuses, extra, self.settings.data_dir)
+        self._status_cache = (time.time(), status)
+        return status
+
+    async def refresh_gauges(self) -> None:
+        status = await self.status(max_age_s=2.0)
+        counts: dict[str, int] = {}
+        for supervisor in status["supervisors"]:
+            for child in supervisor["children"]:
+                if child["pid"] is not None:
+                    counts[child["kind"]] = counts.get(child["kind"], 0) + 1
+        for kind in ("shard", "user", "channel", "registry", "blacklist", "slots"):
+            self.metrics.live_actors.labels(kind).set(counts.get(kind, 0))
 
     async def on_ready(self) -> None:
         assert self.user is not None
@@ -143,10 +197,14 @@ class Edge(discord.Client):
         me = self.user
         if me is None:
             return
+        self.metrics.received.inc()
         try:
             reason = self.table.decide(outline_of(message, me))
             if reason is not None:
+                self.metrics.dropped.labels(reason).inc()
                 return
+            self.metrics.forwarded.inc()
+            self.usage.add(message.author.id)
             incoming = incoming_of(message, me, self.table, await self.small_attachment(message))
         except Exception:  # a malformed payload must not take the edge down
             log.exception("skipped a message the edge could not read (id %s)", getattr(message, "id", "?"))

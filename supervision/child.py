@@ -15,9 +15,11 @@ from typing import Any
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from supervision.log import SupervisorLog
+from supervision.metrics import FLUSH_S, MetricsBuffer
 from supervision.protocol import ChildReady, ChildStart, Deliver
 
 ORPHAN_CHECK = "supervision.orphan_check"
+FLUSH_METRICS = "supervision.flush_metrics"
 
 
 class SupervisedChild(ActorTypeDispatcher):
@@ -35,6 +37,8 @@ class SupervisedChild(ActorTypeDispatcher):
         self._parent_pid = 0
         self._started = False
         self._exiting = False
+        self.metrics = MetricsBuffer()
+        self._flush_pending = False
 
     # ---- callbacks ----------------------------------------------------------------------------
     def on_start(self, start: ChildStart) -> None:
@@ -69,7 +73,10 @@ class SupervisedChild(ActorTypeDispatcher):
             self.on_deliver(msg)
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
-        if msg.payload != ORPHAN_CHECK:
+        if msg.payload == FLUSH_METRICS:
+            self._flush_pending = False
+            self.flush_metrics()
+        elif msg.payload != ORPHAN_CHECK:
             self.on_timer(msg.payload)
         elif os.getppid() != self._parent_pid:
             self.log("warning", "orphan_exit", f"supervisor pid {self._parent_pid} is gone")
@@ -81,8 +88,31 @@ class SupervisedChild(ActorTypeDispatcher):
         if not self._exiting:
             self._exiting = True
             self.on_stop()
+            self.flush_metrics()
 
     # ---- helpers ------------------------------------------------------------------------------
+    def count(self, name: str, *labels: str, amount: float = 1.0) -> None:
+        self.metrics.inc(name, *labels, amount=amount)
+        self._schedule_flush()
+
+    def level(self, name: str, value: float) -> None:
+        """Report this actor's current depth of something (a queue): the latest value wins."""
+        self.metrics.level(name, self.key, value)
+        self._schedule_flush()
+
+    def observe(self, name: str, value: float, *labels: str) -> None:
+        self.metrics.observe(name, value, *labels)
+        self._schedule_flush()
+
+    def flush_metrics(self) -> None:
+        if self.metrics and self.outlet is not None:
+            self.send(self.outlet, self.metrics.drain())
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_pending and not self._exiting:
+            self._flush_pending = True
+            self.wakeupAfter(timedelta(seconds=FLUSH_S), payload=FLUSH_METRICS)
+
     def log(self, level: str, event: str, detail: str = "", **extra: Any) -> None:
         if self.slog is not None:
             self.slog.emit(level, event, self.kind, self.key, detail, **extra)
@@ -92,6 +122,7 @@ class SupervisedChild(ActorTypeDispatcher):
         if not self._exiting:
             self._exiting = True
             self.on_stop()
+            self.flush_metrics()
         self.send(self.myAddress, ActorExitRequest())
 
     def _watch(self) -> None:

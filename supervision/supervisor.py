@@ -93,6 +93,8 @@ class Supervisor(SupervisedChild):
                 self.child_log(effect.level, effect.event, effect.key, effect.detail)
 
     def child_log(self, level: str, event: str, key: str, detail: str) -> None:
+        if event in ("restarted", "parked", "liveness_miss", "exited", "passivated", "activated", "failed"):
+            self.count(f"actor_{event}", self.child_kind(key))
         if self.slog is not None:
             self.slog.emit(level, event, self.child_kind(key), key, detail, supervisor=self.key)
 

@@ -12,7 +12,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from actors.effects import Call, Done, Effect, Log, Push, Reply, Resume, Save, Tell, Timer, Wake
+from actors.effects import Call, Count, Done, Effect, Log, Observe, Push, Reply, Resume, Save, Tell, Timer, Wake
 from actors.messages import (
     ActivatePersonality,
     Author,
@@ -136,6 +136,10 @@ class ChannelState:
             facts.append(Push(RouteFact("activated", self.channel_id, self.activated)))
         return facts + self._pump(now)
 
+    def depth(self) -> int:
+        """Chunks waiting to be sent: what an operator watches for a backlog."""
+        return len(self.outbox)
+
     def view(self) -> ChannelInfo:
         return ChannelInfo(self.channel_id, self.activated, self.activated_by, len(self.sent))
 
@@ -230,7 +234,14 @@ class ChannelState:
         refused = []
         for index, text in enumerate(split_message(msg.text, limit)):
             chunk = Chunk(
-                f"{msg.trigger_id}:{index}", msg.user_id, p.name, p.display_name, p.avatar_url, text, msg.trigger_id
+                f"{msg.trigger_id}:{index}",
+                msg.user_id,
+                p.name,
+                p.display_name,
+                p.avatar_url,
+                text,
+                msg.trigger_id,
+                created_at=msg.created_at,
             )
             if why := self.outbox.add(chunk):
                 refused.append(why)
@@ -453,9 +464,12 @@ class ChannelState:
         if isinstance(result, Ok):
             message_id = int(result.data["id"]) if isinstance(result.data, dict) and "id" in result.data else None
             self.outbox.finish(chunk_id, message_id)
+            effects: list[Effect] = [Save(), Resume(Pump(self.channel_id))]  # let waiting messages in first
             if message_id is not None and not chunk.as_bot:
                 self._remember(message_id, chunk.name)
-            return [Save(), Resume(Pump(self.channel_id))]  # let waiting messages in before the next chunk
+                if chunk.id.endswith(":0") and chunk.created_at:
+                    effects.append(Observe("reply_latency_s", max(0.0, now - chunk.created_at)))
+            return effects
         if isinstance(result, Fail) and hook_id is not None and result.unknown_webhook:
             self.hooks = [h for h in self.hooks if h[0] != hook_id]
             effects: list[Effect] = [Save(), Push(RouteFact("webhook", hook_id, None))]
@@ -474,7 +488,10 @@ class ChannelState:
                 *self._again(now),
             ]
         if isinstance(result, Wait):  # nothing was sent: not an attempt
-            return self._retry_later(result)
+            counted = (
+                [Count("discord_429", (result.scope,))] if result.scope != "gate" and result.scope != "bucket" else []
+            )
+            return counted + self._retry_later(result)
         chunk.attempts += 1
         if chunk.attempts >= SEND_ATTEMPTS:
             self.outbox.finish(chunk_id, None)

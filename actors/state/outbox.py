@@ -29,6 +29,7 @@ class Chunk:
     as_bot: bool = False  # the bot's own words (command answers, hints): plain message, no webhook
     file_name: str = ""
     file_text: str = ""
+    created_at: float = 0.0  # the triggering message's time
 
 
 @dataclass

@@ -12,7 +12,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.effects import Call, Done, Effect, Log, Push, Reply, Save, Tell, Timer, Wake
+from actors.effects import Call, Count, Done, Effect, Log, Observe, Push, Reply, Save, Tell, Timer, Wake
 from actors.messages import (
     CommandFor,
     GetUserSettings,
@@ -111,6 +111,10 @@ class UserState(UserCommands):
         """After a restart, pick up the messages that were waiting."""
         return self._next(now)
 
+    def depth(self) -> int:
+        """Messages waiting for an answer."""
+        return len(self.inbox)
+
     def view(self) -> UserSettings:
         return UserSettings(self.user_id, self.autorespond, tuple(sorted(self.aliases.items())))
 
@@ -185,7 +189,7 @@ class UserState(UserCommands):
             conv = self.conversations.get(heard.incoming.place.channel_id)
             target = addressed(heard, self.aliases, conv, self.autorespond, self.options.bot_name, now)
             if target is not None:
-                return effects + self._resolve(heard, target, now)
+                return effects + [Count("addressed", (target.how,)), *self._resolve(heard, target, now)]
             self._done_with(self.inbox.popleft())
             effects.append(Save())
             if heard.incoming.place.kind == "dm":
@@ -284,6 +288,7 @@ class UserState(UserCommands):
         effects: list[Effect] = [Save()]
         if isinstance(text, str) and not ctx.looks_like_error(text):
             self._remember(cid, persona.name, turn, text, heard, now)
+            effects += [Count("answered"), Observe("ai_latency_s", getattr(result, "latency_ms", 0.0) / 1000)]
             effects.append(Push(RouteFact("conversation", cid, now + conversation_timeout(heard.incoming.place.kind))))
         else:
             reference = uuid.uuid4().hex[:8]
@@ -296,7 +301,10 @@ class UserState(UserCommands):
                 )
             )
             text = ctx.spoken_error(kind, reference)
-        effects.append(Tell("channel", cid, Speak(cid, self.user_id, persona, text, trigger)))
+            effects.append(Count("ai_error", (kind,)))
+        effects.append(
+            Tell("channel", cid, Speak(cid, self.user_id, persona, text, trigger, heard.incoming.created_at))
+        )
         return effects + self._next(now)
 
     def _remember(self, cid: int, name: str, turn: dict[str, Any], answer: str, heard: Heard, now: float) -> None:

@@ -45,6 +45,7 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
                 "AI_MODEL": "e2e-model",
                 "TZUROT_ACTOR_ADMIN_PORT": str(free_port()),
                 "TZUROT_LIVENESS_PERIOD_S": "1",
+                "TZUROT_HTTP_PORT": str(free_port()),
                 **(env or {}),
             },
             tmp_path / f"data{len(stacks)}",

@@ -62,7 +62,11 @@ class SandboxProcess(BotProcess):
 def sandbox_bot(tmp_path: Path) -> Iterator[SandboxProcess]:
     bot = SandboxProcess(
         free_port(),
-        {"TZUROT_ACTOR_ADMIN_PORT": str(free_port()), "TZUROT_LIVENESS_PERIOD_S": "1"},
+        {
+            "TZUROT_ACTOR_ADMIN_PORT": str(free_port()),
+            "TZUROT_LIVENESS_PERIOD_S": "1",
+            "TZUROT_HTTP_PORT": str(free_port()),
+        },
         tmp_path / "data",
     )
     try:

@@ -213,7 +213,8 @@ def test_mentioning_a_personality_gets_its_answer(world: World) -> None:
     world.script.append(Said("Ahoy!"))
     mid = world.send(ALICE, "@bob hello")
     [speak] = world.speaks()
-    assert speak == Speak(SERVER.channel_id, ALICE, Persona("bob", "Bob", None), "Ahoy!", mid)
+    assert speak == Speak(SERVER.channel_id, ALICE, Persona("bob", "Bob", None), "Ahoy!", mid, speak.created_at)
+    assert speak.created_at > 0  # the trigger's time travels along, for the reply latency metric
     assert last_user_text(world.request()) == "Alice A (alice): hello"
 
 

@@ -1,0 +1,71 @@
+"""The Prometheus metrics the edge serves at `/metrics`, fed by its own counts and the actors' deltas.
+
+No label takes an unbounded value (no user or channel ids): kinds, reasons, scopes and outcomes only.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from supervision.metrics import MetricsDelta
+
+DEPTHS_CAP = 10_000  # actors whose queue depth is remembered (only non-empty queues are kept)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.received = Counter("tzurot_messages_received", "Discord messages the edge saw", registry=r)
+        self.forwarded = Counter("tzurot_messages_forwarded", "messages handed to a channel actor", registry=r)
+        self.dropped = Counter("tzurot_messages_dropped", "messages dropped at the edge", ["reason"], registry=r)
+        self.addressed = Counter("tzurot_messages_addressed", "messages that addressed a personality", ["how"],
+                                 registry=r)
+        self.answered = Counter("tzurot_messages_answered", "answers the model gave", registry=r)
+        self.ai_errors = Counter("tzurot_ai_errors", "failed AI calls", ["kind"], registry=r)
+        self.notices = Counter("tzurot_rate_limit_notices", "notices to users who sent too fast", registry=r)
+        self.discord_429 = Counter("tzurot_discord_429", "Discord 429 answers", ["scope"], registry=r)
+        self.actor_events = Counter("tzurot_actor_events", "supervision events", ["event", "kind"], registry=r)
+        self.restarts = Counter("tzurot_actor_restarts", "actor restarts", ["kind"], registry=r)
+        self.parks = Counter("tzurot_actor_parks", "actors parked after too many restarts", ["kind"], registry=r)
+        self.reply_latency = Histogram("tzurot_reply_latency_seconds", "Discord message -> first answer sent",
+                                       buckets=LATENCY_BUCKETS, registry=r)
+        self.ai_latency = Histogram("tzurot_ai_latency_seconds", "one AI call", buckets=LATENCY_BUCKETS, registry=r)
+        self.live_actors = Gauge("tzurot_live_actors", "live actors", ["kind"], registry=r)
+        self.gateway_connected = Gauge("tzurot_gateway_connected", "1 while the gateway is connected", registry=r)
+        self._counters = {
+            "addressed": self.addressed, "answered": self.answered, "ai_error": self.ai_errors,
+            "rate_limit_notice": self.notices, "discord_429": self.discord_429,
+        }
+        self._histograms = {"reply_latency_s": self.reply_latency, "ai_latency_s": self.ai_latency}
+        self.depths: dict[str, dict[str, float]] = {}  # e.g. "channel_depth" -> channel id -> chunks waiting
+
+    def apply(self, delta: MetricsDelta) -> None:
+        """Add what an actor process counted since its last flush."""
+        for name, labels, amount in delta.counts:
+            if name.startswith("actor_"):
+                event, kind = name.removeprefix("actor_"), (labels or ("?",))[0]
+                self.actor_events.labels(event, kind).inc(amount)
+                if event == "restarted":
+                    self.restarts.labels(kind).inc(amount)
+                elif event == "parked":
+                    self.parks.labels(kind).inc(amount)
+            elif (counter := self._counters.get(name)) is not None:
+                (counter.labels(*labels) if labels else counter).inc(amount)
+        for name, _labels, values in delta.samples:
+            if (histogram := self._histograms.get(name)) is not None:
+                for value in values:
+                    histogram.observe(value)
+        for name, key, value in delta.levels:
+            levels = self.depths.setdefault(name, {})
+            if value and (key in levels or len(levels) < DEPTHS_CAP):
+                levels[key] = value
+            else:
+                levels.pop(key, None)
+
+    def deepest(self, name: str, n: int = 5) -> list[tuple[str, float]]:
+        levels = self.depths.get(name, {})
+        return sorted(levels.items(), key=lambda kv: -kv[1])[:n]
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
