@@ -4,6 +4,8 @@
     python bot.py sandbox [--port P]    everything local, on loopback
     python bot.py                       `run` when DISCORD_TOKEN is set, `sandbox` otherwise
     python bot.py config                every setting with its default
+    python bot.py status [--json]       the running bot at a glance (from its HTTP server)
+    python bot.py logs [--user ID] [--channel ID] [--since 10m] [--level warning] [--follow]
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = sub.add_parser("sandbox", help="the bot against local Discord and AI emulators")
     sandbox.add_argument("--port", type=int, default=8080, help="the Discord emulator's port (default 8080)")
     sub.add_parser("config", help="every setting, its variable and default")
+    status = sub.add_parser("status", help="the running bot at a glance")
+    status.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    logs = sub.add_parser("logs", help="the supervisor and events logs, readable and filtered")
+    logs.add_argument("--user", type=int)
+    logs.add_argument("--channel", type=int)
+    logs.add_argument("--since", help="like 10m, 2h, 1d")
+    logs.add_argument("--level", default="debug", choices=["debug", "info", "warning", "error"])
+    logs.add_argument("--follow", action="store_true", help="keep printing new lines")
     args = parser.parse_args(argv)
     try:
         settings = config.load()
@@ -32,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         for env, default, text in config.describe():
             print(f"{env:34} {default:30} {text}")
         return 0
+    if args.command == "status":
+        return show_status(settings, args.json)
+    if args.command == "logs":
+        return show_logs(settings, args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("discord").setLevel(logging.WARNING)
     logging.getLogger("discord.client").setLevel(logging.ERROR)  # "PyNaCl is not installed": no voice here
@@ -47,6 +61,51 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+
+
+def show_status(settings: config.Settings, as_json: bool) -> int:
+    import json
+
+    import httpx
+
+    from observability.status import render
+
+    url = f"http://{settings.http_host}:{settings.http_port}/status"
+    try:
+        response = httpx.get(url, timeout=15)
+    except httpx.HTTPError as exc:
+        print(f"no bot answering at {url} ({type(exc).__name__}); is it running with this configuration?",
+              file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        print(f"the bot answered {response.status_code}: {response.text[:200]}", file=sys.stderr)
+        return 1
+    print(json.dumps(response.json(), indent=2) if as_json else render(response.json()))
+    return 0
+
+
+def show_logs(settings: config.Settings, args: argparse.Namespace) -> int:
+    import time
+
+    from observability.logs import Filter, follow, parse_since, pretty, read_all
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    keep = Filter(args.user, args.channel, since, args.level)
+    try:
+        for record in read_all(settings.data_dir):
+            if keep.keeps(record, time.time()):
+                print(pretty(record))
+        if args.follow:
+            for record in follow(settings.data_dir):
+                if keep.keeps(record, time.time()):
+                    print(pretty(record), flush=True)
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass
+    return 0
 
 
 if __name__ == "__main__":

@@ -71,6 +71,9 @@ class Log:
     level: str
     event: str
     detail: str = ""
+    user: int | None = None
+    channel: int | None = None
+    trigger: int | None = None  # the Discord message this line is about
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from actors.effects import Call, Count, Done, Effect, Log, Observe, Push, Reply, Resume, Save, Tell, Timer, Wake
 from store import SqliteStore, StaleWrite
 from supervision.child import SupervisedChild
+from supervision.log import SupervisorLog
 from supervision.protocol import Answer, ChildStart, Deliver
 
 log = logging.getLogger("tzurot.actors")
@@ -40,6 +41,7 @@ class StatefulActor(SupervisedChild):
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def on_start(self, start: ChildStart) -> None:
+        self.events = SupervisorLog(start.settings.data_dir / "events.log", echo_level="warning")
         self.store = self.open_store(start)
         record = self.store.load(self.state_class.KIND, start.key)
         if record.quarantined:
@@ -93,7 +95,9 @@ class StatefulActor(SupervisedChild):
             elif isinstance(effect, Observe):
                 self.observe(effect.name, effect.value)
             elif isinstance(effect, Log):
-                getattr(log, effect.level)("%s %s/%s %s", effect.event, self.kind, self.key, effect.detail)
+                ids = {k: v for k, v in (("user", effect.user), ("channel", effect.channel),
+                                         ("trigger", effect.trigger)) if v is not None}
+                self.events.emit(effect.level, effect.event, self.kind, self.key, effect.detail, **ids)
 
     def call(self, effect: Call) -> Any:
         """Run a collaborator; an exception becomes the result, so the state class decides what it means."""

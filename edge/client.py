@@ -21,6 +21,7 @@ from edge.routing import Outline, RoutingTable
 from observability.activity import Activity
 from observability.metrics import Metrics
 from observability.status import collect
+from supervision.log import SupervisorLog
 
 log = logging.getLogger("tzurot.edge")
 
@@ -138,6 +139,7 @@ class Edge(discord.Client):
         self.table = table
         self.metrics = metrics
         self.usage = Activity()
+        self.events = SupervisorLog(settings.data_dir / "events.log", echo=False)
         self.ready_once = asyncio.Event()
         self.started = time.time()
         self.disconnected_at: float | None = time.time()
@@ -205,6 +207,8 @@ class Edge(discord.Client):
                 return
             self.metrics.forwarded.inc()
             self.usage.add(message.author.id)
+            self.events.emit("info", "received", "edge", "edge", f"from {message.author.name}",
+                             user=message.author.id, channel=message.channel.id, trigger=message.id)
             incoming = incoming_of(message, me, self.table, await self.small_attachment(message))
         except Exception:  # a malformed payload must not take the edge down
             log.exception("skipped a message the edge could not read (id %s)", getattr(message, "id", "?"))

@@ -464,7 +464,18 @@ class ChannelState:
         if isinstance(result, Ok):
             message_id = int(result.data["id"]) if isinstance(result.data, dict) and "id" in result.data else None
             self.outbox.finish(chunk_id, message_id)
-            effects: list[Effect] = [Save(), Resume(Pump(self.channel_id))]  # let waiting messages in first
+            effects: list[Effect] = [
+                Save(),
+                Resume(Pump(self.channel_id)),  # let waiting messages in before the next chunk
+                Log(
+                    "info",
+                    "sent",
+                    f"message {message_id} (chunk {chunk_id})",
+                    chunk.user_id,
+                    self.channel_id,
+                    chunk.trigger_id,
+                ),
+            ]
             if message_id is not None and not chunk.as_bot:
                 self._remember(message_id, chunk.name)
                 if chunk.id.endswith(":0") and chunk.created_at:

@@ -179,7 +179,9 @@ class UserState(UserCommands):
         if len(self.inbox) >= INBOX_CAP:
             return [self.notify(heard, "You have many messages waiting for an answer; I skipped this one.")]
         self.inbox.append(heard)
-        return [Save(), *self._next(now)] if self.waiting is None else [Save()]
+        if self.waiting is None:
+            return [Save(), *self._next(now)]
+        return [Save(), self.log(heard, "info", "queued", f"behind {len(self.inbox) - 1} earlier message(s)")]
 
     def _next(self, now: float) -> list[Effect]:
         """Start on the oldest waiting message, if nothing is in progress; skip (or hint at) unaddressed ones."""
@@ -189,7 +191,8 @@ class UserState(UserCommands):
             conv = self.conversations.get(heard.incoming.place.channel_id)
             target = addressed(heard, self.aliases, conv, self.autorespond, self.options.bot_name, now)
             if target is not None:
-                return effects + [Count("addressed", (target.how,)), *self._resolve(heard, target, now)]
+                said = self.log(heard, "info", "addressed", f"to {target.name} ({target.how})")
+                return effects + [Count("addressed", (target.how,)), said, *self._resolve(heard, target, now)]
             self._done_with(self.inbox.popleft())
             effects.append(Save())
             if heard.incoming.place.kind == "dm":
@@ -267,7 +270,9 @@ class UserState(UserCommands):
             request["temperature"] = record["temperature"]
         self.waiting = (msg.message_id, "ai", None)
         persona = Persona(record["name"], record["display_name"], record.get("avatar_url") or None)
+        key = "own key" if self.sealed_key else "operator key"
         return [
+            self.log(heard, "info", "ai_call", f"{record['name']} model {request['model'] or 'default'} ({key})"),
             Tell("channel", cid, TypingFor(cid, self.user_id, msg.message_id)),
             Call("ai", "complete", (request, self.sealed_key), ("ai", cid, msg.message_id, persona, turn)),
         ]
@@ -288,18 +293,16 @@ class UserState(UserCommands):
         effects: list[Effect] = [Save()]
         if isinstance(text, str) and not ctx.looks_like_error(text):
             self._remember(cid, persona.name, turn, text, heard, now)
-            effects += [Count("answered"), Observe("ai_latency_s", getattr(result, "latency_ms", 0.0) / 1000)]
+            effects += [
+                Count("answered"),
+                Observe("ai_latency_s", getattr(result, "latency_ms", 0.0) / 1000),
+                self.log(heard, "info", "answered", f"{len(text)} characters from {persona.name}"),
+            ]
             effects.append(Push(RouteFact("conversation", cid, now + conversation_timeout(heard.incoming.place.kind))))
         else:
             reference = uuid.uuid4().hex[:8]
             kind = ctx.error_kind(result) if not isinstance(text, str) else "empty"
-            effects.append(
-                Log(
-                    "warning",
-                    "ai_failed",
-                    f"ref {reference} trigger {trigger} channel {cid}: {kind} {type(result).__name__}",
-                )
-            )
+            effects.append(self.log(heard, "warning", "ai_failed", f"ref {reference}: {kind} {type(result).__name__}"))
             text = ctx.spoken_error(kind, reference)
             effects.append(Count("ai_error", (kind,)))
         effects.append(
@@ -340,6 +343,11 @@ class UserState(UserCommands):
             f"Tag a personality with `@name`, or reply to one of its messages, to talk to it here. "
             f"`{p}list` shows yours, `{p}add <name>` creates one, `{p}help` explains the rest."
         )
+
+    def log(self, heard: Heard, level: str, event: str, detail: str) -> Log:
+        """A line about one message: its user, channel and id let `bot.py logs` tell its whole story."""
+        msg = heard.incoming
+        return Log(level, event, detail, self.user_id, msg.place.channel_id, msg.message_id)
 
     def notify(self, heard: Heard, text: str) -> Tell:
         cid = heard.incoming.place.channel_id
