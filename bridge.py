@@ -68,7 +68,11 @@ def default_tree(settings: Settings) -> TreeSpec:
             GroupSpec("user", settings.user_shards, "actors.user.UserActor"),
             GroupSpec("channel", settings.channel_shards, "actors.channel.ChannelActor"),
         ),
-        singletons=(("registry", "actors.registry.RegistryActor"), ("blacklist", "actors.blacklist.BlacklistActor")),
+        singletons=(
+            ("registry", "actors.registry.RegistryActor"),
+            ("blacklist", "actors.blacklist.BlacklistActor"),
+            ("slots", "actors.slots.SlotsActor"),
+        ),
     )
 
 

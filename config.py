@@ -50,6 +50,12 @@ class Settings:
     ai_api_key: str = field(default="", repr=False)
     ai_model: str = "openai/gpt-4o-mini"
     ai_timeout_s: float = 120.0
+    user_rate_per_min: float = 6.0
+    user_burst: int = 3
+    daily_quota: int = 0
+    ai_slots: int = 8
+    ai_breaker_failures: int = 5
+    ai_breaker_cooldown_s: float = 30.0
     http_host: str = "127.0.0.1"
     http_port: int = 9090
     command_prefix: str = "!tz "
@@ -112,6 +118,12 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "ai_api_key": ("AI_API_KEY", str, None, "the operator's AI key (secret)"),
     "ai_model": ("AI_MODEL", str, None, "the operator's default model"),
     "ai_timeout_s": ("AI_TIMEOUT_S", float, _positive, "whole-request timeout of one AI call"),
+    "user_rate_per_min": ("TZUROT_USER_RATE_PER_MIN", float, _positive, "addressed messages a user may send a minute"),
+    "user_burst": ("TZUROT_USER_BURST", int, _positive, "how many of those may come at once"),
+    "daily_quota": ("TZUROT_DAILY_QUOTA", int, lambda v: v >= 0, "AI answers per user per UTC day (0: no quota)"),
+    "ai_slots": ("TZUROT_AI_SLOTS", int, _positive, "concurrent AI requests on the operator's key"),
+    "ai_breaker_failures": ("TZUROT_AI_BREAKER_FAILURES", int, _positive, "failures in a row that open a breaker"),
+    "ai_breaker_cooldown_s": ("TZUROT_AI_BREAKER_COOLDOWN_S", float, _positive, "how long an open breaker refuses"),
     "http_host": ("TZUROT_HTTP_HOST", str, None, "where /healthz, /metrics and /status listen"),
     "http_port": ("TZUROT_HTTP_PORT", int, lambda v: 0 <= v < 65536, "port of /healthz, /metrics, /status (0: any)"),
     "command_prefix": ("TZUROT_COMMAND_PREFIX", str, lambda v: 0 < len(v.strip()) <= 10, "command prefix"),

@@ -320,3 +320,37 @@ class PersonaReply:
     trigger_id: int
     name: str
     record: dict[str, Any] | None  # None: no such personality (or a private one of someone else)
+
+
+# ---- the operator's AI slots ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """UserActor -> Slots: one concurrent AI request on the operator's key, please (FIFO)."""
+
+    user_id: int
+    trigger_id: int
+
+
+@dataclass(frozen=True)
+class SlotGranted:
+    trigger_id: int
+
+
+@dataclass(frozen=True)
+class SlotRelease:
+    user_id: int
+    trigger_id: int
+
+
+@dataclass(frozen=True)
+class GetSlots:
+    pass
+
+
+@dataclass(frozen=True)
+class SlotsInfo:
+    capacity: int
+    in_use: int
+    waiting: int

@@ -5,30 +5,48 @@ A slow or failing AI call blocks only this user's actor: everyone else has their
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from actors.shell import StatefulActor
 from actors.state.user import UserState
 from ai import AIClient
-from ai.errors import AuthError
+from ai.breaker import SharedBreaker
+from ai.errors import AIError, AuthError
 from store.keys import KeyBox
 from supervision.protocol import ChildStart
 
+log = logging.getLogger("tzurot.ai")
+
 
 class AIService:
-    """The AI client behind `Call("ai", "complete", (request, sealed_key))`: the user's key, if any, wins."""
+    """The AI client behind `Call("ai", ...)`: the user's key, if any, wins; the operator's has a shared breaker."""
 
     def __init__(self, settings: Any, keys: KeyBox) -> None:
         self.client = AIClient(settings.ai_base_url, settings.ai_api_key or None, timeout_s=settings.ai_timeout_s)
         self.keys = keys
+        self.breaker = SharedBreaker(settings.data_dir / "ai-breaker", settings.ai_breaker_failures,
+                                     settings.ai_breaker_cooldown_s)
+
+    def available(self) -> bool:
+        """May the operator's key be used now? False while its breaker is open (every process sees it)."""
+        return self.breaker.allow()
 
     def complete(self, request: dict[str, Any], sealed_key: str | None = None) -> Any:
-        api_key = None
         if sealed_key:
             api_key = self.keys.open(sealed_key)
             if api_key is None:
                 raise AuthError("your stored key could not be decrypted; set it again with `auth key`")
-        return self.client.complete(**request, api_key=api_key)
+            return self.client.complete(**request, api_key=api_key)
+        try:
+            result = self.client.complete(**request)
+        except AIError as exc:
+            if exc.kind not in ("bad_request", "empty") and self.breaker.record(False):
+                log.warning("breaker_open: the operator's AI backend failed %d times in a row (%s)",
+                            self.breaker.threshold, exc.kind)
+            raise
+        self.breaker.record(True)
+        return result
 
     def close(self) -> None:
         self.client.close()

@@ -26,6 +26,9 @@ from actors.messages import (
     RouteFact,
     SetAlias,
     SetAutorespond,
+    SlotGranted,
+    SlotRelease,
+    SlotRequest,
     Speak,
     TypingFor,
     UserSettings,
@@ -33,6 +36,7 @@ from actors.messages import (
 from actors.state import context as ctx
 from actors.state.addressing import Target, addressed, conversation_timeout
 from actors.state.commands import Command, CommandError, parse_command
+from actors.state.limits import UserLimits
 from actors.state.names import alias_problem, name_problem, normalize_alias
 from actors.state.proxies import incoming_from, incoming_to
 from actors.state.registry_records import default_prompt
@@ -43,6 +47,8 @@ INBOX_CAP = 20  # messages waiting while the previous one is answered
 HISTORY_CAP = 30  # conversations (channel x personality) remembered per user
 PERSONA_TTL_S = 30.0
 PERSONA_WAIT_S = 10.0
+SLOT_RETRY_S = 15.0  # ask the Slots actor again (it keeps nothing across a restart)
+SLOT_TRIES = 8  # then give up with a "very busy" answer
 HANDLED_CAP = 200
 
 
@@ -75,6 +81,7 @@ class UserState(UserCommands):
     histories: OrderedDict[str, list[dict[str, str]]] = field(default_factory=OrderedDict)  # "chan:name" -> turns
     inbox: deque[Heard] = field(default_factory=deque)
     handled: deque[int] = field(default_factory=deque)  # message ids answered lately
+    limits: UserLimits = field(default_factory=UserLimits)
     # Not persisted: what is in progress right now.
     resets: dict[int, Heard] = field(default_factory=dict)  # `reset` commands waiting for the Registry
     waiting: tuple[int, str, Any] | None = None  # (trigger id, purpose, what to continue with)
@@ -84,7 +91,10 @@ class UserState(UserCommands):
     @classmethod
     def restore(cls, key: str, data: dict[str, Any] | None, settings: Any = None) -> UserState:
         state = cls(int(key), UserOptions.from_settings(settings))
+        if settings is not None:
+            state.limits = UserLimits(settings.user_rate_per_min, settings.user_burst, settings.daily_quota)
         if data:
+            state.limits.restore(data.get("limits"))
             state.autorespond = bool(data.get("autorespond", False))
             state.verified = bool(data.get("verified", False))
             state.aliases = {str(a): str(p) for a, p in dict(data.get("aliases", {})).items()}
@@ -105,6 +115,7 @@ class UserState(UserCommands):
             "histories": [[k, v] for k, v in self.histories.items()],
             "inbox": [_heard_to(h) for h in self.inbox],
             "handled": list(self.handled),
+            "limits": self.limits.snapshot(),
         }
 
     def on_start(self, now: float) -> list[Effect]:
@@ -133,6 +144,8 @@ class UserState(UserCommands):
                 if self.waiting is not None and self.waiting[0] == trigger:
                     return self._persona(PersonaReply(trigger, "", None), trigger, now, timed_out=True)
                 return []
+            case SlotGranted() | Wake(payload=("slot_retry", _, _)):
+                return self._slot(msg, now)
             case GetUserSettings():
                 return [Reply(self.view())]
             case SetAutorespond(enabled=enabled):
@@ -192,7 +205,14 @@ class UserState(UserCommands):
             target = addressed(heard, self.aliases, conv, self.autorespond, self.options.bot_name, now)
             if target is not None:
                 said = self.log(heard, "info", "addressed", f"to {target.name} ({target.how})")
-                return effects + [Count("addressed", (target.how,)), said, *self._resolve(heard, target, now)]
+                why, tell = self.limits.take(now)
+                if why is None:
+                    return effects + [Count("addressed", (target.how,)), said, *self._resolve(heard, target, now)]
+                self._done_with(self.inbox.popleft())
+                effects += [Save(), said, self.log(heard, "info", "rate_limited", why)]
+                if tell:
+                    effects += [Count("rate_limit_notice"), self.notify(heard, self.limit_notice(why))]
+                continue
             self._done_with(self.inbox.popleft())
             effects.append(Save())
             if heard.incoming.place.kind == "dm":
@@ -268,27 +288,74 @@ class UserState(UserCommands):
         }
         if record.get("temperature") is not None:
             request["temperature"] = record["temperature"]
-        self.waiting = (msg.message_id, "ai", None)
         persona = Persona(record["name"], record["display_name"], record.get("avatar_url") or None)
+        job = Job(heard, cid, persona, turn, request)
+        typing = Tell("channel", cid, TypingFor(cid, self.user_id, msg.message_id))
+        if self.sealed_key:  # the user's own key: no shared slot, but its own breaker
+            if not self.limits.key_breaker.allow(now):
+                return self._finish(job, KeyFailing(), now)
+            return [typing, *self._call(job)]
+        # The operator's key: a clear answer at once while its breaker is open, else a fair turn at a slot.
+        self.waiting = (msg.message_id, "available", job)
+        return [typing, Call("ai", "available", (), ("available", msg.message_id))]
+
+    def _call(self, job: Job) -> list[Effect]:
+        self.waiting = (job.heard.incoming.message_id, "ai", job)
         key = "own key" if self.sealed_key else "operator key"
+        model = job.request["model"] or "default"
         return [
-            self.log(heard, "info", "ai_call", f"{record['name']} model {request['model'] or 'default'} ({key})"),
-            Tell("channel", cid, TypingFor(cid, self.user_id, msg.message_id)),
-            Call("ai", "complete", (request, self.sealed_key), ("ai", cid, msg.message_id, persona, turn)),
+            self.log(job.heard, "info", "ai_call", f"{job.persona.name} model {model} ({key})"),
+            Call("ai", "complete", (job.request, self.sealed_key), ("ai", job.heard.incoming.message_id)),
+        ]
+
+    def _slot(self, msg: Any, now: float) -> list[Effect]:
+        """The operator's capacity: ask for a slot, retry on a timer, call the model once granted."""
+        trigger = msg.trigger_id if isinstance(msg, SlotGranted) else msg.payload[1]
+        if self.waiting is None or self.waiting[0] != trigger or self.waiting[1] != "slot":
+            return [Tell("slots", "slots", SlotRelease(self.user_id, trigger))] if isinstance(msg, SlotGranted) else []
+        job = self.waiting[2]
+        if isinstance(msg, SlotGranted):
+            return self._call(job)
+        attempt = msg.payload[2]
+        if attempt >= SLOT_TRIES:
+            self.waiting = None
+            return [Tell("slots", "slots", SlotRelease(self.user_id, trigger)), *self._finish(job, Busy(), now)]
+        return [
+            Tell("slots", "slots", SlotRequest(self.user_id, trigger)),
+            Timer(SLOT_RETRY_S, ("slot_retry", trigger, attempt + 1)),
         ]
 
     def _done(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
         if tag[0] == "seal":
             return self.sealed(tag, result)
+        if self.waiting is None or self.waiting[0] != tag[1]:
+            return []
+        job = self.waiting[2]
+        if tag[0] == "available":
+            if result is not True:
+                self.waiting = None
+                return self._finish(job, ServiceDown(), now)
+            self.waiting = (tag[1], "slot", job)
+            return [
+                Tell("slots", "slots", SlotRequest(self.user_id, tag[1])),
+                Timer(SLOT_RETRY_S, ("slot_retry", tag[1], 1)),
+            ]
         if tag[0] != "ai":
             return []
-        _, cid, trigger, persona, turn = tag
         self.waiting = None
-        if self.inbox and self.inbox[0].incoming.message_id == trigger:
-            heard = self.inbox.popleft()
-            self._done_with(heard)
+        effects: list[Effect] = []
+        if self.sealed_key:
+            self.limits.key_breaker.record(not _failed(result), now)
         else:
-            return self._next(now)
+            effects.append(Tell("slots", "slots", SlotRelease(self.user_id, tag[1])))
+        return effects + self._finish(job, result, now)
+
+    def _finish(self, job: Job, result: Any, now: float) -> list[Effect]:
+        """Speak the answer (or the failure, in character, with a reference id) and go on to the next message."""
+        heard, cid, persona, turn = job.heard, job.cid, job.persona, job.turn
+        trigger = heard.incoming.message_id
+        if self.inbox and self.inbox[0].incoming.message_id == trigger:
+            self._done_with(self.inbox.popleft())
         text = getattr(result, "text", None)
         effects: list[Effect] = [Save()]
         if isinstance(text, str) and not ctx.looks_like_error(text):
@@ -321,6 +388,15 @@ class UserState(UserCommands):
         while len(self.histories) > HISTORY_CAP:
             self.histories.popitem(last=False)
         self.conversations[cid] = (name, now)
+
+    def limit_notice(self, why: str) -> str:
+        if why == "quota":
+            return f"You've used today's {self.limits.daily_quota} answers; they come back at midnight UTC."
+        wait = self.limits.seconds_to_token()
+        return (
+            f"You're sending messages faster than I can answer ({self.limits.rate_per_min:g} a minute). "
+            f"I skipped that one; try again in {max(1, round(wait))} s."
+        )
 
     def builtin_persona(self) -> dict[str, Any]:
         """The bot's own voice, for mentions of the bot itself when no personality carries its name."""
@@ -367,3 +443,36 @@ def _heard_to(heard: Heard) -> dict[str, Any]:
 
 def _heard_from(data: dict[str, Any]) -> Heard:
     return Heard(incoming_from(data["incoming"]), data.get("activated"), data.get("replied_personality"))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One answer in progress: the message, where it goes, who speaks, and what the model is asked."""
+
+    heard: Heard
+    cid: int
+    persona: Persona
+    turn: dict[str, Any]
+    request: dict[str, Any]
+
+
+class ServiceDown(Exception):
+    """The operator's breaker is open: answered at once instead of waiting for a timeout."""
+
+    kind = "unavailable"
+
+
+class KeyFailing(Exception):
+    """The user's own key failed several times in a row: its breaker is open."""
+
+    kind = "auth"
+
+
+class Busy(Exception):
+    """No slot on the operator's key came free in time."""
+
+    kind = "rate_limited"
+
+
+def _failed(result: Any) -> bool:
+    return isinstance(result, BaseException) and getattr(result, "kind", "") not in ("bad_request", "empty")

@@ -35,8 +35,10 @@ from actors.messages import (
 )
 from actors.state.addressing import DM_CONVERSATION_S, SERVER_CONVERSATION_S
 from actors.state.commands import Command
+from actors.state.limits import UserLimits
 from actors.state.registry import RegistryState
 from actors.state.registry_records import default_prompt
+from actors.state.slots import SlotsState
 from actors.state.user import INBOX_CAP, PERSONA_WAIT_S, UserOptions, UserState
 from ai.errors import AITimeoutError, AuthError, RateLimitedError, UnavailableError
 from store.sqlite import decode, encode
@@ -65,8 +67,14 @@ class Said:
 
 
 class World:
-    def __init__(self, *, hold_ai: bool = False, seal_result: Any = "sealed-token") -> None:
+    def __init__(
+        self, *, hold_ai: bool = False, seal_result: Any = "sealed-token", limits: UserLimits | None = None
+    ) -> None:
         self.registry = RegistryState.restore("registry", None)
+        self.slots = SlotsState(capacity=8)
+        self.ai_available = True  # the operator's breaker: closed
+        # Generous unless a test is about limits: these flows send many messages at one instant.
+        self.limits = limits or UserLimits(rate_per_min=60_000, burst=10_000)
         self.users: dict[int, UserState] = {}
         self.options = UserOptions(model=OPERATOR_MODEL, bot_owner=OWNER)
         self.now = NOW
@@ -85,7 +93,7 @@ class World:
     # ---- people ----------------------------------------------------------------------------------
     def user(self, uid: int) -> UserState:
         if uid not in self.users:
-            self.users[uid] = UserState(uid, self.options)
+            self.users[uid] = UserState(uid, self.options, limits=copy.deepcopy(self.limits))
         return self.users[uid]
 
     def send(
@@ -139,6 +147,8 @@ class World:
                 self.perform(f"user:{key}", self.user(int(key)), self.user(int(key)).handle(body, self.now))
             elif kind == "registry":
                 self.perform("registry", self.registry, self.registry.handle(body, self.now))
+            elif kind == "slots":
+                self.perform("slots", self.slots, self.slots.handle(body, self.now))
             else:
                 raise AssertionError(f"nobody routes to {kind}")
 
@@ -149,6 +159,8 @@ class World:
                 self.mailbox.append((effect.kind, effect.key, copy.deepcopy(effect.body)))
             elif isinstance(effect, Push):
                 self.routes[(effect.fact.kind, effect.fact.key)] = effect.fact.value
+            elif isinstance(effect, Call) and (effect.service, effect.method) == ("ai", "available"):
+                self.perform(who, actor, actor.handle(Done(effect.tag, self.ai_available), self.now))
             elif isinstance(effect, Call) and effect.service == "ai":
                 self.ai_calls.append(effect)
                 if self.hold_ai:
