@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .context import Context, UploadedFile
+from .context import Context
 from .gateway import Intent
 from .mentions import resolve_mentions
 from .models import Attachment, Channel, Mentions, Message, User, Webhook
@@ -74,6 +74,7 @@ def post_message(
         content=str(body.get("content") or ""),
         guild_id=channel.guild_id,
         webhook_id=webhook.id if webhook else None,
+        application_id=webhook.application_id if webhook else None,
         reply_to=reply_to,
         embeds=tuple({"type": "rich", **e} for e in body.get("embeds") or ()),
         attachments=tuple(attachments),
@@ -132,8 +133,11 @@ def _webhooks_changed(ctx: Context, channel_id: int) -> None:
         ctx.gateway.dispatch("WEBHOOKS_UPDATE", payload, Intent.GUILD_WEBHOOKS, guild_id=channel.guild_id)
 
 
-def create_webhook(ctx: Context, channel: Channel, name: str, avatar: str | None) -> Webhook:
-    webhook = ctx.world.add_webhook(channel.id, name)
+def create_webhook(
+    ctx: Context, channel: Channel, name: str, avatar: str | None = None, *, creator_id: int | None = None
+) -> Webhook:
+    """A new webhook made by the bot (or `creator_id`, another application's bot user); WEBHOOKS_UPDATE."""
+    webhook = ctx.world.add_webhook(channel.id, name, creator_id=creator_id)
     if avatar:
         webhook = ctx.world.webhooks[webhook.id] = replace(webhook, avatar=secrets.token_hex(16))
     _webhooks_changed(ctx, channel.id)
@@ -183,25 +187,3 @@ def ensure_user(ctx: Context, user_id: int, username: str, channel: Channel) -> 
         ctx.gateway.dispatch("GUILD_MEMBER_ADD", payload, Intent.GUILD_MEMBERS, guild_id=channel.guild_id)
     return user
 
-
-def build_attachments(
-    ctx: Context, channel_id: int, files: Sequence[UploadedFile], body: Mapping[str, Any]
-) -> list[Attachment]:
-    """Attachments for uploaded `files[n]` parts, with descriptions from the body's `attachments` list."""
-    described = {str(a.get("id")): a for a in body.get("attachments") or () if isinstance(a, Mapping)}
-    made = []
-    for index, upload in enumerate(files):
-        meta = described.get(str(index), {})
-        attachment_id = ctx.world.ids.next()
-        filename = str(meta.get("filename") or upload.filename)
-        made.append(
-            Attachment(
-                id=attachment_id,
-                filename=filename,
-                size=upload.size,
-                url=f"{ctx.base_url}/attachments/{channel_id}/{attachment_id}/{filename}",
-                content_type=upload.content_type,
-                description=meta.get("description"),
-            )
-        )
-    return made

@@ -35,12 +35,16 @@ CONTEXT_KEY = web.AppKey("discord_emulator_context", Context)
 
 @dataclass(frozen=True)
 class UploadedFile:
-    """A multipart file part; only its metadata is kept."""
+    """A multipart file part and its bytes."""
 
     field: str
     filename: str
-    size: int
     content_type: str | None
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
 
 
 @dataclass

@@ -7,10 +7,12 @@ from typing import Any
 from aiohttp import web
 
 from . import actions
+from .attachments import attachment_summary, parse_sandbox_attachments, store_attachment
 from .context import CONTEXT_KEY, Context
 from .errors import json_response
 from .faults import parse_fault
 from .models import Channel, Message
+from .snowflake import snowflake_iso
 
 PREFIX = "/_sandbox"
 
@@ -44,7 +46,7 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def message_summary(message: Message) -> dict[str, Any]:
+def message_summary(ctx: Context, message: Message) -> dict[str, Any]:
     """A message as the sandbox reports it (a flat view, not Discord's payload)."""
     return {
         "id": str(message.id),
@@ -52,16 +54,22 @@ def message_summary(message: Message) -> dict[str, Any]:
         "content": message.content,
         "author": {"id": str(message.author.id), "username": message.author.username, "bot": message.author.bot},
         "webhook_id": None if message.webhook_id is None else str(message.webhook_id),
+        "application_id": None if message.application_id is None else str(message.application_id),
         "reply_to": None if message.reply_to is None else str(message.reply_to),
         "mention_everyone": message.mentions.everyone,
         "mentions": [str(u) for u in message.mentions.users],
-        "attachments": [a.filename for a in message.attachments],
+        "attachments": [attachment_summary(ctx, a) for a in message.attachments],
         "edited": message.edited_at is not None,
+        "timestamp": snowflake_iso(message.id),
+        "avatar_url": message.avatar_url,
     }
 
 
 async def post_user_message(request: web.Request) -> web.Response:
-    """A human posts: recorded, then MESSAGE_CREATE over the gateway (a reply when reply_to is given)."""
+    """A human posts: recorded, then MESSAGE_CREATE over the gateway (a reply when reply_to is given).
+
+    Optional `attachments`: up to 4 `{"filename", "content" (text), "content_type"?}` of at most 512 KiB each,
+    stored and served at each attachment's url like an upload to Discord."""
     ctx = request.config_dict[CONTEXT_KEY]
     body = await _json_object(request)
     channel = _channel(ctx, body.get("channel_id"))
@@ -79,15 +87,20 @@ async def post_user_message(request: web.Request) -> web.Response:
         reply_to = _snowflake(body["reply_to"], "reply_to")
         if ctx.world.message(channel.id, reply_to) is None:
             raise _BadRequest(f"reply_to {reply_to} is not a message in channel {channel.id}")
+    try:
+        uploads = parse_sandbox_attachments(body.get("attachments"))
+    except ValueError as exc:
+        raise _BadRequest(str(exc)) from exc
     user = actions.ensure_user(ctx, author_id, author["username"], channel)
-    message = actions.post_message(ctx, channel, user, {"content": content}, reply_to=reply_to)
+    attachments = [store_attachment(ctx, channel.id, name, data, kind) for name, data, kind in uploads]
+    message = actions.post_message(ctx, channel, user, {"content": content}, reply_to=reply_to, attachments=attachments)
     return json_response({"id": str(message.id)})
 
 
 async def channel_messages(request: web.Request) -> web.Response:
     ctx = request.config_dict[CONTEXT_KEY]
     channel = _channel(ctx, request.match_info["channel_id"])
-    return json_response([message_summary(m) for m in ctx.world.messages(channel.id)])
+    return json_response([message_summary(ctx, m) for m in ctx.world.messages(channel.id)])
 
 
 async def state(request: web.Request) -> web.Response:

@@ -124,8 +124,17 @@ class Webhook:
 
 
 @dataclass(frozen=True)
+class Application:
+    """Another application in the world (a proxy bot such as PluralKit); its bot user has the same id."""
+
+    id: int
+    name: str
+    bot_id: int
+
+
+@dataclass(frozen=True)
 class Attachment:
-    """Metadata of an uploaded file; the bytes themselves are not kept."""
+    """An uploaded file; its bytes live in the world's file store, served at `url`, until evicted."""
 
     id: int
     filename: str
@@ -146,7 +155,8 @@ class Mentions:
 
 @dataclass(frozen=True)
 class Message:
-    """A message; for webhook posts `author` is the webhook's synthetic user with any override applied."""
+    """A message; for webhook posts `author` is the webhook's synthetic user with any override applied,
+    and `application_id` the id of the application that owns the webhook (if one does)."""
 
     id: int
     channel_id: int
@@ -154,6 +164,7 @@ class Message:
     content: str = ""
     guild_id: int | None = None
     webhook_id: int | None = None
+    application_id: int | None = None
     reply_to: int | None = None
     mentions: Mentions = Mentions()
     embeds: tuple[dict[str, Any], ...] = field(default=(), compare=False)

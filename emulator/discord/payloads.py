@@ -205,6 +205,8 @@ def message_payload(world: World, message: Message, *, with_reference: bool = Tr
         payload["guild_id"] = str(message.guild_id)
     if message.webhook_id is not None:
         payload["webhook_id"] = str(message.webhook_id)
+    if message.application_id is not None:
+        payload["application_id"] = str(message.application_id)
     if message.nonce is not None:
         payload["nonce"] = message.nonce
     if message.reply_to is not None and with_reference:

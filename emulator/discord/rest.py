@@ -165,7 +165,7 @@ async def _apply_faults_and_limits(
 
 
 async def _read_body(request: web.Request) -> tuple[dict[str, Any] | None, list[UploadedFile], str | None]:
-    """JSON bodies as is; multipart as its payload_json (or plain fields) plus file metadata."""
+    """JSON bodies as is; multipart as its payload_json (or plain fields) plus the uploaded files."""
     if not request.body_exists:
         return None, [], None
     media_type = request.content_type
@@ -195,13 +195,14 @@ async def _read_multipart(request: web.Request) -> tuple[dict[str, Any] | None, 
         if not isinstance(part, BodyPartReader):
             continue
         if part.filename is not None:
-            size = 0
+            chunks = []
             while chunk := await part.read_chunk():
-                size += len(chunk)
+                chunks.append(chunk)
                 total += len(chunk)
                 if total > MAX_UPLOAD_BYTES:
                     raise REQUEST_TOO_LARGE()
-            files.append(UploadedFile(part.name or "", part.filename, size, part.headers.get("Content-Type")))
+            kind = part.headers.get("Content-Type")
+            files.append(UploadedFile(part.name or "", part.filename, kind, b"".join(chunks)))
         elif part.name == "payload_json":
             try:
                 payload = json.loads(await part.text())

@@ -8,8 +8,16 @@ from typing import Any
 from aiohttp import web
 
 from . import actions
+from .attachments import build_attachments
 from .context import ApiCall, Routes
-from .errors import EMPTY_MESSAGE, MISSING_PERMISSIONS, OTHERS_MESSAGE, invalid_form_body, json_response, no_content
+from .errors import (
+    DM_CHANNEL_ACTION,
+    EMPTY_MESSAGE,
+    OTHERS_MESSAGE,
+    invalid_form_body,
+    json_response,
+    no_content,
+)
 from .lookups import require_channel, require_message, require_permission, require_user
 from .models import Channel
 from .payloads import channel_payload, message_payload
@@ -84,7 +92,7 @@ async def create_message(call: ApiCall) -> web.Response:
     require_permission(call.world, channel, send_permission(channel, bool(call.files)))
     check_sendable(call, message_problems(call.body))
     reply_to = _reply_target(call, channel)
-    attachments = actions.build_attachments(call.ctx, channel.id, call.files, call.body)
+    attachments = build_attachments(call.ctx, channel.id, call.files, call.body)
     message = actions.post_message(
         call.ctx, channel, call.world.bot, call.body, attachments=attachments, reply_to=reply_to
     )
@@ -103,16 +111,17 @@ async def edit_message(call: ApiCall) -> web.Response:
     if message.author.id != call.world.bot_id or message.webhook_id is not None:
         raise OTHERS_MESSAGE()
     call.reject(message_problems(call.body))
-    attachments = actions.build_attachments(call.ctx, channel.id, call.files, call.body)
+    attachments = build_attachments(call.ctx, channel.id, call.files, call.body)
     return json_response(message_payload(call.world, actions.edit_message(call.ctx, message, call.body, attachments)))
 
 
 async def delete_message(call: ApiCall) -> web.Response:
+    """The bot's own messages anywhere; others' (users', webhooks') with Manage Messages, never in DMs."""
     channel = _channel(call)
     message = require_message(call.world, channel.id, call.id_param("message_id"))
     if message.author.id != call.world.bot_id:
         if channel.is_dm:
-            raise MISSING_PERMISSIONS()
+            raise DM_CHANNEL_ACTION()  # in DMs only the author may delete, whatever the bot's rights
         require_permission(call.world, channel, MANAGE_MESSAGES)
     actions.delete_message(call.ctx, message)
     return no_content()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import actions
+from .attachments import build_attachments
 from .context import ApiCall, Routes
 from .errors import (
     DM_CHANNEL_ACTION,
@@ -133,7 +134,7 @@ async def execute_webhook(call: ApiCall) -> web.Response:
         bot=True,
         avatar=webhook.avatar,
     )
-    attachments = actions.build_attachments(call.ctx, channel.id, call.files, call.body)
+    attachments = build_attachments(call.ctx, channel.id, call.files, call.body)
     message = actions.post_message(call.ctx, channel, author, call.body, webhook=webhook, attachments=attachments)
     if call.query.get("wait", "false").lower() in _TRUE:
         return json_response(message_payload(call.world, message))
@@ -147,7 +148,7 @@ async def get_webhook_message(call: ApiCall) -> web.Response:
 async def edit_webhook_message(call: ApiCall) -> web.Response:
     message = _webhook_message(call, _token_webhook(call))
     call.reject(message_problems(call.body))
-    attachments = actions.build_attachments(call.ctx, message.channel_id, call.files, call.body)
+    attachments = build_attachments(call.ctx, message.channel_id, call.files, call.body)
     return json_response(message_payload(call.world, actions.edit_message(call.ctx, message, call.body, attachments)))
 
 

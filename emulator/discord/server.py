@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from . import proxies
+from .attachments import CDN_PATH, serve_attachment
 from .context import CONTEXT_KEY, Context
 from .control import PREFIX as CONTROL_PREFIX
 from .control import control_app
@@ -19,6 +21,7 @@ from .gateway import GatewayHub
 from .journal import RequestRecord, Violation
 from .models import Message
 from .openapi import load_spec
+from .page import Page
 from .ratelimit import RateLimiter, RateLimits
 from .rest import API_PREFIX, MAX_UPLOAD_BYTES, handle_api
 from .world import World, default_world
@@ -39,6 +42,7 @@ class DiscordEmulator:
         port: int = 0,
         *,
         limits: RateLimits | None = None,
+        page_bot_http: str | None = None,
     ) -> None:
         self.world = world if world is not None else default_world()
         self.token = token
@@ -54,6 +58,8 @@ class DiscordEmulator:
             faults=Faults(),
             gateway=GatewayHub(self.world, token),
         )
+        self.page_bot_http = page_bot_http  # the bot's HTTP server, for the page's actor tree (None: unavailable)
+        self.page = Page(self._ctx, lambda: self.page_bot_http)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -103,7 +109,9 @@ class DiscordEmulator:
         app[CONTEXT_KEY] = self._ctx
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", handle_api)
         app.router.add_get("/gateway", self._ctx.gateway.handle)
+        app.router.add_get(CDN_PATH, serve_attachment)
         app.add_subapp(CONTROL_PREFIX, control_app())
+        self.page.mount(app)
         return app
 
     # --- addresses ------------------------------------------------------------------------------
@@ -147,6 +155,30 @@ class DiscordEmulator:
     def reconnect_gateway(self) -> None:
         """Send op 7 RECONNECT to every client, which then RESUMEs."""
         self._ctx.gateway.request_reconnect()
+
+    # --- simulated third parties (call from the emulator's loop, or through EmulatorThread.call) --
+
+    def proxy_message(
+        self,
+        channel_id: int,
+        original_message_id: int,
+        display_name: str,
+        content: str,
+        avatar_url: str | None = None,
+        application_id: int | None = None,
+    ) -> int:
+        """Act as a proxy bot (see `World.add_proxy_app`): delete the human's message, repost it through the
+        app's webhook as `display_name`; returns the new message's id. ValueError if it cannot be done."""
+        message = proxies.proxy_message(
+            self._ctx,
+            channel_id,
+            original_message_id,
+            display_name,
+            content,
+            avatar_url=avatar_url,
+            application_id=application_id,
+        )
+        return message.id
 
 
 class EmulatorThread:
@@ -225,3 +257,7 @@ class EmulatorThread:
 
     def violations(self) -> list[Violation]:
         return self.call(self.emulator.violations)
+
+    def proxy_message(self, channel_id: int, original_message_id: int, display_name: str, content: str) -> int:
+        """`DiscordEmulator.proxy_message`, run on the emulator's loop."""
+        return self.call(self.emulator.proxy_message, channel_id, original_message_id, display_name, content)

@@ -11,22 +11,32 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
 
+from .files import FILE_STORE_CAP, FileStore
 from .journal import Journal
-from .models import Channel, ChannelType, Guild, Member, Message, Overwrite, Role, User, Webhook
+from .models import Application, Channel, ChannelType, Guild, Member, Message, Overwrite, Role, User, Webhook
 from .permissions import BOT_DEFAULT, EVERYONE_DEFAULT
 from .snowflake import SnowflakeGenerator
 
 MESSAGES_PER_CHANNEL_CAP = 5_000
 """Oldest messages of a channel are forgotten beyond this many, to keep long runs bounded."""
+PLURALKIT_APPLICATION_ID = 466378653216014359
 
 
 class World:
     """Tables of records keyed by id; a changed record is replaced, so readers never see half an edit."""
 
-    def __init__(self, bot_name: str = "Tzurot", *, message_cap: int = MESSAGES_PER_CHANNEL_CAP) -> None:
+    def __init__(
+        self,
+        bot_name: str = "Tzurot",
+        *,
+        message_cap: int = MESSAGES_PER_CHANNEL_CAP,
+        file_cap: int = FILE_STORE_CAP,
+    ) -> None:
         self.ids = SnowflakeGenerator()
         self.journal = Journal()
         self.message_cap = message_cap
+        self.files = FileStore(file_cap)
+        self.applications: dict[int, Application] = {}
         self.users: dict[int, User] = {}
         self.guilds: dict[int, Guild] = {}
         self.roles: dict[int, Role] = {}
@@ -127,6 +137,23 @@ class World:
         )
         self.webhooks[webhook.id] = webhook
         return webhook
+
+    def add_proxy_app(
+        self, name: str = "PluralKit", application_id: int = PLURALKIT_APPLICATION_ID
+    ) -> Application:
+        """Another bot application (PluralKit by default) whose bot user, of the same id, joins every guild
+        with a managed role that may manage messages and webhooks; see `DiscordEmulator.proxy_message`.
+        Call it before starting the emulator, or on its loop (then clients hear of no new member)."""
+        existing = self.applications.get(application_id)
+        if existing is not None:
+            return existing
+        user = self.users.get(application_id) or self.add_user(name, bot=True, user_id=application_id)
+        for guild_id in self.guilds:
+            if (guild_id, user.id) not in self.members:
+                role = self.add_role(guild_id, name, BOT_DEFAULT, managed=True, bot_id=user.id)
+                self.add_member(guild_id, user.id, roles=(role.id,))
+        application = self.applications[application_id] = Application(application_id, name, user.id)
+        return application
 
     def set_overwrite(self, channel_id: int, overwrite: Overwrite) -> Channel:
         """Add or replace the channel's overwrite for the same role or member."""
