@@ -143,18 +143,9 @@ def run_sandbox(settings: Settings, port: int) -> int:
 
     async def main() -> None:
         async with emulators(settings, port, ai_port):
-            print(f"Discord emulator: http://127.0.0.1:{port}  (REST {settings.discord_api_base})", flush=True)
-            if ai_port is not None:
-                print(
-                    f"AI: the local AI emulator at {settings.ai_base_url} (set AI_BASE_URL to use a real one)",
-                    flush=True,
-                )
-            else:
-                print(f"AI: {settings.ai_base_url}", flush=True)
-            print(f"data: {settings.data_dir.resolve()}  supervisor log: {settings.supervisor_log_path}", flush=True)
-            print(f"bot status: http://{settings.http_host}:{settings.http_port}/status  (also /metrics, /healthz)",
-                  flush=True)
-            ready = f"sandbox ready: http://127.0.0.1:{port}  (Ctrl-C stops it)"
+            ai = "the local AI emulator (set AI_BASE_URL for a real one)" if ai_port is not None else "AI_BASE_URL"
+            print(f"AI: {ai}; data: {settings.data_dir}; status: `python bot.py status`", flush=True)
+            ready = f"sandbox ready: http://127.0.0.1:{port}  (open it in a browser; Ctrl-C stops it)"
             await serve(settings, bridge, table, metrics, ready, sandbox=True)
 
     try:
