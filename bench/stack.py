@@ -23,7 +23,7 @@ import httpx
 from supervision import log as slog
 from supervision.procs import descendants, pid_alive
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
@@ -148,3 +148,61 @@ class Sandbox:
 
     def fault(self, **fault: Any) -> None:
         self.http.post("/_sandbox/faults", json=fault).raise_for_status()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    """The Discord and AI emulators in this process, the real bot in a subprocess: what tests and benchmarks
+    drive over the real interfaces (the control API, the gateway, the bot's HTTP server)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        world: Any = None,
+        env: dict[str, str] | None = None,
+        ai_max_concurrent: int | None = None,
+        discord_limits: Any = None,
+    ) -> None:
+        from emulator.ai import AIEmulator
+        from emulator.discord import DiscordEmulator
+
+        self.discord = DiscordEmulator(world=world, limits=discord_limits).start_in_thread()
+        self.ai = AIEmulator(max_concurrent=ai_max_concurrent).start_in_thread()
+        self.http_port = free_port()
+        self.bot = BotProcess(
+            {
+                "DISCORD_TOKEN": "sandbox-token",
+                "DISCORD_API_BASE": self.discord.api_base,
+                "DISCORD_GATEWAY_URL": self.discord.gateway_url,
+                "AI_BASE_URL": self.ai.base_url,
+                "AI_MODEL": "e2e-model",
+                "TZUROT_ACTOR_ADMIN_PORT": str(free_port()),
+                "TZUROT_LIVENESS_PERIOD_S": "1",
+                "TZUROT_HTTP_PORT": str(self.http_port),
+                **(env or {}),
+            },
+            data_dir,
+        )
+        self.sandbox = Sandbox(self.discord.base_url)
+
+    def start(self) -> Stack:
+        self.bot.start()
+        return self
+
+    def status(self) -> dict[str, Any]:
+        return httpx.get(f"http://127.0.0.1:{self.http_port}/status", timeout=30).json()
+
+    def stop(self) -> list[dict[str, Any]]:
+        """Stop everything; returns the emulator's recorded violations of Discord's rules."""
+        self.bot.stop()
+        problems = self.sandbox.violations()
+        self.ai.stop()
+        self.discord.stop()
+        return problems
