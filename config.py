@@ -120,7 +120,7 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "ai_timeout_s": ("AI_TIMEOUT_S", float, _positive, "whole-request timeout of one AI call"),
     "user_rate_per_min": ("TZUROT_USER_RATE_PER_MIN", float, _positive, "addressed messages a user may send a minute"),
     "user_burst": ("TZUROT_USER_BURST", int, _positive, "how many of those may come at once"),
-    "daily_quota": ("TZUROT_DAILY_QUOTA", int, lambda v: v >= 0, "AI answers per user per UTC day (0: no quota)"),
+    "daily_quota": ("TZUROT_DAILY_QUOTA", int, lambda v: v >= 0, "addressed messages per user per UTC day (0: none)"),
     "ai_slots": ("TZUROT_AI_SLOTS", int, _positive, "concurrent AI requests on the operator's key"),
     "ai_breaker_failures": ("TZUROT_AI_BREAKER_FAILURES", int, _positive, "failures in a row that open a breaker"),
     "ai_breaker_cooldown_s": ("TZUROT_AI_BREAKER_COOLDOWN_S", float, _positive, "how long an open breaker refuses"),

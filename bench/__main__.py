@@ -10,6 +10,10 @@ from bench.report import emit
 
 SCENARIOS = {
     "droppath": "bench.droppath",
+    "latency": "bench.latency",
+    "fairness": "bench.fairness",
+    "capacity": "bench.capacity",
+    "chatter": "bench.chatter",
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from actors.messages import GetUserSettings
 from store import SqliteStore
 
 log = logging.getLogger("tzurot.http")
@@ -32,6 +33,7 @@ class HttpServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/status", self.status)
+        app.router.add_get("/ping", self.ping)
         app.router.add_route("OPTIONS", "/{tail:.*}", self.preflight)
         app.router.add_post("/actors/kill", self.kill)
         self._runner = web.AppRunner(app, access_log=None)
@@ -73,6 +75,16 @@ class HttpServer:
             return web.json_response({"error": f"actor system not answering: {type(exc).__name__}"}, status=503,
                                      headers=CORS)
         return web.json_response(status, headers=CORS)
+
+    async def ping(self, request: web.Request) -> web.Response:
+        """Round trip edge -> Root -> shard -> user actor -> edge, in ms (activates the actor if needed)."""
+        try:
+            user = int(request.query["user"])
+        except (KeyError, ValueError):
+            return web.json_response({"error": "GET /ping?user=<user id>"}, status=400)
+        started = time.perf_counter()
+        await self.edge.bridge.ask_async("user", user, GetUserSettings(user))
+        return web.json_response({"ms": round((time.perf_counter() - started) * 1000, 3)})
 
     async def preflight(self, request: web.Request) -> web.Response:
         return web.Response(headers={**CORS, "Access-Control-Allow-Methods": "GET, POST, OPTIONS"})

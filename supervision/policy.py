@@ -91,6 +91,7 @@ class Child:
     restarts: deque[float] = field(default_factory=deque)
     parked_until: float = 0.0
     last_error: str = ""
+    spawned_at: float = 0.0
 
 
 class ChildTable:
@@ -127,19 +128,20 @@ class ChildTable:
         self._touch(key, now)
         return self._spawn(self.children.setdefault(key, Child(key)))
 
-    def spawned(self, key: str, address: Any) -> None:
+    def spawned(self, key: str, address: Any, now: float = 0.0) -> None:
         """The shell created the child process for `key` (it is not serving until `ready`)."""
         child = self.children[key]
-        child.status, child.address, child.pid = STARTING, address, None
+        child.status, child.address, child.pid, child.spawned_at = STARTING, address, None, now
 
-    def ready(self, key: str, address: Any, pid: int) -> list[Effect]:
+    def ready(self, key: str, address: Any, pid: int, now: float = 0.0) -> list[Effect]:
         """The child loaded its state: hand it everything that waited."""
         child = self.children.get(key)
         if child is None or child.address != address or child.status != STARTING:
             return []
         child.status, child.pid = LIVE, pid
         child.address = address  # the resolved address; the one from createActor was provisional
-        out: list[Effect] = [Log("info", "activated", key, f"pid {pid}")]
+        took = f" in {(now - child.spawned_at) * 1000:.0f} ms" if now and child.spawned_at else ""
+        out: list[Effect] = [Log("info", "activated", key, f"pid {pid}{took}")]
         while child.pending:
             out.append(Forward(key, address, child.pending.popleft()))
         return out

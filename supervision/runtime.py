@@ -55,6 +55,18 @@ def log_defs(data_dir: Path) -> dict[str, Any]:
     }
 
 
+def raise_open_files_limit() -> None:
+    """Thespian holds sockets per child in each supervisor: lift the soft fd limit to the hard one."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+    except (ValueError, OSError):
+        pass
+
+
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
@@ -76,5 +88,6 @@ def start_actor_system(data_dir: Path, admin_port: int, bind_host: str = "127.0.
     if bind_host not in ("", "0.0.0.0"):
         os.environ["THESPIAN_BASE_IPADDR"] = bind_host
         _bind_to(bind_host)
+    raise_open_files_limit()
     capabilities = {"Admin Port": admin_port}
     return ActorSystem(SYSTEM_BASE, capabilities, logDefs=log_defs(data_dir), transientUnique=True)

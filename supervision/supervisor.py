@@ -81,7 +81,7 @@ class Supervisor(SupervisedChild):
                 start = self.child_start(effect.key)
                 address = self.createActor(start.child_class)
                 assert self.table is not None
-                self.table.spawned(effect.key, address)
+                self.table.spawned(effect.key, address, time.time())
                 self.send(address, start)
             elif isinstance(effect, Stop):
                 self.send(effect.address, ActorExitRequest())
@@ -107,7 +107,7 @@ class Supervisor(SupervisedChild):
     # ---- Thespian handlers --------------------------------------------------------------------
     def receiveMsg_ChildReady(self, msg: ChildReady, sender: Any) -> None:
         if self.table is not None:
-            self.perform(self.table.ready(msg.key, sender, msg.pid))
+            self.perform(self.table.ready(msg.key, sender, msg.pid, time.time()))
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
         if self.table is not None and not self._exiting:  # while we stop, our children stop with us

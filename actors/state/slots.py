@@ -46,7 +46,7 @@ class SlotsState:
         match msg:
             case SlotRequest(user_id=user, trigger_id=trigger):
                 if user in self.holders:  # asked again (a retry, or a restarted actor): it still holds one
-                    self.holders[user] = (trigger, self.holders[user][1])
+                    self.holders[user] = (trigger, now)  # a fresh lease for what it is doing now
                     return [self._grant_msg(user, trigger)]
                 if len(self.holders) < self.capacity and not self.waiting:
                     self.holders[user] = (trigger, now)

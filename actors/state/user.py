@@ -41,6 +41,7 @@ from actors.state.names import alias_problem, name_problem, normalize_alias
 from actors.state.proxies import incoming_from, incoming_to
 from actors.state.registry_records import default_prompt
 from actors.state.user_commands import UserCommands
+from ai.breaker import Breaker
 
 MAX_ALIASES = 50
 INBOX_CAP = 20  # messages waiting while the previous one is answered
@@ -92,7 +93,12 @@ class UserState(UserCommands):
     def restore(cls, key: str, data: dict[str, Any] | None, settings: Any = None) -> UserState:
         state = cls(int(key), UserOptions.from_settings(settings))
         if settings is not None:
-            state.limits = UserLimits(settings.user_rate_per_min, settings.user_burst, settings.daily_quota)
+            state.limits = UserLimits(
+                settings.user_rate_per_min,
+                settings.user_burst,
+                settings.daily_quota,
+                key_breaker=Breaker(settings.ai_breaker_failures, settings.ai_breaker_cooldown_s),
+            )
         if data:
             state.limits.restore(data.get("limits"))
             state.autorespond = bool(data.get("autorespond", False))
@@ -289,9 +295,9 @@ class UserState(UserCommands):
         if record.get("temperature") is not None:
             request["temperature"] = record["temperature"]
         persona = Persona(record["name"], record["display_name"], record.get("avatar_url") or None)
-        job = Job(heard, cid, persona, turn, request)
+        job = Job(heard, cid, persona, turn, request, self.sealed_key)
         typing = Tell("channel", cid, TypingFor(cid, self.user_id, msg.message_id))
-        if self.sealed_key:  # the user's own key: no shared slot, but its own breaker
+        if job.sealed_key:  # the user's own key: no shared slot, but its own breaker
             if not self.limits.key_breaker.allow(now):
                 return self._finish(job, KeyFailing(), now)
             return [typing, *self._call(job)]
@@ -301,16 +307,18 @@ class UserState(UserCommands):
 
     def _call(self, job: Job) -> list[Effect]:
         self.waiting = (job.heard.incoming.message_id, "ai", job)
-        key = "own key" if self.sealed_key else "operator key"
+        key = "own key" if job.sealed_key else "operator key"
         model = job.request["model"] or "default"
         return [
             self.log(job.heard, "info", "ai_call", f"{job.persona.name} model {model} ({key})"),
-            Call("ai", "complete", (job.request, self.sealed_key), ("ai", job.heard.incoming.message_id)),
+            Call("ai", "complete", (job.request, job.sealed_key), ("ai", job.heard.incoming.message_id)),
         ]
 
     def _slot(self, msg: Any, now: float) -> list[Effect]:
         """The operator's capacity: ask for a slot, retry on a timer, call the model once granted."""
         trigger = msg.trigger_id if isinstance(msg, SlotGranted) else msg.payload[1]
+        if self.waiting is not None and self.waiting[0] == trigger and self.waiting[1] == "ai":
+            return []  # a second grant for the call already running (a retry crossed the first): still ours
         if self.waiting is None or self.waiting[0] != trigger or self.waiting[1] != "slot":
             return [Tell("slots", "slots", SlotRelease(self.user_id, trigger))] if isinstance(msg, SlotGranted) else []
         job = self.waiting[2]
@@ -344,7 +352,7 @@ class UserState(UserCommands):
             return []
         self.waiting = None
         effects: list[Effect] = []
-        if self.sealed_key:
+        if job.sealed_key:  # the key the call used, not one set since
             self.limits.key_breaker.record(not _failed(result), now)
         else:
             effects.append(Tell("slots", "slots", SlotRelease(self.user_id, tag[1])))
@@ -454,6 +462,7 @@ class Job:
     persona: Persona
     turn: dict[str, Any]
     request: dict[str, Any]
+    sealed_key: str | None = None  # the user's own key, when the call uses it (decided once, at the start)
 
 
 class ServiceDown(Exception):
