@@ -77,6 +77,14 @@ class Log:
 
 
 @dataclass(frozen=True)
+class WorkDone:
+    """The message `trigger_id` has had its answer (`reply_id`) or needs none: its durable record is closed."""
+
+    trigger_id: int
+    reply_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Count:
     """Add to a metric (labels from small fixed sets only: never a user or channel id)."""
 
@@ -103,4 +111,4 @@ class Wake:
     payload: Any
 
 
-Effect = Reply | Save | Tell | Resume | Push | Timer | Call | Log | Count | Observe
+Effect = Reply | Save | Tell | Resume | Push | Timer | Call | Log | Count | Observe | WorkDone

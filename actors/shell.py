@@ -12,7 +12,22 @@ import time
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from actors.effects import Call, Count, Done, Effect, Log, Observe, Push, Reply, Resume, Save, Tell, Timer, Wake
+from actors.effects import (
+    Call,
+    Count,
+    Done,
+    Effect,
+    Log,
+    Observe,
+    Push,
+    Reply,
+    Resume,
+    Save,
+    Tell,
+    Timer,
+    Wake,
+    WorkDone,
+)
 from store import SqliteStore, StaleWrite
 from supervision.child import SupervisedChild
 from supervision.log import SupervisorLog
@@ -90,6 +105,8 @@ class StatefulActor(SupervisedChild):
             elif isinstance(effect, Call):
                 result = self.call(effect)
                 self.perform(self.state.handle(Done(effect.tag, result), time.time()), msg)
+            elif isinstance(effect, WorkDone):
+                self.store.work_done(effect.trigger_id, effect.reply_id)
             elif isinstance(effect, Count):
                 self.count(effect.name, *effect.labels, amount=effect.amount)
             elif isinstance(effect, Observe):

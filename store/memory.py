@@ -12,6 +12,7 @@ class MemoryStore:
         self.rows: dict[tuple[str, str], tuple[int, int, bytes]] = {}  # (kind, key) -> (schema, version, data)
         self.saves = 0
         self.route_rows: dict[tuple[str, int | str], Any] = {}
+        self.work: dict[int, dict[str, Any]] = {}
 
     def load(self, kind: str, key: str) -> Record:
         row = self.rows.get((kind, key))
@@ -36,6 +37,17 @@ class MemoryStore:
 
     def routes(self) -> list[tuple[str, int | str, Any]]:
         return [(k, key, v) for (k, key), v in self.route_rows.items()]
+
+    def work_open(self, message_id: int, channel_id: int, user_id: int, incoming: dict[str, Any]) -> bool:
+        if message_id in self.work:
+            return False
+        self.work[message_id] = {"channel_id": channel_id, "user_id": user_id, "incoming": incoming,
+                                 "state": "open", "reply_id": None}
+        return True
+
+    def work_done(self, message_id: int, reply_id: int | None) -> None:
+        if message_id in self.work:
+            self.work[message_id].update(state="done", reply_id=reply_id)
 
     def close(self) -> None:
         pass

@@ -43,6 +43,24 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE work (
+            message_id INTEGER PRIMARY KEY,
+            channel_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            incoming BLOB NOT NULL,
+            state TEXT NOT NULL,
+            reply_id INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created REAL NOT NULL,
+            updated REAL NOT NULL
+        );
+        CREATE INDEX work_open ON work (state, created);
+        CREATE INDEX work_channel ON work (channel_id, message_id);
+        """,
+    ),
 ]
 
 

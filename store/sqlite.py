@@ -124,6 +124,52 @@ class SqliteStore:
         rows = self.conn.execute("SELECT kind, key, value FROM routes")
         return [(k, int(key) if key.isdigit() else key, json.loads(v)) for k, key, v in rows]
 
+    # ---- durable work: every message the edge hands on, until its answer is sent ------------------
+    def work_open(self, message_id: int, channel_id: int, user_id: int, incoming: dict[str, Any]) -> bool:
+        """Record a message before it is handed on; False when it was recorded before (a redelivery)."""
+        now = time.time()
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO work(message_id, channel_id, user_id, incoming, state, created, updated)"
+            " VALUES (?, ?, ?, ?, 'open', ?, ?)",
+            (message_id, channel_id, user_id, encode(incoming), now, now),
+        )
+        return cur.rowcount == 1
+
+    def work_done(self, message_id: int, reply_id: int | None) -> None:
+        self.conn.execute(
+            "UPDATE work SET state='done', reply_id=?, updated=? WHERE message_id=? AND state!='done'",
+            (reply_id, time.time(), message_id),
+        )
+
+    def work_due(self, older_than_s: float, window_s: float, limit: int = 200) -> list[dict[str, Any]]:
+        """Open work waiting longer than `older_than_s` (but not older than `window_s`): to hand on again."""
+        now = time.time()
+        rows = self.conn.execute(
+            "SELECT message_id, incoming, attempts FROM work WHERE state='open' AND created < ? AND created > ?"
+            " ORDER BY created LIMIT ?",
+            (now - older_than_s, now - window_s, limit),
+        ).fetchall()
+        if rows:
+            marks = ",".join("?" * len(rows))
+            self.conn.execute(
+                f"UPDATE work SET attempts=attempts+1, updated=? WHERE message_id IN ({marks})",
+                (now, *[r[0] for r in rows]),
+            )
+        return [{"message_id": m, "incoming": decode(b), "attempts": a} for m, b, a in rows]
+
+    def work_give_up(self, message_id: int) -> None:
+        self.conn.execute("UPDATE work SET state='failed', updated=? WHERE message_id=?", (time.time(), message_id))
+
+    def work_known(self, message_id: int) -> bool:
+        return self.conn.execute("SELECT 1 FROM work WHERE message_id=?", (message_id,)).fetchone() is not None
+
+    def work_last_seen(self, channel_id: int) -> int | None:
+        row = self.conn.execute("SELECT MAX(message_id) FROM work WHERE channel_id=?", (channel_id,)).fetchone()
+        return row[0] if row else None
+
+    def work_prune(self, older_than_s: float = 86_400) -> int:
+        return self.conn.execute("DELETE FROM work WHERE created < ?", (time.time() - older_than_s,)).rowcount
+
     def quarantined(self, kind: str | None = None) -> list[tuple[str, str, str]]:
         sql = "SELECT kind, key, reason FROM quarantine"
         args: tuple[str, ...] = ()

@@ -12,7 +12,22 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from actors.effects import Call, Count, Done, Effect, Log, Observe, Push, Reply, Resume, Save, Tell, Timer, Wake
+from actors.effects import (
+    Call,
+    Count,
+    Done,
+    Effect,
+    Log,
+    Observe,
+    Push,
+    Reply,
+    Resume,
+    Save,
+    Tell,
+    Timer,
+    Wake,
+    WorkDone,
+)
 from actors.messages import (
     ActivatePersonality,
     Author,
@@ -84,6 +99,7 @@ class ChannelState:
     notice_at: float = 0.0
     outbox: Outbox = field(default_factory=Outbox)
     proxy_seen_at: float = 0.0  # when a PluralKit/Tupperbox proxy last spoke here
+    sending: str | None = None  # the chunk whose send had begun when last saved
     held: OrderedDict[int, Incoming] = field(default_factory=OrderedDict)  # waiting to see if a proxy replaces it
     # Not persisted: what is in progress right now.
     recent: deque[Incoming] = field(default_factory=deque)  # recently handed on, to recognise a late proxy
@@ -110,6 +126,7 @@ class ChannelState:
             state.notice_at = float(data.get("notice_at", 0.0))
             state.outbox = Outbox.restore(data.get("outbox"))
             state.proxy_seen_at = float(data.get("proxy_seen_at", 0.0))
+            state.sending = data.get("sending")
             state.held = OrderedDict((int(m), incoming_from(i)) for m, i in data.get("held", []))
         return state
 
@@ -125,6 +142,7 @@ class ChannelState:
             "notice_at": self.notice_at,
             "outbox": self.outbox.snapshot(),
             "proxy_seen_at": self.proxy_seen_at,
+            "sending": self.sending,
             "held": [[m, incoming_to(i)] for m, i in self.held.items()],
         }
 
@@ -134,7 +152,31 @@ class ChannelState:
         facts += [Timer(PROXY_GRACE_S, ("release", mid)) for mid in self.held]
         if self.activated:
             facts.append(Push(RouteFact("activated", self.channel_id, self.activated)))
+        head = self.outbox.peek()
+        if self.sending is not None and head is not None and head.id == self.sending:
+            # We died while sending this: look before sending it again.
+            self.busy = True
+            call = Call("discord", "channel_messages", (self.channel_id, head.trigger_id, 50), ("verify", head.id))
+            return [*facts, call]
         return facts + self._pump(now)
+
+    def _verified(self, chunk_id: str, result: Any, now: float) -> list[Effect]:
+        self.sending, self.busy = None, False
+        chunk = self.outbox.find(chunk_id)
+        if chunk is None:
+            return self._pump(now)
+        ours = {h for h, _ in self.hooks}
+        texts = {chunk.text, self._prefix(chunk.display_name) + chunk.text}
+        for message in result.data if isinstance(result, Ok) and isinstance(result.data, list) else []:
+            by_us = (message.get("webhook_id") and int(message["webhook_id"]) in ours) or message.get("author", {}).get(
+                "bot"
+            )
+            if by_us and message.get("content") in texts:
+                return [
+                    Log("info", "send_verified", f"chunk {chunk_id} had been sent as {message['id']}"),
+                    *self._sent(chunk_id, None, Ok(200, message), now),
+                ]
+        return self._pump(now)
 
     def depth(self) -> int:
         """Chunks waiting to be sent: what an operator watches for a backlog."""
@@ -337,6 +379,15 @@ class ChannelState:
         return f"**{display_name}:** "
 
     def _pump(self, now: float) -> list[Effect]:
+        """Send the next chunk whose turn it is; a send is noted (and saved) first, so that after a crash we
+        can tell whether it reached Discord instead of posting it twice."""
+        effects = self._next_step(now)
+        if effects and isinstance(effects[-1], Call) and effects[-1].tag[0] == "send":
+            self.sending = effects[-1].tag[1]
+            return [Save(), *effects]
+        return effects
+
+    def _next_step(self, now: float) -> list[Effect]:
         if self.busy:
             return []
         chunk = self.outbox.peek()
@@ -411,11 +462,14 @@ class ChannelState:
             return []
         if what == "purge":
             return self._purge(tag[1], tag[2], result, now)
+        if what == "verify":
+            return self._verified(tag[1], result, now)
         if what == "list":
             return self._listed(result, now)
         if what == "create":
             return self._created(result, now)
         if what == "send":
+            self.sending = None
             return self._sent(tag[1], tag[2], result, now)
         return []
 
@@ -476,6 +530,8 @@ class ChannelState:
                     chunk.trigger_id,
                 ),
             ]
+            if chunk.id.endswith(":0"):
+                effects.append(WorkDone(chunk.trigger_id, message_id))  # the message has its answer
             if message_id is not None and not chunk.as_bot:
                 self._remember(message_id, chunk.name)
                 if chunk.id.endswith(":0") and chunk.created_at:

@@ -20,7 +20,7 @@ def last_prompt(stack) -> list[dict]:
 
 
 def test_a_whole_session(make_stack) -> None:
-    stack = make_stack()
+    stack = make_stack(env={"TZUROT_USER_BURST": "50"})  # a whole session in seconds: not a flood
     sb = stack.sandbox
     general, lounge, dm = sb.channel("general"), sb.channel("lounge"), sb.dm("alice")
 

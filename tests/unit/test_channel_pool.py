@@ -118,6 +118,12 @@ class FakeDiscord:
     def _typing(self, channel_id: int) -> Any:
         return Ok(204, None)
 
+    def _channel_messages(self, channel_id: int, after: int | None, limit: int) -> Any:
+        """What a restarted channel reads to see whether its last send got through."""
+        found = [p for p in self.posted if p.channel_id == channel_id and (after is None or p.message_id > after)]
+        return Ok(200, [{"id": str(p.message_id), "content": p.content, "author": {"bot": True},
+                         "webhook_id": str(p.webhook_id) if p.webhook_id else None} for p in found[:limit]])
+
     def _post(self, channel_id: int, payload: dict[str, Any], **extra: Any) -> Any:
         content = payload.get("content") or ""
         if not content or len(content) > LIMIT:
