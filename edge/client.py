@@ -17,6 +17,7 @@ import yarl
 from actors.messages import Author, Incoming, Place, WebhooksChanged
 from bridge import Bridge
 from config import Settings
+from edge.durable import WorkLog, catch_up, resend_forever
 from edge.routing import Outline, RoutingTable
 from observability.activity import Activity
 from observability.metrics import Metrics
@@ -140,6 +141,8 @@ class Edge(discord.Client):
         self.metrics = metrics
         self.usage = Activity()
         self.events = SupervisorLog(settings.data_dir / "events.log", echo=False)
+        self.work = WorkLog(settings)
+        self._caught_up = False
         self.ready_once = asyncio.Event()
         self.started = time.time()
         self.disconnected_at: float | None = time.time()
@@ -194,26 +197,40 @@ class Edge(discord.Client):
         assert self.user is not None
         log.info("connected as %s (%s), %d guild(s)", self.user.name, self.user.id, len(self.guilds))
         self.ready_once.set()
+        if not self._caught_up:
+            self._caught_up = True
+            self.loop.create_task(catch_up(self))
+            self.loop.create_task(resend_forever(self))
 
     async def on_message(self, message: discord.Message) -> None:
+        await self.handle(message)
+
+    async def handle(self, message: discord.Message, caught_up: bool = False) -> int:
+        """Filter one message and hand it on (written down first); 1 when it was handed on."""
         me = self.user
         if me is None:
-            return
+            return 0
         self.metrics.received.inc()
         try:
             reason = self.table.decide(outline_of(message, me))
             if reason is not None:
                 self.metrics.dropped.labels(reason).inc()
-                return
+                return 0
             self.metrics.forwarded.inc()
             self.usage.add(message.author.id)
-            self.events.emit("info", "received", "edge", "edge", f"from {message.author.name}",
-                             user=message.author.id, channel=message.channel.id, trigger=message.id)
+            self.events.emit("info", "caught_up" if caught_up else "received", "edge", "edge",
+                             f"from {message.author.name}", user=message.author.id, channel=message.channel.id,
+                             trigger=message.id)
             incoming = incoming_of(message, me, self.table, await self.small_attachment(message))
         except Exception:  # a malformed payload must not take the edge down
             log.exception("skipped a message the edge could not read (id %s)", getattr(message, "id", "?"))
-            return
+            return 0
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.bridge.pool, self.work.record, incoming)
+        except Exception:  # the store failing must not silence the bot: hand on anyway, and say so
+            log.exception("store_failed: could not record message %s before handing it on", message.id)
         await self.hand_off("channel", message.channel.id, incoming)
+        return 1
 
     async def small_attachment(self, message: discord.Message) -> str:
         """The text of a small JSON attachment to a command (`import`); nothing else is downloaded."""

@@ -117,9 +117,10 @@ def parse_command(content: str, prefix: str = "!tz ") -> Command | CommandError 
     rest = text[len(word) :]
     if shown_prefix.endswith(" ") and rest and not rest[0].isspace():
         return None
-    if len(content) > MESSAGE_MAX:
-        return CommandError(f"That message is too long for a command (at most {MESSAGE_MAX} characters).")
     head, args = _take(rest, 1)
+    if len(content) > MESSAGE_MAX:  # an over-long `auth` may still hold a key: sensitive, so it is deleted
+        auth = bool(head) and canonical(head[0]) == "auth"
+        return CommandError(f"That message is too long for a command (at most {MESSAGE_MAX} characters).", auth)
     if not head:
         return Command("help")
     name = canonical(head[0])

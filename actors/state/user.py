@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from actors.effects import Call, Count, Done, Effect, Log, Observe, Push, Reply, Save, Tell, Timer, Wake
+from actors.effects import Call, Count, Done, Effect, Log, Observe, Push, Reply, Save, Tell, Timer, Wake, WorkDone
 from actors.messages import (
     CommandFor,
     GetUserSettings,
@@ -51,6 +51,7 @@ PERSONA_WAIT_S = 10.0
 SLOT_RETRY_S = 15.0  # ask the Slots actor again (it keeps nothing across a restart)
 SLOT_TRIES = 8  # then give up with a "very busy" answer
 HANDLED_CAP = 200
+ANSWERS_CAP = 50
 
 
 @dataclass
@@ -83,6 +84,7 @@ class UserState(UserCommands):
     inbox: deque[Heard] = field(default_factory=deque)
     handled: deque[int] = field(default_factory=deque)  # message ids answered lately
     limits: UserLimits = field(default_factory=UserLimits)
+    answers: OrderedDict[int, Speak] = field(default_factory=OrderedDict)  # recent answers, to say again
     # Not persisted: what is in progress right now.
     resets: dict[int, Heard] = field(default_factory=dict)  # `reset` commands waiting for the Registry
     waiting: tuple[int, str, Any] | None = None  # (trigger id, purpose, what to continue with)
@@ -109,6 +111,9 @@ class UserState(UserCommands):
             state.histories = OrderedDict((str(k), list(v)) for k, v in data.get("histories", []))
             state.inbox = deque(_heard_from(h) for h in data.get("inbox", []))
             state.handled = deque(int(m) for m in data.get("handled", []))
+            for raw in data.get("answers", []):
+                speak = Speak(**{**raw, "persona": Persona(**raw["persona"])})
+                state.answers[speak.trigger_id] = speak
         return state
 
     def snapshot(self) -> dict[str, Any]:
@@ -121,6 +126,7 @@ class UserState(UserCommands):
             "histories": [[k, v] for k, v in self.histories.items()],
             "inbox": [_heard_to(h) for h in self.inbox],
             "handled": list(self.handled),
+            "answers": [asdict(a) for a in self.answers.values()],
             "limits": self.limits.snapshot(),
         }
 
@@ -193,8 +199,13 @@ class UserState(UserCommands):
         if isinstance(parsed, Command):
             return self.command(parsed, heard, now)
         mid = heard.incoming.message_id
-        if mid in self.handled or any(h.incoming.message_id == mid for h in self.inbox):
-            return []  # the same message again (a redelivery): already answered, or already waiting
+        if any(h.incoming.message_id == mid for h in self.inbox):
+            return []  # the same message again (a redelivery): it is already waiting
+        if mid in self.handled:
+            # Handed on again because its answer never arrived: say the same answer again (the channel sends
+            # each chunk once), or close its record if it needed none.
+            answer = self.answers.get(mid)
+            return [Tell("channel", answer.channel_id, answer)] if answer is not None else [WorkDone(mid)]
         if len(self.inbox) >= INBOX_CAP:
             return [self.notify(heard, "You have many messages waiting for an answer; I skipped this one.")]
         self.inbox.append(heard)
@@ -218,11 +229,15 @@ class UserState(UserCommands):
                 effects += [Save(), said, self.log(heard, "info", "rate_limited", why)]
                 if tell:
                     effects += [Count("rate_limit_notice"), self.notify(heard, self.limit_notice(why))]
+                else:
+                    effects.append(WorkDone(heard.incoming.message_id))
                 continue
             self._done_with(self.inbox.popleft())
             effects.append(Save())
             if heard.incoming.place.kind == "dm":
                 effects.append(self.notify(heard, self.dm_hint()))
+            else:
+                effects.append(WorkDone(heard.incoming.message_id))  # nobody addressed: nothing to answer
         return effects
 
     def _done_with(self, heard: Heard) -> None:
@@ -380,9 +395,11 @@ class UserState(UserCommands):
             effects.append(self.log(heard, "warning", "ai_failed", f"ref {reference}: {kind} {type(result).__name__}"))
             text = ctx.spoken_error(kind, reference)
             effects.append(Count("ai_error", (kind,)))
-        effects.append(
-            Tell("channel", cid, Speak(cid, self.user_id, persona, text, trigger, heard.incoming.created_at))
-        )
+        speak = Speak(cid, self.user_id, persona, text, trigger, heard.incoming.created_at)
+        self.answers[trigger] = speak
+        while len(self.answers) > ANSWERS_CAP:
+            self.answers.popitem(last=False)
+        effects.append(Tell("channel", cid, speak))
         return effects + self._next(now)
 
     def _remember(self, cid: int, name: str, turn: dict[str, Any], answer: str, heard: Heard, now: float) -> None:

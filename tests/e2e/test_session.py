@@ -86,3 +86,21 @@ def test_a_whole_session(make_stack) -> None:
     output = stack.bot.output() + "".join(open(p).read() for p in stack.bot.data_dir.glob("*.log"))
     assert "sk-alice-secret-123" not in output and "sk-bob-oops-4567" not in output
     assert "Traceback" not in output
+
+
+def test_messages_said_while_the_bot_was_down_are_answered_after_it_starts(make_stack) -> None:
+    stack = make_stack()
+    sb = stack.sandbox
+    lounge = sb.channel("lounge")
+    t = sb.post(lounge, "alice", "!tz add lilith")
+    said(sb, lounge, t, "Added")
+    t = sb.post(lounge, "alice", "!tz activate lilith")
+    said(sb, lounge, t, "now answers every message")
+
+    stack.bot.stop()
+    missed = [sb.post(lounge, user, f"while you were away, {user}") for user in ("alice", "bob")]
+    stack.bot.start()
+
+    for trigger, user in zip(missed, ("alice", "bob"), strict=True):
+        said(sb, lounge, trigger, f"heard: {user}: while you were away, {user}")
+    assert sum("while you were away" in m["content"] for m in sb.replies(lounge, missed[0])) == 2  # once each

@@ -1,0 +1,120 @@
+"""Nothing accepted is lost: every message the edge hands on is written down first, until it is answered.
+
+The edge records a message in the store's work table before handing it to its channel actor; the channel
+closes the record when the answer's first message is sent (the user's actor closes it when nothing needed
+an answer). A sweep hands on again whatever stayed open too long (an actor died with it in its mailbox); the
+actors deduplicate, so that costs nothing when the first hand-off did arrive. After a full restart the edge
+also reads back what was said while it was away (catch-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import Any
+
+from actors.messages import Incoming
+from actors.state.proxies import incoming_from, incoming_to
+from store import SqliteStore
+
+log = logging.getLogger("tzurot.edge")
+
+RESEND_AFTER_S = 20.0  # open longer than this: hand it on again
+WINDOW_S = 600.0  # nothing older than ten minutes is resent or caught up
+MAX_ATTEMPTS = 8
+CATCH_UP_LIMIT = 100  # messages read back per channel
+
+
+class WorkLog:
+    """The work table, seen from the edge's threads (one SQLite connection per thread)."""
+
+    def __init__(self, settings: Any) -> None:
+        self.path = settings.store_path
+        self._local = threading.local()
+
+    @property
+    def store(self) -> SqliteStore:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = SqliteStore(self.path)
+        return store
+
+    def record(self, incoming: Incoming) -> bool:
+        return self.store.work_open(incoming.message_id, incoming.place.channel_id, incoming.author.id,
+                                    incoming_to(incoming))
+
+    def due(self) -> list[tuple[Incoming, int]]:
+        out = []
+        for row in self.store.work_due(RESEND_AFTER_S, WINDOW_S):
+            try:
+                out.append((incoming_from(row["incoming"]), row["attempts"]))
+            except (TypeError, KeyError, ValueError):
+                self.store.work_give_up(row["message_id"])
+        return out
+
+    def give_up(self, message_id: int) -> None:
+        self.store.work_give_up(message_id)
+
+    def known(self, message_id: int) -> bool:
+        return self.store.work_known(message_id)
+
+    def last_seen(self, channel_id: int) -> int | None:
+        return self.store.work_last_seen(channel_id)
+
+    def prune(self) -> int:
+        return self.store.work_prune()
+
+
+async def resend_forever(edge: Any, every_s: float = 10.0) -> None:
+    """Hand on again what stayed open: an actor may have died with it unread."""
+    pool, loop = edge.bridge.pool, asyncio.get_running_loop()
+    pruned_at = 0.0
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            due = await loop.run_in_executor(pool, edge.work.due)
+            for incoming, attempts in due:
+                if attempts >= MAX_ATTEMPTS:
+                    await loop.run_in_executor(pool, edge.work.give_up, incoming.message_id)
+                    log.error("work_failed: message %s in channel %s got no answer after %d hand-offs",
+                              incoming.message_id, incoming.place.channel_id, attempts)
+                    continue
+                edge.events.emit("warning" if attempts else "info", "redelivered", "edge", "edge",
+                                 f"hand-off {attempts + 2}", user=incoming.author.id,
+                                 channel=incoming.place.channel_id, trigger=incoming.message_id)
+                await edge.bridge.tell_async("channel", incoming.place.channel_id, incoming)
+            if time.time() - pruned_at > 3600:
+                pruned_at = time.time()
+                await loop.run_in_executor(pool, edge.work.prune)
+        except Exception:  # the sweep must outlive a bad moment (the store busy, the tree restarting)
+            log.exception("work sweep failed; trying again")
+
+
+def snowflake_at(seconds: float) -> int:
+    return (int(seconds * 1000) - 1_420_070_400_000) << 22
+
+
+async def catch_up(edge: Any) -> int:
+    """After a start: read back, in channels where someone may be talking to us, what came while we were away."""
+    import discord
+
+    loop = asyncio.get_running_loop()
+    floor = snowflake_at(time.time() - WINDOW_S)
+    channels = set(edge.table.activated) | {c for c, until in edge.table.conversations.items() if until > time.time()}
+    handed = 0
+    for channel_id in channels:
+        try:
+            channel = edge.get_channel(channel_id) or await edge.fetch_channel(channel_id)
+            seen = await loop.run_in_executor(edge.bridge.pool, edge.work.last_seen, channel_id)
+            after = discord.Object(max(seen or 0, floor))
+            async for message in channel.history(after=after, limit=CATCH_UP_LIMIT, oldest_first=True):
+                known = await loop.run_in_executor(edge.bridge.pool, edge.work.known, message.id)
+                if not known:
+                    handed += await edge.handle(message, caught_up=True)
+        except Exception:  # one unreadable channel must not stop the others
+            log.exception("catch-up failed for channel %s", channel_id)
+    if handed:
+        log.warning("caught_up: %d message(s) said while the bot was away were handed on", handed)
+    return handed
