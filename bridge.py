@@ -1,9 +1,11 @@
 """The bridge from ordinary code (the discord.py edge, tests, tools) into the actor tree.
 
 How a message reaches the actor for a user or channel id: the caller asks `Bridge.ask("user", user_id, msg)`;
-the bridge sends `Deliver(kind, key, msg, ref)` to Root; Root picks the shard by a stable hash of the key
-(`supervision.sharding.shard_of`) and forwards it; the shard activates the actor for that key if needed
-(loading its state) and forwards it again; the actor answers the asker directly with `Answer(ref, body)`.
+the bridge sends `Deliver(kind, key, msg, ref)` straight to the shard that owns the key (a stable hash of the
+key, `supervision.sharding.shard_of`, over the shard addresses Root publishes in its `Directory`; to Root
+itself until the first directory arrives, and Root forwards); the shard activates the actor for that key if
+needed (loading its state) and forwards it; the actor answers the asker directly with `Answer(ref, body)`.
+Actors reach each other the same way, so Root is never a relay on the hot path.
 
 Thespian handles are not thread-safe, so every thread that asks uses its own `ActorSystem.private()`
 context, opened lazily and kept for the thread's life. asyncio code awaits `ask_async`, which runs the same
@@ -41,6 +43,7 @@ from supervision.protocol import (
     Unavailable,
 )
 from supervision.runtime import start_actor_system
+from supervision.sharding import Routes
 
 ROOT_CLASS = "supervision.supervisor.Root"
 
@@ -88,6 +91,7 @@ class Bridge:
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._on_fact: Callable[[Any], None] | None = None
+        self.routes = Routes()  # straight to the owning shard; Root only while the route is unknown
         self._listener: threading.Thread | None = None
         self._stopping = threading.Event()
 
@@ -129,7 +133,9 @@ class Bridge:
                 msg = self.system.listen(0.2)
             except Exception:  # noqa: BLE001 - the system is stopping under us
                 return
-            if msg is not None and self._on_fact is not None and not isinstance(msg, (Answer, ChildReady)):
+            if isinstance(msg, Directory):
+                self.routes.update(msg)
+            elif msg is not None and self._on_fact is not None and not isinstance(msg, (Answer, ChildReady)):
                 self._on_fact(msg)
 
     def stop(self) -> None:
@@ -158,7 +164,8 @@ class Bridge:
         ref = uuid.uuid4().hex
         handle = self._handle()
         deadline = time.monotonic() + (timeout or self.settings.ask_timeout_s)
-        reply = handle.ask(self.root, Deliver(kind, str(key), body, ref), max(0.0, deadline - time.monotonic()))
+        target = self.routes.address(kind, str(key)) or self.root
+        reply = handle.ask(target, Deliver(kind, str(key), body, ref), max(0.0, deadline - time.monotonic()))
         while True:
             if isinstance(reply, Answer) and reply.ref == ref:
                 return reply.body
@@ -172,7 +179,8 @@ class Bridge:
             reply = handle.listen(remaining)  # a late answer to an earlier question: skip it
 
     def tell(self, kind: str, key: int | str, body: Any) -> None:
-        self._handle().tell(self.root, Deliver(kind, str(key), body, reply=False))
+        target = self.routes.address(kind, str(key)) or self.root
+        self._handle().tell(target, Deliver(kind, str(key), body, reply=False))
 
     @property
     def pool(self) -> ThreadPoolExecutor | None:

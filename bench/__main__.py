@@ -14,6 +14,8 @@ SCENARIOS = {
     "fairness": "bench.fairness",
     "capacity": "bench.capacity",
     "chatter": "bench.chatter",
+    "chaos": "bench.chaos",
+    "restart": "bench.restart",
 }
 
 

@@ -58,4 +58,4 @@ def run(quick: bool) -> dict[str, Any]:
             "max_ms": max(latencies, default=float("nan")),
         }
     finally:
-        stack.stop()
+        stack.stop(strict=False)

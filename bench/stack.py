@@ -76,7 +76,9 @@ class BotProcess:
         """Everything the bot printed, over all its runs."""
         return getattr(self, "earlier", "") + "".join(self.lines)
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self, sig: int = signal.SIGTERM, patience_s: float = 10.0, strict: bool = True) -> None:
+        """Stop the bot; then every process it started must be gone within `patience_s` (else killed, and,
+        when `strict`, reported as a failure)."""
         if self.proc is None:
             return
         self.pids |= descendants(self.proc.pid) | {self.proc.pid}
@@ -92,7 +94,10 @@ class BotProcess:
             self.pids.update(int(p) for p in re.findall(r"pid (\d+)", str(record.get("detail", ""))))
         self.pids.discard(os.getpid())
         try:
-            wait_for(lambda: not [p for p in self.pids if pid_alive(p)], 10, "every bot process to exit")
+            wait_for(lambda: not [p for p in self.pids if pid_alive(p)], patience_s, "every bot process to exit")
+        except AssertionError:
+            if strict:
+                raise
         finally:
             for pid in [p for p in self.pids if pid_alive(p)]:
                 os.kill(pid, signal.SIGKILL)
@@ -199,9 +204,9 @@ class Stack:
     def status(self) -> dict[str, Any]:
         return httpx.get(f"http://127.0.0.1:{self.http_port}/status", timeout=30).json()
 
-    def stop(self) -> list[dict[str, Any]]:
+    def stop(self, strict: bool = True) -> list[dict[str, Any]]:
         """Stop everything; returns the emulator's recorded violations of Discord's rules."""
-        self.bot.stop()
+        self.bot.stop(patience_s=10.0 if strict else 60.0, strict=strict)
         problems = self.sandbox.violations()
         self.ai.stop()
         self.discord.stop()

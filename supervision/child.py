@@ -16,15 +16,22 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from supervision.log import SupervisorLog
 from supervision.metrics import FLUSH_S, MetricsBuffer
-from supervision.protocol import ChildReady, ChildStart, Deliver
+from supervision.protocol import ChildReady, ChildStart, Deliver, Directory, ForOutlet
+from supervision.sharding import Routes
 
 ORPHAN_CHECK = "supervision.orphan_check"
 FLUSH_METRICS = "supervision.flush_metrics"
 
 
 class SupervisedChild(ActorTypeDispatcher):
-    """Base of every supervised actor; subclasses implement `on_start`, `on_deliver`, `on_stop`, `on_timer`."""
+    """Base of every supervised actor; subclasses implement `on_start`, `on_deliver`, `on_stop`, `on_timer`.
 
+    A leaf actor talks to nothing but its supervisor: what it sends elsewhere (to another actor, to the
+    outlet) goes through its shard. Thespian's cost per message grows with a process's open sockets, so this
+    keeps every process's socket count bounded: a singleton or the edge sees a few shards, never every user.
+    """
+
+    relay_via_parent = True
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.kind = ""
@@ -33,6 +40,7 @@ class SupervisedChild(ActorTypeDispatcher):
         self.root_address: Any = None
         self.outlet: Any = None
         self.starter: Any = None  # who sent ChildStart (the supervisor, or the bridge for Root)
+        self.routes = Routes()
         self.slog: SupervisorLog | None = None
         self._parent_pid = 0
         self._started = False
@@ -59,6 +67,7 @@ class SupervisedChild(ActorTypeDispatcher):
             return
         self.kind, self.key, self.settings = msg.kind, msg.key, msg.settings
         self.root_address, self.outlet, self.starter = msg.root, msg.outlet, sender
+        self.routes.update(msg.directory)
         self.slog = SupervisorLog(msg.settings.supervisor_log_path)
         self._parent_pid = os.getppid()
         self.on_start(msg)
@@ -71,6 +80,31 @@ class SupervisedChild(ActorTypeDispatcher):
             msg = dataclasses.replace(msg, reply_to=sender)
         if not self._exiting:
             self.on_deliver(msg)
+
+    def receiveMsg_Directory(self, msg: Directory, sender: Any) -> None:
+        self.routes.update(msg)
+
+    def deliver(self, kind: str, key: str, body: Any) -> None:
+        """Send `body` to the actor for (kind, key): via our supervisor, or (for a supervisor) straight to the
+        shard that owns the key, or to Root while the route is unknown."""
+        message = Deliver(kind, key, body, reply=False)
+        if self.relay_via_parent and self.starter is not None:
+            self.send(self.starter, message)
+        else:
+            self.send(self.routes.address(kind, key) or self.root_address, message)
+
+    def publish(self, body: Any) -> None:
+        """Send a fact or metrics to the outlet (the edge), through our supervisor."""
+        if self.outlet is None:
+            return
+        if self.relay_via_parent and self.starter is not None:
+            self.send(self.starter, ForOutlet(body))
+        else:
+            self.send(self.outlet, body)
+
+    def receiveMsg_ForOutlet(self, msg: ForOutlet, sender: Any) -> None:
+        if self.outlet is not None:
+            self.send(self.outlet, msg.body)
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         if msg.payload == FLUSH_METRICS:
@@ -106,7 +140,7 @@ class SupervisedChild(ActorTypeDispatcher):
 
     def flush_metrics(self) -> None:
         if self.metrics and self.outlet is not None:
-            self.send(self.outlet, self.metrics.drain())
+            self.publish(self.metrics.drain())
 
     def _schedule_flush(self) -> None:
         if not self._flush_pending and not self._exiting:

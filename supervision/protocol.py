@@ -48,6 +48,7 @@ class ChildStart:
     child_class: str = ""
     root: Any = None  # Root's address: where a child sends a Deliver for any other actor
     outlet: Any = None  # where children publish facts for the code outside (the edge); may be None
+    directory: Any = None  # the latest Directory: where to send a Deliver without passing through Root
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,13 @@ class Deliver:
     ref: str = ""
     reply: bool = True
     reply_to: Any = None
+
+
+@dataclass(frozen=True)
+class ForOutlet:
+    """A child's fact (or metrics) for the outlet, passed on by its supervisor: see `SupervisedChild.publish`."""
+
+    body: Any
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,14 @@ class DirectoryRequest:
 
 @dataclass(frozen=True)
 class Directory:
+    """Root's children and their addresses. Root pushes it to every shard (which hands it to its children)
+    and to its outlet whenever a child of Root starts, so messages go straight to the right shard instead of
+    all passing through Root (one process, whose cost per message grows with its open sockets)."""
+
     children: tuple[tuple[str, Any, int | None], ...]  # (key, address, pid)
+
+    def addresses(self) -> dict[str, Any]:
+        return {key: address for key, address, _ in self.children if address is not None}
 
 
 @dataclass(frozen=True)

@@ -61,9 +61,12 @@ def policy_from(settings: Any, permanent: bool, live_cap: int | None) -> Policy:
 class Supervisor(SupervisedChild):
     """Shared shell: performs the table's effects. Subclasses say which class a key runs and how it starts."""
 
+    relay_via_parent = False  # supervisors route by the directory themselves
+
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.table: ChildTable | None = None
+        self.directory: Directory | None = None
 
     # ---- what subclasses provide --------------------------------------------------------------
     def child_kind(self, key: str) -> str:
@@ -108,6 +111,10 @@ class Supervisor(SupervisedChild):
     def receiveMsg_ChildReady(self, msg: ChildReady, sender: Any) -> None:
         if self.table is not None:
             self.perform(self.table.ready(msg.key, sender, msg.pid, time.time()))
+            self.child_ready(msg.key)
+
+    def child_ready(self, key: str) -> None:
+        """A child began serving (Root publishes the new directory)."""
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
         if self.table is not None and not self._exiting:  # while we stop, our children stop with us
@@ -162,6 +169,7 @@ class Shard(Supervisor):
     group: GroupSpec
 
     def on_start(self, start: ChildStart) -> None:
+        self.directory = start.directory
         self.group = start.spec.group
         self.table = ChildTable(policy_from(start.settings, permanent=False, live_cap=start.spec.live_cap))
         self.start_liveness()
@@ -169,14 +177,27 @@ class Shard(Supervisor):
     def child_kind(self, key: str) -> str:
         return self.group.name
 
-    def child_start(self, key: str) -> ChildStart:
-        return ChildStart(
-            self.group.name, key, self.settings, None, self.group.child_class, self.root_address, self.outlet
-        )
-
     def on_deliver(self, msg: Deliver) -> None:
         assert self.table is not None
-        self.perform(self.table.deliver(msg.key, msg, time.time()))
+        if msg.kind == self.group.name and self.routes.address(msg.kind, msg.key) in (None, self.myAddress):
+            self.perform(self.table.deliver(msg.key, msg, time.time()))
+        else:  # from one of our children, for an actor elsewhere: pass it on
+            self.send(self.routes.address(msg.kind, msg.key) or self.root_address, msg)
+
+    def child_start(self, key: str) -> ChildStart:
+        return ChildStart(
+            self.group.name, key, self.settings, None, self.group.child_class, self.root_address, self.outlet,
+            self.directory,
+        )
+
+    def receiveMsg_Directory(self, msg: Directory, sender: Any) -> None:
+        """Keep the latest directory for new children, and pass it on to the live ones."""
+        self.directory = msg
+        self.routes.update(msg)
+        if self.table is not None:
+            for child in self.table.children.values():
+                if child.address is not None and child.status == "live":
+                    self.send(child.address, msg)
 
     def receiveMsg_Bounced(self, msg: Bounced, sender: Any) -> None:
         assert self.table is not None
@@ -233,12 +254,14 @@ class Root(Supervisor):
         super().receiveMsg_WakeupMessage(msg, sender)
 
     def child_start(self, key: str) -> ChildStart:
+        directory = self.current_directory()
         if key in self._singletons:
-            return ChildStart(key, key, self.settings, None, self._singletons[key], self.myAddress, self.outlet)
+            cls = self._singletons[key]
+            return ChildStart(key, key, self.settings, None, cls, self.myAddress, self.outlet, directory)
         name, index = key.split("/", 1)
         spec = ShardSpec(self._groups[name], int(index), self._shard_cap)
         shard_class = "supervision.supervisor.Shard"
-        return ChildStart("shard", key, self.settings, spec, shard_class, self.myAddress, self.outlet)
+        return ChildStart("shard", key, self.settings, spec, shard_class, self.myAddress, self.outlet, directory)
 
     def route(self, msg: Deliver) -> str:
         """The child of Root that owns this message: a singleton by name, else the key's shard."""
@@ -257,9 +280,21 @@ class Root(Supervisor):
         self.perform(self.table.deliver(self.route(msg), msg, time.time()))
 
     def receiveMsg_DirectoryRequest(self, msg: DirectoryRequest, sender: Any) -> None:
+        self.send(sender, self.current_directory())
+
+    def current_directory(self) -> Directory:
         assert self.table is not None
-        rows = tuple((k, c.address, c.pid) for k, c in self.table.children.items())
-        self.send(sender, Directory(rows))
+        return Directory(tuple((k, c.address, c.pid) for k, c in self.table.children.items() if c.status == "live"))
+
+    def child_ready(self, key: str) -> None:
+        """Every shard, and the outlet, learn the new address at once (children learn it from their shard)."""
+        directory = self.current_directory()
+        assert self.table is not None
+        for child in self.table.children.values():
+            if child.address is not None and child.status == "live":
+                self.send(child.address, directory)
+        if self.outlet is not None:
+            self.send(self.outlet, directory)
 
     def receiveMsg_DeadEnvelope(self, msg: DeadEnvelope, sender: Any) -> None:
         """A message could not reach a dead actor: note the death at once and deliver it again."""
@@ -270,5 +305,7 @@ class Root(Supervisor):
             self.perform(self.table.exited(dead, now, "liveness_miss", "a message to it bounced"))
             if isinstance(lost, Deliver):
                 self.on_deliver(lost)
+        elif isinstance(lost, Deliver) and lost.kind in self._singletons:
+            self.on_deliver(lost)  # sent to a singleton's old address: to its new one
         elif isinstance(lost, Deliver) and (lost.kind in self._groups):
             self.perform(self.table.deliver(self.route(lost), Bounced(dead, lost), now))

@@ -200,8 +200,9 @@ class ChannelState:
                 return self._notify(msg, now)
             case CommandFor(command=command, origin=origin):
                 return self._command(command.name, command.args, origin, now)
-            case DeleteMessage(message_id=mid):
-                return [Call("discord", "delete_message", (self.channel_id, mid), ("ignore",))]
+            case DeleteMessage(message_id=mid) | Wake(payload=("delete", mid, _)):
+                attempt = msg.payload[2] + 1 if isinstance(msg, Wake) else 1
+                return [Call("discord", "delete_message", (self.channel_id, mid), ("delete", mid, attempt))]
             case TypingFor(trigger_id=trigger, seconds=seconds):
                 self.typing[trigger] = now + seconds
                 chain = [] if self.typing_timer else [Timer(TYPING_REFRESH_S, "typing")]
@@ -460,6 +461,8 @@ class ChannelState:
         what = tag[0]
         if what in ("notice", "typing", "ignore"):
             return []
+        if what == "delete":  # a key posted here must not stay because Discord said "not now": try again
+            return [Timer(result.seconds, tag)] if isinstance(result, Wait) and tag[2] < SEND_ATTEMPTS else []
         if what == "purge":
             return self._purge(tag[1], tag[2], result, now)
         if what == "verify":

@@ -1,0 +1,63 @@
+"""chaos: 50 users converse while a random actor process (a user's, a channel's, or a shard supervisor) is
+killed with SIGKILL every 0.5-2 s. Then wait for quiet and count: every message must have exactly one answer.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from typing import Any
+
+from bench.measure import scratch_dir
+from bench.stack import Stack
+from bench.tally import Talk, summary, wait_for_quiet
+from bench.world import command, crowd
+
+USERS, ROOMS = 50, 5
+
+
+def _killer(stack: Stack, stop: threading.Event, kills: list[tuple[str, int]]) -> None:
+    rng = random.Random(5)
+    while not stop.wait(rng.uniform(0.5, 2.0)):
+        try:
+            status = stack.status()
+        except Exception:  # the status call itself can time out while the tree heals
+            continue
+        targets = [(c["kind"], c["pid"]) for s in status["supervisors"] for c in s["children"]
+                   if c["pid"] and c["kind"] in ("user", "channel", "shard")]
+        if targets:
+            kind, pid = rng.choice(targets)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                kills.append((kind, pid))
+            except ProcessLookupError:
+                pass
+
+
+def run(quick: bool) -> dict[str, Any]:
+    seconds = 20.0 if quick else 60.0
+    world, names, rooms = crowd(USERS, ROOMS)
+    env = {"TZUROT_USER_RATE_PER_MIN": "120", "TZUROT_USER_BURST": "10", "TZUROT_LIVENESS_PERIOD_S": "1"}
+    stack = Stack(scratch_dir("chaos"), world, env).start()
+    try:
+        command(stack, rooms[0], names[0], "!tz add echo", "Added")
+        since = stack.sandbox.post(rooms[0], names[0], "chaos starts")
+        talk = Talk(stack, names, rooms, (2.0, 5.0)).start()
+        stop, kills = threading.Event(), []
+        killer = threading.Thread(target=_killer, args=(stack, stop, kills), daemon=True)
+        killer.start()
+        time.sleep(seconds)  # the benchmark's run time (it measures; it is not a test)
+        stop.set()
+        killer.join()
+        talk.stop()
+        counts = wait_for_quiet(stack, rooms, talk.sent, since, 180.0)
+        restarts = sum(1 for r in stack.bot.supervisor_log() if r.get("event") == "restarted")
+        parked = sum(1 for r in stack.bot.supervisor_log() if r.get("event") == "parked")
+        return {**summary(talk.sent, counts), "kills": len(kills),
+                "kills_by_kind": dict(sorted({k: sum(1 for x, _ in kills if x == k) for k, _ in kills}.items())),
+                "restarts": restarts, "parked": parked, "seconds": seconds}
+    finally:
+        stack.stop(strict=False)

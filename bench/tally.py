@@ -1,0 +1,79 @@
+"""Counting answers for the crash benchmarks: every message tagged, every bot message searched for its tag."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from bench.stack import Stack
+
+
+class Talk:
+    """Users sending tagged messages at random intervals until told to stop; remembers what was sent."""
+
+    def __init__(self, stack: Stack, users: list[str], rooms: list[int], every: tuple[float, float],
+                 text: str = "@echo {tag}") -> None:
+        self.stack, self.users, self.rooms, self.every, self.text = stack, users, rooms, every, text
+        self.sent: dict[str, int] = {}
+        self.failed_posts = 0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> Talk:
+        for n, user in enumerate(self.users):
+            thread = threading.Thread(target=self._talk, args=(n, user), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _talk(self, n: int, user: str) -> None:
+        rng = random.Random(n)
+        k = 0
+        while not self._stop.wait(rng.uniform(*self.every)):
+            tag = f"tag{n * 100_000 + k}"
+            try:
+                self.sent[tag] = self.stack.sandbox.post(rng.choice(self.rooms), user, self.text.format(tag=tag))
+            except Exception:  # the emulator is ours and stays up; count rather than die
+                self.failed_posts += 1
+            k += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
+def tally(stack: Stack, rooms: list[int], sent: dict[str, int], since: int) -> Counter[str]:
+    """How many bot messages carry each tag."""
+    counts: Counter[str] = Counter()
+    for room in rooms:
+        for message in stack.sandbox.replies(room, since):
+            for word in set(message["content"].replace(":", " ").split()):
+                if word in sent:
+                    counts[word] += 1
+    return counts
+
+
+def wait_for_quiet(stack: Stack, rooms: list[int], sent: dict[str, int], since: int, limit_s: float) -> Counter[str]:
+    """Wait until every message is answered, or nothing new was answered for a while (then count)."""
+    deadline, last_change, last = time.monotonic() + limit_s, time.monotonic(), -1
+    while True:
+        counts = tally(stack, rooms, sent, since)
+        answered = sum(1 for tag in sent if counts[tag] > 0)
+        if answered != last:
+            last, last_change = answered, time.monotonic()
+        if answered == len(sent) or time.monotonic() > deadline or time.monotonic() - last_change > 45:
+            return counts
+        time.sleep(1.0)
+
+
+def summary(sent: dict[str, int], counts: Counter[str]) -> dict[str, Any]:
+    return {
+        "sent": len(sent),
+        "answered_once": sum(1 for tag in sent if counts[tag] == 1),
+        "lost": sum(1 for tag in sent if counts[tag] == 0),
+        "duplicated": sum(1 for tag in sent if counts[tag] > 1),
+    }
