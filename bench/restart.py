@@ -48,7 +48,7 @@ def run(quick: bool) -> dict[str, Any]:
     try:
         command(stack, room, "u0", "!tz add echo", "Added")
         command(stack, room, "u0", "!tz alias echo the parrot", "now means")
-        command(stack, room, "u0", "!tz activate echo", "now answers every message")
+        command(stack, room, "alice", "!tz activate echo", "now answers every message")  # the guild owner
         command(stack, dm, "alice", "!tz auth key sk-restart-bench-0001", "Your key is saved")
         command(stack, dm, "alice", "!tz autorespond on", "Autorespond is on")
         command(stack, dm, "alice", "@echo hello before", "hello before")

@@ -47,6 +47,16 @@ def intents() -> discord.Intents:
     return wanted
 
 
+def utf8(text: str) -> str:
+    """`text` as UTF-8 can carry it. JSON lets the gateway deliver a lone surrogate (`\\ud83d`), and one of those
+    would fail every later save of the user's actor (the store, the AI request and Discord all need UTF-8)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
 def place_of(channel: Any) -> Place:
     guild = getattr(channel, "guild", None)
     if isinstance(channel, discord.DMChannel):
@@ -67,8 +77,8 @@ def place_of(channel: Any) -> Place:
         guild.id if guild else None,
         parent_id,
         nsfw,
-        getattr(channel, "name", "") or "",
-        guild.name if guild else "",
+        utf8(getattr(channel, "name", "") or ""),
+        utf8(guild.name) if guild else "",
     )
 
 
@@ -109,19 +119,19 @@ def incoming_of(
     ref = message.reference
     resolved = ref.resolved if ref is not None and isinstance(ref.resolved, discord.Message) else None
     author = message.author
-    images = tuple(a.url for a in message.attachments if (a.content_type or "").startswith("image/"))
+    images = tuple(utf8(a.url) for a in message.attachments if (a.content_type or "").startswith("image/"))
     found = table.mentioned(message.content)
     outline = outline_of(message, me)
     return Incoming(
         message_id=message.id,
         place=place_of(message.channel),
-        author=Author(author.id, author.name, getattr(author, "display_name", author.name), author.bot),
-        content=message.content,
+        author=Author(author.id, utf8(author.name), utf8(getattr(author, "display_name", author.name)), author.bot),
+        content=utf8(message.content),
         mentions_bot=any(u.id == me.id for u in message.mentions),
         reply_to=ref.message_id if ref is not None else None,
         reply_to_webhook=resolved.webhook_id if resolved is not None else None,
-        reply_content=resolved.content if resolved is not None else "",
-        reply_author=resolved.author.display_name if resolved is not None else "",
+        reply_content=utf8(resolved.content) if resolved is not None else "",
+        reply_author=utf8(resolved.author.display_name) if resolved is not None else "",
         attachments=images,
         created_at=message.created_at.timestamp(),
         mentioned=tuple(name for _, name in found),
@@ -132,9 +142,29 @@ def incoming_of(
     )
 
 
+def guard_parsers(parsers: dict[str, Any]) -> None:
+    """discord.py lets an exception in a gateway event's parser end `Client.connect`, and with it the bot: one
+    malformed payload (a MESSAGE_CREATE without an author) would stop everything. Log it and skip it instead
+    (the event name and the error only: a payload may hold a user's text, even a key)."""
+
+    def guarded(event: str, parse: Any) -> Any:
+        def parse_or_skip(data: Any) -> None:
+            try:
+                parse(data)
+            except Exception as exc:  # noqa: BLE001 - a bad event is skipped, the gateway goes on
+                log.warning("skipped a malformed %s event from the gateway (%s: %.120s)", event,
+                            type(exc).__name__, exc)
+
+        return parse_or_skip
+
+    for event, parse in list(parsers.items()):
+        parsers[event] = guarded(event, parse)
+
+
 class Edge(discord.Client):
     def __init__(self, bridge: Bridge, settings: Settings, table: RoutingTable, metrics: Metrics) -> None:
         super().__init__(intents=intents())
+        guard_parsers(self._connection.parsers)
         self.bridge = bridge
         self.settings = settings
         self.table = table

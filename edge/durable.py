@@ -60,8 +60,8 @@ class WorkLog:
     def known(self, message_id: int) -> bool:
         return self.store.work_known(message_id)
 
-    def last_seen(self, channel_id: int) -> int | None:
-        return self.store.work_last_seen(channel_id)
+    def last_seen(self, channel_id: int, before: float) -> int | None:
+        return self.store.work_last_seen(channel_id, before)
 
     def prune(self) -> int:
         return self.store.work_prune()
@@ -107,7 +107,8 @@ async def catch_up(edge: Any) -> int:
     for channel_id in channels:
         try:
             channel = edge.get_channel(channel_id) or await edge.fetch_channel(channel_id)
-            seen = await loop.run_in_executor(edge.bridge.pool, edge.work.last_seen, channel_id)
+            # What we saw before this start: messages arriving now must not hide the gap while we were away.
+            seen = await loop.run_in_executor(edge.bridge.pool, edge.work.last_seen, channel_id, edge.started)
             after = discord.Object(max(seen or 0, floor))
             async for message in channel.history(after=after, limit=CATCH_UP_LIMIT, oldest_first=True):
                 known = await loop.run_in_executor(edge.bridge.pool, edge.work.known, message.id)

@@ -163,8 +163,12 @@ class SqliteStore:
     def work_known(self, message_id: int) -> bool:
         return self.conn.execute("SELECT 1 FROM work WHERE message_id=?", (message_id,)).fetchone() is not None
 
-    def work_last_seen(self, channel_id: int) -> int | None:
-        row = self.conn.execute("SELECT MAX(message_id) FROM work WHERE channel_id=?", (channel_id,)).fetchone()
+    def work_last_seen(self, channel_id: int, before: float | None = None) -> int | None:
+        """The newest message of this channel recorded before `before` (default: ever)."""
+        row = self.conn.execute(
+            "SELECT MAX(message_id) FROM work WHERE channel_id=? AND created < ?",
+            (channel_id, before if before is not None else float("inf")),
+        ).fetchone()
         return row[0] if row else None
 
     def work_prune(self, older_than_s: float = 86_400) -> int:
@@ -176,6 +180,14 @@ class SqliteStore:
         if kind is not None:
             sql, args = sql + " WHERE kind=?", (kind,)
         return list(self.conn.execute(sql + " ORDER BY id", args))
+
+    def quarantine(self, kind: str, key: str, version: int, reason: str) -> None:
+        """Move a row that decoded but that its actor could not restore aside, as `load` does an undecodable one."""
+        row = self.conn.execute(
+            "SELECT schema, data FROM actor_state WHERE kind=? AND key=? AND version=?", (kind, key, version)
+        ).fetchone()
+        if row is not None:
+            self._quarantine(kind, key, version, row[0], row[1], reason[:300])
 
     def put_raw(self, kind: str, key: str, data: bytes, schema: int = 1) -> None:
         """Store bytes as they are: how tests and tools plant a row the decoder must survive."""
