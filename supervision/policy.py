@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STARTING, LIVE, STOPPING, BACKOFF, PARKED = "starting", "live", "stopping", "backoff", "parked"
+QUEUED = "queued"  # waiting for room under the live-actor cap before its process is started
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,10 @@ class ChildTable:
         self._touch(key, now)
         child = self.children.get(key)
         if child is None:
-            child = self.children[key] = Child(key)
+            child = self.children[key] = Child(key, status=QUEUED)
             child.pending.append(message)
-            return [Spawn(key), *self._enforce_cap(now, exclude=key)]
+            # Make room (passivate the least recently used), then start it if there is room already.
+            return [*self._enforce_cap(now, exclude=key), *self._admit()]
         if child.status == LIVE:
             return [Forward(key, child.address, message)]
         if child.status == PARKED:
@@ -144,6 +146,8 @@ class ChildTable:
         out: list[Effect] = [Log("info", "activated", key, f"pid {pid}{took}")]
         while child.pending:
             out.append(Forward(key, address, child.pending.popleft()))
+        if any(c.status == QUEUED for c in self.children.values()):
+            out += self._enforce_cap(now, exclude=key)  # others wait for room: the least recently used make way
         return out
 
     def exited(self, address: Any, now: float, event: str = "exited", detail: str = "") -> list[Effect]:
@@ -155,11 +159,12 @@ class ChildTable:
         was, child.address, child.pid = child.status, None, None
         out: list[Effect] = [Log("warning" if was != STOPPING else "info", event, key, detail or was)]
         if was == STOPPING:
-            if child.pending:  # a message arrived while it was passivating: bring it back
-                return [*out, *self._spawn(child)]
-            del self.children[key]
-            self.last_used.pop(key, None)
-            return out
+            if child.pending:  # a message arrived while it was passivating: bring it back when there is room
+                child.status = QUEUED
+            else:
+                del self.children[key]
+                self.last_used.pop(key, None)
+            return [*out, *self._admit()]
         child.last_error = detail or f"exited while {was}"
         return out + self._restart_or_park(child, now)
 
@@ -233,13 +238,27 @@ class ChildTable:
         child.status = STOPPING
         return [Log("info", "passivated", child.key, why), Stop(child.key, child.address)]
 
+    def _processes(self) -> int:
+        """Children that hold a process now (starting, serving or stopping): what the cap bounds."""
+        return sum(1 for c in self.children.values() if c.address is not None or c.status == STARTING)
+
+    def _admit(self) -> list[Effect]:
+        """Start queued children, oldest first, while the cap leaves room."""
+        out: list[Effect] = []
+        cap = self.policy.live_cap
+        for child in list(self.children.values()):
+            if child.status == QUEUED and (cap is None or self._processes() < cap):
+                out += self._spawn(child)
+        return out
+
     def _enforce_cap(self, now: float, exclude: str) -> list[Effect]:
         cap = self.policy.live_cap
         if cap is None:
             return []
         out: list[Effect] = []
-        serving = sum(1 for c in self.children.values() if c.address is not None and c.status != STOPPING)
-        over = serving + 1 - cap  # +1: the child being spawned now
+        stopping = sum(1 for c in self.children.values() if c.status == STOPPING)
+        waiting = sum(1 for c in self.children.values() if c.status == QUEUED)
+        over = self._processes() - stopping + waiting - cap  # what must make way for the queued ones
         for key, child in self.children.items():  # least recently used first
             if over <= 0:
                 break

@@ -169,8 +169,24 @@ def test_live_cap_passivates_the_least_recently_used() -> None:
         start(t, key, n)
     t.deliver("a", "m", 3.0)  # "b" is now least recently used
     out = t.deliver("c", "m", 4.0)
-    assert out[0] == Spawn("c")
     assert [e for e in out if isinstance(e, Stop)] == [Stop("b", Addr(2))]
+    assert Spawn("c") not in out  # never more processes than the cap: "c" waits for "b" to be gone
+    assert t.exited(Addr(2), 5.0)[-1] == Spawn("c")
+
+
+def test_a_burst_of_new_keys_never_starts_more_processes_than_the_cap() -> None:
+    t = table(live_cap=3)
+    spawned = []
+    for n in range(20):
+        spawned += [e.key for e in t.deliver(f"k{n}", "m", float(n)) if isinstance(e, Spawn)]
+    assert spawned == ["k0", "k1", "k2"]  # the rest wait (queued) until passivated ones have exited
+    stops = []
+    for n, key in enumerate(spawned):
+        stops += [e for e in start(t, key, n + 1) if isinstance(e, Stop)]
+    assert t._processes() <= 3
+    assert stops  # once they have served, the first ones make way for those still waiting
+    admitted = [e.key for stop in stops for e in t.exited(stop.address, 30.0) if isinstance(e, Spawn)]
+    assert admitted == ["k3", "k4", "k5"][: len(admitted)] and admitted
 
 
 def test_messages_waiting_for_a_start_are_bounded() -> None:
