@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from actors.messages import Incoming
+from actors.state.commands import Command, CommandError, parse_command
 from actors.state.proxies import incoming_from, incoming_to
 from store import SqliteStore
 
@@ -32,6 +33,7 @@ class WorkLog:
 
     def __init__(self, settings: Any) -> None:
         self.path = settings.store_path
+        self.prefix = settings.command_prefix
         self._local = threading.local()
 
     @property
@@ -42,6 +44,8 @@ class WorkLog:
         return store
 
     def record(self, incoming: Incoming) -> bool:
+        if holds_secret(incoming.content, self.prefix):
+            return False  # never written down: a lost `auth key` is sent again by its user, a stored one leaks
         return self.store.work_open(incoming.message_id, incoming.place.channel_id, incoming.author.id,
                                     incoming_to(incoming))
 
@@ -65,6 +69,14 @@ class WorkLog:
 
     def prune(self) -> int:
         return self.store.work_prune()
+
+
+def holds_secret(content: str, prefix: str) -> bool:
+    """An `auth` command (well-formed or not) may carry a key: such a message is not recorded anywhere."""
+    parsed = parse_command(content, prefix)
+    return (isinstance(parsed, Command) and parsed.name == "auth") or (
+        isinstance(parsed, CommandError) and parsed.sensitive
+    )
 
 
 async def resend_forever(edge: Any, every_s: float = 10.0) -> None:

@@ -64,6 +64,7 @@ class SqliteStore:
             conn = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA secure_delete=ON")  # what is deleted (a quarantined row, old work) is overwritten
             conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             migrate(conn)
             self._conn, self._pid = conn, os.getpid()
