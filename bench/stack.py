@@ -129,7 +129,10 @@ class Sandbox:
     def bot_id(self) -> int:
         return next(int(u["id"]) for u in self.state["users"] if u["bot"])
 
-    def post(self, channel_id: int, author: str, content: str, reply_to: int | None = None) -> int:
+    def post(
+        self, channel_id: int, author: str, content: str, reply_to: int | None = None,
+        attachments: list[dict[str, str]] | None = None,
+    ) -> int:
         body: dict[str, Any] = {
             "channel_id": str(channel_id),
             "author": {"id": str(self.user(author)), "username": author},
@@ -137,6 +140,8 @@ class Sandbox:
         }
         if reply_to is not None:
             body["reply_to"] = str(reply_to)
+        if attachments:
+            body["attachments"] = attachments
         response = self.http.post("/_sandbox/messages", json=body)
         response.raise_for_status()
         return int(response.json()["id"])

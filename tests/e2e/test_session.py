@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from emulator.ai.replies import key_fingerprint
 from tests.e2e.bot_process import wait_for
 
@@ -64,6 +66,20 @@ def test_a_whole_session(make_stack) -> None:
     assert stack.ai.last_requests(1)[0]["key"] == key_fingerprint("sk-alice-secret-123")
     t = sb.post(dm, "alice", "!tz auth clear")
     said(sb, dm, t, "Your key is removed")
+
+    # Export, then import into another account: the file round-trips; a taken name is refused plainly.
+    t = sb.post(general, "alice", "!tz export")
+    exported = said(sb, general, t, "Your 1 personality")[0]
+    [attachment] = exported["attachments"]
+    assert attachment["filename"] == "personalities.json" and '"lilith"' in attachment["content"]
+    data = json.loads(attachment["content"])
+    t = sb.post(general, "bob", "!tz import", attachments=[{"filename": "mine.json", "content": attachment["content"]}])
+    said(sb, general, t, "is taken")
+    data["personalities"][0]["name"] = "lilith2"
+    t = sb.post(general, "bob", "!tz import", attachments=[{"filename": "mine.json", "content": json.dumps(data)}])
+    said(sb, general, t, "Imported 1: lilith2")
+    t = sb.post(general, "bob", "!tz info lilith2")
+    said(sb, general, t, f"<@{sb.user('bob')}>")  # owned by the importer
 
     # A key posted in a server channel is refused, deleted, and the user is warned.
     t = sb.post(general, "bob", "!tz auth key sk-bob-oops-4567")
