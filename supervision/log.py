@@ -17,6 +17,7 @@ EVENTS = frozenset(
     {
         "activated", "passivated", "exited", "restarted", "backoff", "parked", "unparked",
         "orphan_exit", "liveness_miss", "failed", "started", "stopped", "quarantined", "stale_copy",
+        "restart_storm",
     }
 )
 LEVELS = ("debug", "info", "warning", "error")

@@ -7,6 +7,7 @@ socket listen on loopback only. And it forks: the system must start before the c
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import threading
@@ -55,6 +56,13 @@ def log_defs(data_dir: Path) -> dict[str, Any]:
     }
 
 
+def freeze_heap() -> None:
+    """Move every object alive now out of the garbage collector's reach before forking: the collector then
+    never writes to their pages, so forked actors keep sharing them instead of copying them (less memory)."""
+    gc.collect()
+    gc.freeze()
+
+
 def raise_open_files_limit() -> None:
     """Thespian holds sockets per child in each supervisor: lift the soft fd limit to the hard one."""
     try:
@@ -89,5 +97,6 @@ def start_actor_system(data_dir: Path, admin_port: int, bind_host: str = "127.0.
         os.environ["THESPIAN_BASE_IPADDR"] = bind_host
         _bind_to(bind_host)
     raise_open_files_limit()
+    freeze_heap()
     capabilities = {"Admin Port": admin_port}
     return ActorSystem(SYSTEM_BASE, capabilities, logDefs=log_defs(data_dir), transientUnique=True)

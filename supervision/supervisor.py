@@ -10,6 +10,7 @@ import os
 import signal
 import time
 import uuid
+from collections import deque
 from datetime import timedelta
 from typing import Any
 
@@ -40,9 +41,38 @@ from supervision.protocol import (
     TreeSpec,
     Unavailable,
 )
+from supervision.runtime import freeze_heap
 from supervision.sharding import shard_key, shard_of
 
 LIVENESS = "supervision.liveness"
+STORM_RESTARTS = 10  # more child restarts than this within STORM_WINDOW_S is a restart storm (one WARNING)
+STORM_WINDOW_S = 60.0
+
+
+class StormWatch:
+    """Counts one supervisor's child restarts over a sliding window; says when a storm begins, once per storm.
+
+    A storm begins when the count goes over `limit` and ends when it falls back to `limit` or fewer; only a
+    beginning is reported, so an operator gets one `restart_storm` WARNING per storm, not one per restart.
+    """
+
+    def __init__(self, limit: int = STORM_RESTARTS, window_s: float = STORM_WINDOW_S) -> None:
+        self.limit, self.window_s = limit, window_s
+        self.times: deque[float] = deque()
+        self.raging = False
+
+    def restarted(self, now: float) -> int | None:
+        """Note one restart; the number of restarts in the window when this one began a storm, else None."""
+        self.times.append(now)
+        while self.times and now - self.times[0] > self.window_s:
+            self.times.popleft()
+        if len(self.times) <= self.limit:
+            self.raging = False
+            return None
+        if self.raging:
+            return None
+        self.raging = True
+        return len(self.times)
 
 
 def policy_from(settings: Any, permanent: bool, live_cap: int | None) -> Policy:
@@ -67,6 +97,7 @@ class Supervisor(SupervisedChild):
         super().__init__(*args, **kw)
         self.table: ChildTable | None = None
         self.directory: Directory | None = None
+        self.storm = StormWatch()
 
     # ---- what subclasses provide --------------------------------------------------------------
     def child_kind(self, key: str) -> str:
@@ -100,6 +131,9 @@ class Supervisor(SupervisedChild):
             self.count(f"actor_{event}", self.child_kind(key))
         if self.slog is not None:
             self.slog.emit(level, event, self.child_kind(key), key, detail, supervisor=self.key)
+        if event == "restarted" and (count := self.storm.restarted(time.time())) is not None:
+            self.log("warning", "restart_storm", f"{count} child restarts in {self.storm.window_s:g}s "
+                     f"(more than {self.storm.limit}); last: {self.child_kind(key)}/{key}", count=count)
 
     def _refuse(self, effect: Refuse) -> None:
         msg = effect.message
@@ -169,6 +203,7 @@ class Shard(Supervisor):
     group: GroupSpec
 
     def on_start(self, start: ChildStart) -> None:
+        freeze_heap()  # this process forks every actor of the shard: let them share its pages
         self.directory = start.directory
         self.group = start.spec.group
         self.table = ChildTable(policy_from(start.settings, permanent=False, live_cap=start.spec.live_cap))
