@@ -47,6 +47,7 @@ class StatefulActor(SupervisedChild):
         self.store: Any = None
         self.services: dict[str, Any] = {}
         self._depth: int | None = None
+        self._store_failing = False  # the last save failed (store_failed was logged)
 
     # ---- collaborators (a test double overrides these) ----------------------------------------
     def open_store(self, start: ChildStart) -> Any:
@@ -141,6 +142,16 @@ class StatefulActor(SupervisedChild):
         except Exception as exc:  # noqa: BLE001 - handed to the pure state class as data
             return exc
 
+    def _forget_unsaved(self) -> None:
+        """Go back to what is stored, so Thespian's redelivery of the message makes (and saves) the change
+        again, instead of finding it already made in memory and answering success for an unsaved change."""
+        try:
+            record = self.store.load(self.state_class.KIND, self.key)
+            self.state = self.state_class.restore(self.key, record.state, self.settings)
+            self.version = record.version
+        except Exception:  # the store is down: the redelivery fails too, and the asker is told so
+            pass
+
     def save(self) -> None:
         try:
             self.version = self.store.save(
@@ -151,3 +162,15 @@ class StatefulActor(SupervisedChild):
             self.log("error", "stale_copy", str(exc))
             self.exit_now()
             raise
+        except Exception as exc:
+            # The store itself failed (disk full, database locked, I/O error): say so by a stable name, once
+            # until a save succeeds again (Thespian's redelivery and every later message would repeat it), then
+            # fail the message as before (the supervisor answers its asker with a reference).
+            if not self._store_failing:
+                self._store_failing = True
+                self.events.emit("error", "store_failed", self.kind, self.key, f"{type(exc).__name__}: {exc}"[:300])
+            self._forget_unsaved()
+            raise
+        if self._store_failing:
+            self._store_failing = False
+            self.events.emit("info", "store_recovered", self.kind, self.key, "a save succeeded again")

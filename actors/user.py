@@ -14,6 +14,7 @@ from ai import AIClient
 from ai.breaker import SharedBreaker
 from ai.errors import AIError, AuthError
 from store.keys import KeyBox
+from supervision.log import SupervisorLog
 from supervision.protocol import ChildStart
 
 log = logging.getLogger("tzurot.ai")
@@ -22,9 +23,10 @@ log = logging.getLogger("tzurot.ai")
 class AIService:
     """The AI client behind `Call("ai", ...)`: the user's key, if any, wins; the operator's has a shared breaker."""
 
-    def __init__(self, settings: Any, keys: KeyBox) -> None:
+    def __init__(self, settings: Any, keys: KeyBox, events: SupervisorLog | None = None, user: str = "") -> None:
         self.client = AIClient(settings.ai_base_url, settings.ai_api_key or None, timeout_s=settings.ai_timeout_s)
         self.keys = keys
+        self.events, self.user = events, user  # the events log, and whose call this service makes
         self.breaker = SharedBreaker(settings.data_dir / "ai-breaker", settings.ai_breaker_failures,
                                      settings.ai_breaker_cooldown_s)
 
@@ -42,8 +44,11 @@ class AIService:
             result = self.client.complete(**request)
         except AIError as exc:
             if exc.kind not in ("bad_request", "empty") and self.breaker.record(False):
-                log.warning("breaker_open: the operator's AI backend failed %d times in a row (%s)",
-                            self.breaker.threshold, exc.kind)
+                detail = f"the operator's AI backend failed {self.breaker.threshold} times in a row ({exc.kind})"
+                log.warning("breaker_open: %s", detail)
+                if self.events is not None:
+                    self.events.emit("warning", "breaker_open", "user", self.user, detail,
+                                     cooldown_s=self.breaker.cooldown_s)
             raise
         self.breaker.record(True)
         return result
@@ -57,4 +62,4 @@ class UserActor(StatefulActor):
 
     def make_services(self, start: ChildStart) -> dict[str, Any]:
         keys = KeyBox.load(start.settings.data_dir)
-        return {"ai": AIService(start.settings, keys), "keys": keys}
+        return {"ai": AIService(start.settings, keys, self.events, start.key), "keys": keys}

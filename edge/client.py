@@ -14,7 +14,8 @@ from typing import Any
 import discord
 import yarl
 
-from actors.messages import Author, Incoming, Place, WebhooksChanged
+from actors.messages import Author, GetSlots, Incoming, Place, SlotsInfo, WebhooksChanged
+from ai.breaker import SharedBreaker
 from bridge import Bridge
 from config import Settings
 from edge.durable import WorkLog, catch_up, resend_forever
@@ -172,6 +173,8 @@ class Edge(discord.Client):
         self.usage = Activity()
         self.events = SupervisorLog(settings.data_dir / "events.log", echo=False)
         self.work = WorkLog(settings)
+        self.breaker = SharedBreaker(settings.data_dir / "ai-breaker", settings.ai_breaker_failures,
+                                     settings.ai_breaker_cooldown_s)  # read for status only
         self._caught_up = False
         self.ready_once = asyncio.Event()
         self.started = time.time()
@@ -208,10 +211,25 @@ class Edge(discord.Client):
             "outboxes": self.metrics.deepest("channel_depth"),
             "inboxes": self.metrics.deepest("user_depth"),
             "top_users": self.usage.top(),
+            "ai_slots": await self.slots_view(),
+            "breaker": await loop.run_in_executor(self.bridge.pool, self.breaker_state),
         }
         status = collect(statuses, extra, self.settings.data_dir)
         self._status_cache = (time.time(), status)
         return status
+
+    async def slots_view(self) -> dict[str, int]:
+        """The operator's AI slots (capacity, in use, waiting), or {} while the slots actor does not answer."""
+        try:
+            info = await self.bridge.ask_async("slots", "slots", GetSlots(), timeout=3.0)
+        except Exception:  # noqa: BLE001 - status must still answer; the screen shows "?"
+            return {}
+        return {"capacity": info.capacity, "in_use": info.in_use, "waiting": info.waiting} if isinstance(
+            info, SlotsInfo) else {}
+
+    def breaker_state(self) -> str:
+        """The operator's AI breaker as every actor process sees it: closed, open or half-open."""
+        return self.breaker.state()
 
     async def refresh_gauges(self) -> None:
         status = await self.status(max_age_s=2.0)

@@ -67,6 +67,7 @@ PROXY_MEMORY_S = 24 * 3600  # after a proxy spoke here, hold human messages brie
 PROXY_GRACE_S = 2.5  # how long a human message waits for its proxy
 PROXY_WINDOW_S = 5.0  # a proxy message matches an original at most this old
 HELD_CAP = 50
+OUTBOX_BACKLOG = 50  # chunks waiting: crossing this logs one WARNING `outbox_backlog` (again only after draining)
 
 
 @dataclass
@@ -110,6 +111,7 @@ class ChannelState:
     typing_timer: bool = False  # a typing refresh timer is pending
     setup_failures: int = 0  # consecutive failed webhook list/create calls
     checked_at: float = 0.0  # when the webhooks were last listed
+    backlogged: bool = False  # the outbox is at or over OUTBOX_BACKLOG (warned once for this crossing)
 
     # ---- persistence --------------------------------------------------------------------------
     @classmethod
@@ -187,6 +189,22 @@ class ChannelState:
 
     # ---- decisions ----------------------------------------------------------------------------
     def handle(self, msg: Any, now: float) -> list[Effect]:
+        effects = self._handle(msg, now)
+        return effects + self._backlog()
+
+    def _backlog(self) -> list[Effect]:
+        """One WARNING when the outbox crosses OUTBOX_BACKLOG; re-armed once it drains below it."""
+        depth = len(self.outbox)
+        if depth < OUTBOX_BACKLOG:
+            self.backlogged = False
+            return []
+        if self.backlogged:
+            return []
+        self.backlogged = True
+        detail = f"{depth} chunks waiting (threshold {OUTBOX_BACKLOG}) for {len(self.outbox.queues)} user(s)"
+        return [Log("warning", "outbox_backlog", detail, channel=self.channel_id)]
+
+    def _handle(self, msg: Any, now: float) -> list[Effect]:
         match msg:
             case Incoming(place=place):
                 self.place = place
@@ -247,13 +265,14 @@ class ChannelState:
             self.proxy_seen_at = now
             original = proxy_match(msg, self.held, self.recent, now)
             if original is None:
-                return [Save(), Log("info", "proxy_unmatched", f"message {msg.message_id}")]
+                return [Save(), Log("info", "proxy_unmatched", f"message {msg.message_id}"), WorkDone(msg.message_id)]
             if self.held.pop(original.message_id, None) is None:
-                return [Save()]  # the original was already answered
+                return [Save(), WorkDone(msg.message_id)]  # the original was already answered
             real = replace(
                 msg, author=Author(original.author.id, original.author.username, msg.author.username), proxy=False
             )
-            return [Save(), self._hand_to_user(real, now)]
+            # The original is closed here: the edge must not hand it on again, to be answered a second time.
+            return [Save(), WorkDone(original.message_id), self._hand_to_user(real, now)]
         if now - self.proxy_seen_at < PROXY_MEMORY_S and not msg.content.startswith(("!", "/")):
             # Proxies are used here: wait a moment, in case this message is about to be replaced by one.
             self.held[msg.message_id] = msg

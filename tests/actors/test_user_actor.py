@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from actors.messages import GetUserSettings, Refused, RemoveAlias, SetAlias, SetAutorespond, UserSettings
 from actors.user import UserActor
 from store import MemoryStore
+from supervision.log import read
 from tests.harness import ActorHarness
 
 
@@ -40,3 +43,52 @@ def test_repeated_message_is_idempotent(actor_harness) -> None:
     actor.ask(SetAlias(5, "bobby", "bob"))
     assert actor.store.saves == 1
     assert isinstance(actor.ask(RemoveAlias(5, "nobody")), Refused)
+
+
+class FailingStore(MemoryStore):
+    """A store whose disk is full while `broken` (sqlite3's own error, as SqliteStore would raise it)."""
+
+    broken = False
+
+    def save(self, *args: object, **kw: object) -> int:
+        if self.broken:
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().save(*args, **kw)  # type: ignore[arg-type]
+
+
+def test_a_failing_store_is_logged_once_as_store_failed_until_a_save_succeeds(actor_harness) -> None:
+    store = FailingStore()
+    actor = actor_harness(UserActor, key="42", store=store)
+    events = actor.settings.data_dir / "events.log"
+    store.broken = True
+
+    actor.ask(SetAutorespond(42, True))  # raised in the handler (and redelivered once by Thespian)
+    actor.ask(SetAlias(42, "bobby", "bob"))
+    failed = [r for r in read(events) if r["event"] == "store_failed"]
+    assert len(failed) == 1, failed
+    assert failed[0]["level"] == "error" and (failed[0]["kind"], failed[0]["key"]) == ("user", "42")
+    assert "OperationalError: database or disk is full" in failed[0]["detail"]
+
+    store.broken = False
+    actor.ask(SetAlias(42, "robert", "bob"))
+    assert store.saves == 1
+    assert [r["event"] for r in read(events)] == ["store_failed", "store_recovered"]
+
+
+def test_a_save_that_fails_once_is_made_again_when_thespian_redelivers_the_message() -> None:
+    """The change must not stay in memory only: the redelivery recomputes it and saves it for real."""
+    import sqlite3
+
+    class FlakyStore(MemoryStore):
+        failures = 1
+
+        def save(self, *args, **kw):  # type: ignore[no-untyped-def]
+            if self.failures:
+                self.failures -= 1
+                raise sqlite3.OperationalError("database is locked")
+            return super().save(*args, **kw)
+
+    store = FlakyStore()
+    with ActorHarness(UserActor, key="11", store=store) as actor:
+        assert actor.ask(SetAutorespond(11, True)).autorespond is True
+    assert store.load("user", "11").state["autorespond"] is True

@@ -24,3 +24,15 @@ class FaultyUserActor(UserActor):
         if isinstance(msg.body, SetAlias) and msg.body.alias == RAISING_ALIAS:
             raise RuntimeError("simulated bug in a handler")
         super().on_deliver(msg)
+
+
+STORM_KEYS = ("61", "62", "63")  # three users whose actors die at every start: 15 restarts in seconds
+
+
+class StormUserActor(UserActor):
+    """A UserActor that dies at start for every key in STORM_KEYS (a bad deploy hitting several users)."""
+
+    def on_start(self, start: ChildStart) -> None:
+        if start.key in STORM_KEYS:
+            os._exit(3)
+        super().on_start(start)

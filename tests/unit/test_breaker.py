@@ -250,11 +250,11 @@ class _FailingClient:
         pass
 
 
-def _service(tmp_path: Path, error: Exception) -> Any:
+def _service(tmp_path: Path, error: Exception, events: Any = None) -> Any:
     from actors.user import AIService
 
     settings = Settings(data_dir=tmp_path, ai_base_url="http://127.0.0.1:9", ai_breaker_failures=3)
-    service = AIService(settings, keys=None)
+    service = AIService(settings, keys=None, events=events, user="42")
     service.client.close()
     service.client = _FailingClient(error)
     return service
@@ -269,6 +269,19 @@ def test_the_operators_breaker_opening_is_logged_once(tmp_path: Path, caplog: py
     warnings = [r for r in caplog.records if "breaker_open" in r.getMessage()]
     assert len(warnings) == 1 and "3 times" in warnings[0].getMessage()
     assert service.available() is False  # every process sees it: the next user is answered at once
+
+
+def test_the_operators_breaker_opening_goes_to_the_events_log_once(tmp_path: Path) -> None:
+    from supervision.log import SupervisorLog, read
+
+    events = SupervisorLog(tmp_path / "events.log", echo=False)
+    service = _service(tmp_path, UnavailableError("down"), events)
+    for _ in range(7):
+        with pytest.raises(UnavailableError):
+            service.complete({"messages": [], "model": "m"})
+    [line] = read(tmp_path / "events.log")
+    assert (line["level"], line["event"], line["kind"], line["key"]) == ("warning", "breaker_open", "user", "42")
+    assert "3 times in a row" in line["detail"] and line["cooldown_s"] == 30.0
 
 
 def test_bad_requests_do_not_open_the_operators_breaker(tmp_path: Path) -> None:

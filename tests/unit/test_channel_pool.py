@@ -32,7 +32,14 @@ from actors.messages import (
     TypingFor,
     WebhooksChanged,
 )
-from actors.state.channel import MAX_WEBHOOKS, REPLY_MAP_CAP, SEND_ATTEMPTS, TYPING_REFRESH_S, ChannelState
+from actors.state.channel import (
+    MAX_WEBHOOKS,
+    OUTBOX_BACKLOG,
+    REPLY_MAP_CAP,
+    SEND_ATTEMPTS,
+    TYPING_REFRESH_S,
+    ChannelState,
+)
 from actors.state.outbox import DONE_CAP, TOTAL_CAP, USER_QUEUE_CAP
 from discord_rest.client import Fail, Ok, Wait
 from discord_rest.names import legal_username
@@ -243,8 +250,9 @@ class Driver:
         return [t for _, _, t in sorted(self.pending) if payload is None or t.payload == payload]
 
     # -- what happened
-    def logs(self, level: str | None = None) -> list[Log]:
-        return [e for e in self.effects if isinstance(e, Log) and (level is None or e.level == level)]
+    def logs(self, level: str | None = None, event: str | None = None) -> list[Log]:
+        return [e for e in self.effects if isinstance(e, Log) and (level is None or e.level == level)
+                and (event is None or e.event == event)]
 
     def pushes(self) -> list[RouteFact]:
         return [e.fact for e in self.effects if isinstance(e, Push)]
@@ -723,10 +731,10 @@ def test_turns_when_the_newcomer_arrives_while_the_first_chunk_is_waiting() -> N
 def test_a_user_over_the_queue_cap_is_refused_with_a_warning_not_silently() -> None:
     d = channel(discord=FakeDiscord().then("list_webhooks", Wait(1.0, "user")))  # nothing drains meanwhile
     d.deliver(speak("x" * (LIMIT * (USER_QUEUE_CAP + 2)), user=ALICE))
-    [warning] = d.logs("warning")
-    assert warning.event == "outbox_full" and "2 chunk" in warning.detail and "user queue full" in warning.detail
+    [warning] = d.logs("warning", "outbox_full")
+    assert "2 chunk" in warning.detail and "user queue full" in warning.detail
     d.deliver(speak("Bob is not affected.", user=BOB_USER))
-    assert len(d.logs("warning")) == 1
+    assert len(d.logs("warning", "outbox_full")) == 1
     d.fire("pump")
     assert len(d.discord.said()) == USER_QUEUE_CAP + 1
     assert d.discord.said()[1].content == "Bob is not affected."
@@ -738,12 +746,39 @@ def test_a_full_channel_outbox_refuses_with_a_warning_not_silently() -> None:
     users = TOTAL_CAP // per_user
     for u in range(users):
         d.deliver(speak("y" * (LIMIT * per_user), user=3_000 + u))
-    assert d.logs("warning") == []
+    assert d.logs("warning", "outbox_full") == []
     assert len(d.state.outbox) == TOTAL_CAP
     d.deliver(speak("One more user.", user=ALICE))
-    [warning] = d.logs("warning")
-    assert warning.event == "outbox_full" and "channel outbox full" in warning.detail
+    [warning] = d.logs("warning", "outbox_full")
+    assert "channel outbox full" in warning.detail
     assert len(d.state.outbox) == TOTAL_CAP
+
+
+def test_an_outbox_backlog_warns_once_per_crossing_and_again_only_after_draining() -> None:
+    discord = FakeDiscord().then("list_webhooks", Wait(1.0, "user"))  # nothing drains meanwhile
+    d = channel(discord=discord)
+    d.deliver(speak(paragraphs(OUTBOX_BACKLOG - 1, "A"), user=ALICE))
+    assert len(d.state.outbox) == OUTBOX_BACKLOG - 1 and d.logs(event="outbox_backlog") == []
+    d.deliver(speak(paragraphs(1, "B"), user=BOB_USER))  # the crossing
+    [warning] = d.logs(event="outbox_backlog")
+    assert warning.level == "warning" and warning.channel == CID and warning.user is None
+    assert f"{OUTBOX_BACKLOG} chunks waiting" in warning.detail and "2 user(s)" in warning.detail
+    d.deliver(speak(paragraphs(5, "C"), user=CAROL))  # still over: no second warning
+    assert len(d.logs(event="outbox_backlog")) == 1
+
+    d.drain()  # Discord answers again: everything goes out, and the watch re-arms
+    assert len(d.state.outbox) == 0 and len(d.discord.said()) == OUTBOX_BACKLOG + 5
+    assert len(d.logs(event="outbox_backlog")) == 1
+
+    discord.then("execute_webhook", Wait(1.0, "user"))
+    d.deliver(speak(paragraphs(OUTBOX_BACKLOG, "D"), user=ALICE))  # a new crossing: a new warning
+    assert len(d.logs(event="outbox_backlog")) == 2
+
+    discord.then("execute_webhook", discord.healthy, Wait(1.0, "user"))
+    d.fire("pump")  # one chunk goes out: just under the threshold again
+    assert len(d.state.outbox) == OUTBOX_BACKLOG - 1 and len(d.logs(event="outbox_backlog")) == 2
+    d.deliver(speak(paragraphs(1, "E"), user=BOB_USER))  # back over it: that is a crossing too
+    assert len(d.logs(event="outbox_backlog")) == 3
 
 
 # ---- idempotency and restarts ------------------------------------------------------------------------
