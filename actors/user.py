@@ -11,7 +11,7 @@ from typing import Any
 from actors.shell import StatefulActor
 from actors.state.user import UserState
 from ai import AIClient
-from ai.breaker import SharedBreaker
+from ai.breaker import SharedBreaker, breaker_path
 from ai.errors import AIError, AuthError
 from store.keys import KeyBox
 from supervision.log import SupervisorLog
@@ -27,12 +27,25 @@ class AIService:
         self.client = AIClient(settings.ai_base_url, settings.ai_api_key or None, timeout_s=settings.ai_timeout_s)
         self.keys = keys
         self.events, self.user = events, user  # the events log, and whose call this service makes
-        self.breaker = SharedBreaker(settings.data_dir / "ai-breaker", settings.ai_breaker_failures,
-                                     settings.ai_breaker_cooldown_s)
+        self.settings = settings
+        self._breakers: dict[str, SharedBreaker] = {}
 
-    def available(self) -> bool:
-        """May the operator's key be used now? False while its breaker is open (every process sees it)."""
-        return self.breaker.allow()
+    def breaker_for(self, model: str) -> SharedBreaker:
+        """One breaker per model on the operator's key: one personality's broken model must not stop the rest."""
+        if model not in self._breakers:
+            s = self.settings
+            path = breaker_path(s.data_dir, model)
+            self._breakers[model] = SharedBreaker(path, s.ai_breaker_failures, s.ai_breaker_cooldown_s)
+        return self._breakers[model]
+
+    @property
+    def breaker(self) -> SharedBreaker:
+        """The default model's breaker (what `bot.py status` shows)."""
+        return self.breaker_for(self.settings.ai_model)
+
+    def available(self, model: str = "") -> bool:
+        """May the operator's key be used for `model` now? False while its breaker is open (all processes)."""
+        return self.breaker_for(model or self.settings.ai_model).allow()
 
     def complete(self, request: dict[str, Any], sealed_key: str | None = None) -> Any:
         if sealed_key:
@@ -40,17 +53,19 @@ class AIService:
             if api_key is None:
                 raise AuthError("your stored key could not be decrypted; set it again with `auth key`")
             return self.client.complete(**request, api_key=api_key)
+        model = request.get("model") or self.settings.ai_model
+        breaker = self.breaker_for(model)
         try:
             result = self.client.complete(**request)
         except AIError as exc:
-            if exc.kind not in ("bad_request", "empty") and self.breaker.record(False):
-                detail = f"the operator's AI backend failed {self.breaker.threshold} times in a row ({exc.kind})"
+            if exc.kind not in ("bad_request", "empty") and breaker.record(False):
+                detail = f"model {model} on the operator's key failed {breaker.threshold} times in a row ({exc.kind})"
                 log.warning("breaker_open: %s", detail)
                 if self.events is not None:
                     self.events.emit("warning", "breaker_open", "user", self.user, detail,
-                                     cooldown_s=self.breaker.cooldown_s)
+                                     cooldown_s=breaker.cooldown_s)
             raise
-        self.breaker.record(True)
+        breaker.record(True)
         return result
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ through; its success closes the breaker, its failure opens it again.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import struct
 import time
@@ -54,6 +55,11 @@ class Breaker:
             self.opened_at = now
             return not was_open
         return False
+
+
+def breaker_path(data_dir: Path, model: str) -> Path:
+    """Where the operator's breaker for `model` keeps its state (one file per model)."""
+    return data_dir / ("ai-breaker-" + hashlib.blake2b(model.encode(), digest_size=6).hexdigest())
 
 
 _LAYOUT = struct.Struct("<idd")  # failures, opened_at, probing

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import discord
 import yarl
 
 from actors.messages import Author, GetSlots, Incoming, Place, SlotsInfo, WebhooksChanged
-from ai.breaker import SharedBreaker
+from ai.breaker import SharedBreaker, breaker_path
 from bridge import Bridge
 from config import Settings
 from edge.durable import WorkLog, catch_up, resend_forever
@@ -173,8 +174,9 @@ class Edge(discord.Client):
         self.usage = Activity()
         self.events = SupervisorLog(settings.data_dir / "events.log", echo=False)
         self.work = WorkLog(settings)
-        self.breaker = SharedBreaker(settings.data_dir / "ai-breaker", settings.ai_breaker_failures,
-                                     settings.ai_breaker_cooldown_s)  # read for status only
+        self.in_order = ThreadPoolExecutor(1, thread_name_prefix="hand-off")
+        self.breaker = SharedBreaker(breaker_path(settings.data_dir, settings.ai_model), settings.ai_breaker_failures,
+                                     settings.ai_breaker_cooldown_s)  # the default model's: read for status only
         self._caught_up = False
         self.ready_once = asyncio.Event()
         self.started = time.time()
@@ -273,12 +275,19 @@ class Edge(discord.Client):
         except Exception:  # a malformed payload must not take the edge down
             log.exception("skipped a message the edge could not read (id %s)", getattr(message, "id", "?"))
             return 0
-        try:
-            await asyncio.get_running_loop().run_in_executor(self.bridge.pool, self.work.record, incoming)
-        except Exception:  # the store failing must not silence the bot: hand on anyway, and say so
-            log.exception("store_failed: could not record message %s before handing it on", message.id)
-        await self.hand_off("channel", message.channel.id, incoming)
+        # One thread, first in first out: messages reach their actors in the order Discord sent them.
+        await asyncio.get_running_loop().run_in_executor(self.in_order, self.record_and_hand_on, incoming)
         return 1
+
+    def record_and_hand_on(self, incoming: Incoming) -> None:
+        try:
+            self.work.record(incoming)
+        except Exception:  # the store failing must not silence the bot: hand on anyway, and say so
+            log.exception("store_failed: could not record message %s before handing it on", incoming.message_id)
+        try:
+            self.bridge.tell("channel", incoming.place.channel_id, incoming)
+        except Exception:
+            log.exception("could not hand message %s to its channel", incoming.message_id)
 
     async def small_attachment(self, message: discord.Message) -> str:
         """The text of a small JSON attachment to a command (`import`); nothing else is downloaded."""

@@ -268,9 +268,13 @@ class ChannelState:
                 return [Save(), Log("info", "proxy_unmatched", f"message {msg.message_id}"), WorkDone(msg.message_id)]
             if self.held.pop(original.message_id, None) is None:
                 return [Save(), WorkDone(msg.message_id)]  # the original was already answered
+            # A webhook post cannot be a Discord reply: what the original replied to travels with the proxy.
             real = replace(
                 msg, author=Author(original.author.id, original.author.username, msg.author.username), proxy=False
             )
+            if real.reply_to is None and original.reply_to is not None:
+                real = replace(real, reply_to=original.reply_to, reply_to_webhook=original.reply_to_webhook,
+                               reply_content=original.reply_content, reply_author=original.reply_author)
             # The original is closed here: the edge must not hand it on again, to be answered a second time.
             return [Save(), WorkDone(original.message_id), self._hand_to_user(real, now)]
         if now - self.proxy_seen_at < PROXY_MEMORY_S and not msg.content.startswith(("!", "/")):

@@ -318,7 +318,7 @@ class UserState(UserCommands):
             return [typing, *self._call(job)]
         # The operator's key: a clear answer at once while its breaker is open, else a fair turn at a slot.
         self.waiting = (msg.message_id, "available", job)
-        return [typing, Call("ai", "available", (), ("available", msg.message_id))]
+        return [typing, Call("ai", "available", (job.request["model"],), ("available", msg.message_id))]
 
     def _call(self, job: Job) -> list[Effect]:
         self.waiting = (job.heard.incoming.message_id, "ai", job)

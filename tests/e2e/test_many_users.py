@@ -11,8 +11,6 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-
 from emulator.ai.replies import heard_of
 from emulator.discord import default_world
 from tests.e2e.bot_process import wait_for
@@ -107,13 +105,6 @@ def test_a_second_message_while_the_first_is_answered_waits_its_turn(make_stack)
 BURST = 20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the edge receives the burst in order, but hands each message on from its own task through a "
-    "4-thread pool (edge/client.py Edge.handle: work.record, then bridge.tell_async, each in an executor), so "
-    "messages posted milliseconds apart reach the actors out of order and are answered out of order (a proxy "
-    "can likewise overtake its original)",
-)
 def test_a_burst_of_one_users_messages_is_answered_in_the_order_posted(make_stack) -> None:
     stack = make_stack(env={"TZUROT_USER_BURST": "50"})  # not rate limited: only the order matters
     sb = stack.sandbox
@@ -211,12 +202,6 @@ def test_a_pluralkit_message_is_answered_once_as_its_real_author(make_stack) -> 
     assert asked(stack, "hello again from the system") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the operator's AI breaker (actors/user.py AIService, one SharedBreaker for every model) counts "
-    "one user's failures on their personality's broken model: 5 in a row open it, and every other user then gets "
-    "'My connection to the AI service is having trouble' for the cooldown (30 s)",
-)
 def test_one_users_repeated_ai_errors_do_not_shut_the_ai_off_for_another(make_stack) -> None:
     stack = make_stack(env={"TZUROT_USER_BURST": "50"})  # alice is not rate limited: only the errors matter
     sb = stack.sandbox

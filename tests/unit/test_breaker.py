@@ -268,7 +268,8 @@ def test_the_operators_breaker_opening_is_logged_once(tmp_path: Path, caplog: py
                 service.complete({"messages": [], "model": "m"})
     warnings = [r for r in caplog.records if "breaker_open" in r.getMessage()]
     assert len(warnings) == 1 and "3 times" in warnings[0].getMessage()
-    assert service.available() is False  # every process sees it: the next user is answered at once
+    assert service.available("m") is False  # every process sees it: the next user of model "m" is answered at once
+    assert service.available("another-model") is True  # one broken model does not stop the others
 
 
 def test_the_operators_breaker_opening_goes_to_the_events_log_once(tmp_path: Path) -> None:

@@ -155,12 +155,6 @@ def test_a_proxy_finds_its_own_original_among_several_held() -> None:
     assert heard(state.handle(Wake(("release", alices.message_id)), NOW + 2.5)) == [Heard(alices, None, None)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a webhook cannot reply, so a proxy of a reply carries no reply_to (PluralKit quotes the replied "
-    "message in an embed instead); the channel hands on the proxy's own reply fields, so the reply to Lilith is "
-    "lost and an activated personality answers instead (actors/state/channel.py _incoming, `real = replace(...)`)",
-)
 def test_a_proxy_of_a_reply_is_still_a_reply_to_the_personality() -> None:
     state = proxies_seen()
     state.handle(ActivatePersonality(CID, "bob", ALICE.id), NOW)
