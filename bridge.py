@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from actors.messages import RouteFact
+from ai.tls import shared_context
 from config import Settings
 from store import SqliteStore
 from store.keys import ensure_key_file
@@ -104,6 +105,7 @@ class Bridge:
         """
         s = self.settings
         ensure_key_file(s.data_dir)  # before any actor process could race to create it
+        shared_context()  # built once here, shared by every actor process forked from this one
         self.system = start_actor_system(s.data_dir, s.actor_admin_port, s.bind_host)
         try:
             self.root = self.system.createActor(ROOT_CLASS)

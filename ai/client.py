@@ -37,6 +37,7 @@ from ai.errors import (
 from ai.response import Completion, assemble_stream, error_from_body, parse_completion
 from ai.retry import RetryPolicy, parse_retry_after, retry_delay
 from ai.sse import parse_sse
+from ai.tls import shared_context
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,7 @@ class AIClient:
         if self._http is None or self._pid != pid:
             # After a fork the inherited client is dropped, not closed: its sockets are the parent's.
             self._http = httpx.Client(
+                verify=shared_context(),
                 limits=httpx.Limits(max_connections=8, max_keepalive_connections=2),
                 follow_redirects=False,
             )

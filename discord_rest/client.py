@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from ai.tls import shared_context
 from discord_rest.gate import GlobalGate
 
 NO_MENTIONS: dict[str, Any] = {"parse": []}
@@ -227,7 +228,7 @@ class DiscordRest:
 
     def _http(self) -> httpx.Client:
         if self._client is None or self._pid != os.getpid():  # never reuse a parent's sockets after fork
-            self._client = httpx.Client(timeout=httpx.Timeout(self.timeout_s, connect=5.0))
+            self._client = httpx.Client(timeout=httpx.Timeout(self.timeout_s, connect=5.0), verify=shared_context())
             self._pid = os.getpid()
         return self._client
 
