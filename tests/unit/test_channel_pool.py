@@ -32,15 +32,9 @@ from actors.messages import (
     TypingFor,
     WebhooksChanged,
 )
-from actors.state.channel import (
-    MAX_WEBHOOKS,
-    OUTBOX_BACKLOG,
-    REPLY_MAP_CAP,
-    SEND_ATTEMPTS,
-    TYPING_REFRESH_S,
-    ChannelState,
-)
+from actors.state.channel import OUTBOX_BACKLOG, REPLY_MAP_CAP, TYPING_REFRESH_S, ChannelState
 from actors.state.outbox import DONE_CAP, TOTAL_CAP, USER_QUEUE_CAP
+from actors.state.sending import MAX_WEBHOOKS, SEND_ATTEMPTS
 from discord_rest.client import Fail, Ok, Wait
 from discord_rest.names import legal_username
 from discord_rest.split import LIMIT
