@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import threading
 import time
 import uuid
@@ -29,6 +30,7 @@ from ai.tls import shared_context
 from config import Settings
 from store import SqliteStore
 from store.keys import ensure_key_file
+from supervision.procs import descendants, pid_alive
 from supervision.protocol import (
     Answer,
     ChildReady,
@@ -141,6 +143,7 @@ class Bridge:
                 self._on_fact(msg)
 
     def stop(self) -> None:
+        ours = self._tree_pids() if self.system is not None else set()  # ask while the handles still work
         self._stopping.set()
         if self._listener is not None:
             self._listener.join(timeout=5)
@@ -153,6 +156,25 @@ class Bridge:
         if self.system is not None:
             self.system.shutdown()
             self.system = None
+            # Thespian's shutdown can give up with a large tree and leave its admin behind: stop what is left
+            # of the processes this bridge started, by their pids.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(pid_alive(p) for p in ours):
+                time.sleep(0.1)
+            for pid in ours:
+                if pid_alive(pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+
+    def _tree_pids(self) -> set[int]:
+        """Thespian's admin (Root's parent) and everything under it."""
+        try:
+            root_pid = self._handle().ask(self.root, StatusRequest(), 5).pid
+            with open(f"/proc/{root_pid}/stat", "rb") as fh:
+                admin = int(fh.read().rsplit(b")", 1)[1].split()[1])
+        except Exception:  # noqa: BLE001 - nothing to add when the tree does not answer
+            return set()
+        return {admin} | descendants(admin)
 
     def __enter__(self) -> Bridge:
         return self.start()
