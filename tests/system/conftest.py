@@ -10,8 +10,6 @@ import dataclasses
 import os
 import re
 import signal
-import socket
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 
 import config
+from bench.stack import free_port, wait_for
 from bridge import Bridge, default_tree
 from supervision import log as slog
 from supervision.procs import descendants, pid_alive
@@ -32,24 +31,6 @@ FAST = {
     "TZUROT_USER_SHARDS": "2",
     "TZUROT_CHANNEL_SHARDS": "1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll until `condition()` is truthy; return its value. Tests wait on conditions, not fixed sleeps."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 class Tree:
