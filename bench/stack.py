@@ -210,9 +210,12 @@ class Stack:
         return httpx.get(f"http://127.0.0.1:{self.http_port}/status", timeout=30).json()
 
     def stop(self, strict: bool = True) -> list[dict[str, Any]]:
-        """Stop everything; returns the emulator's recorded violations of Discord's rules."""
-        self.bot.stop(patience_s=10.0 if strict else 60.0, strict=strict)
-        problems = self.sandbox.violations()
-        self.ai.stop()
-        self.discord.stop()
+        """Stop everything; returns the emulator's recorded violations of Discord's rules. The emulators stop
+        even when the bot was slow to go (their threads must not outlive the test)."""
+        try:
+            self.bot.stop(patience_s=20.0 if strict else 60.0, strict=strict)
+        finally:
+            problems = self.sandbox.violations()
+            self.ai.stop()
+            self.discord.stop()
         return problems

@@ -23,7 +23,13 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
         return stack.start()
 
     yield make
-    problems = []
-    for stack in stacks:
-        problems += stack.stop()
+    problems: list = []
+    failures: list[BaseException] = []
+    for stack in stacks:  # every stack is stopped, even if an earlier one failed to stop cleanly
+        try:
+            problems += stack.stop()
+        except BaseException as exc:  # noqa: BLE001 - reported below, after the others are stopped
+            failures.append(exc)
+    if failures:
+        raise failures[0]
     assert problems == [], f"the bot broke Discord's rules: {problems}"
