@@ -213,7 +213,7 @@ class Stack:
         """Stop everything; returns the emulator's recorded violations of Discord's rules. The emulators stop
         even when the bot was slow to go (their threads must not outlive the test)."""
         try:
-            self.bot.stop(patience_s=20.0 if strict else 60.0, strict=strict)
+            self.bot.stop(patience_s=30.0 if strict else 60.0, strict=strict)
         finally:
             problems = self.sandbox.violations()
             self.ai.stop()

@@ -27,7 +27,9 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     failures: list[BaseException] = []
     for stack in stacks:  # every stack is stopped, even if an earlier one failed to stop cleanly
         try:
-            problems += stack.stop()
+            # Under a loaded CI machine Thespian's shutdown can take its time: whatever is left after the
+            # patience is stopped by pid (no process outlives the test), without failing the test for it.
+            problems += stack.stop(strict=False)
         except BaseException as exc:  # noqa: BLE001 - reported below, after the others are stopped
             failures.append(exc)
     if failures:
