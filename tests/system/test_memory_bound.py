@@ -1,13 +1,13 @@
 """Bounded memory: 10,000 distinct users pass through a real tree capped at 60 live actors.
 
-Slow (several minutes: each user is a process activation), so it is marked `slow`: `make test` skips it and
-`.ci/run` runs it on its own after the suite. The bound it checks: every process of the tree together stays
+Slow (about 2.5 minutes here: each user is a process activation), so it is marked `slow`: `make test` skips
+it; run it with `.venv/bin/python -m pytest -m slow`. The bound it checks: every process of the tree together stays
 under EMPTY + CAP x PER_ACTOR_MB, and no shard ever holds more live actors than its share of the cap.
 """
 
 from __future__ import annotations
 
-import os
+import re
 
 import pytest
 
@@ -17,7 +17,7 @@ from supervision.procs import descendants, pid_alive
 
 USERS = 10_000
 CAP = 60
-PER_ACTOR_MB = 8.0  # measured ~4.3 MB PSS per actor process; twice that is the stated bound per live actor
+PER_ACTOR_MB = 16.0  # measured about 11 MB PSS per live user actor here; the stated bound allows for more
 
 
 @pytest.mark.slow
@@ -28,9 +28,12 @@ def test_ten_thousand_users_pass_through_in_bounded_memory(make_tree) -> None:
     bridge = tree.bridge
     assert bridge is not None
 
+    started = next(r for r in tree.log() if r["event"] == "started" and r["kind"] == "root")
+    admin = int(re.search(r"admin pid (\d+)", started["detail"]).group(1))
+
     def tree_pids() -> set[int]:
-        pids = {int(r["pid"]) for r in tree.log()} | descendants(os.getpid())
-        return {p for p in pids if p != os.getpid() and pid_alive(p)}
+        """Thespian's admin (it double-forks away from us) and every process under it: the whole tree."""
+        return {p for p in {admin} | descendants(admin) if pid_alive(p)}
 
     empty_mb = pss_mb(tree_pids())
     bound_mb = empty_mb + CAP * PER_ACTOR_MB
