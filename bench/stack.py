@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from edge.app import free_port
 from supervision import log as slog
 from supervision.procs import descendants, pid_alive
 
@@ -158,14 +159,6 @@ class Sandbox:
 
     def fault(self, **fault: Any) -> None:
         self.http.post("/_sandbox/faults", json=fault).raise_for_status()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Stack:

@@ -13,13 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-EVENTS = frozenset(
-    {
-        "activated", "passivated", "exited", "restarted", "backoff", "parked", "unparked",
-        "orphan_exit", "liveness_miss", "failed", "started", "stopped", "quarantined", "stale_copy",
-        "restart_storm",
-    }
-)
 LEVELS = ("debug", "info", "warning", "error")
 
 

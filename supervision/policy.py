@@ -201,9 +201,6 @@ class ChildTable:
                 return key
         return None
 
-    def live_count(self) -> int:
-        return sum(1 for c in self.children.values() if c.address is not None)
-
     # ---- internals ------------------------------------------------------------------------------
     def _touch(self, key: str, now: float) -> None:
         self.last_used[key] = now

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+from bench.stack import free_port
 from supervision import log as slog
 from supervision.procs import descendants, pid_alive
 
@@ -25,12 +25,6 @@ READY = "sandbox ready"
 # Settings that would point the sandbox somewhere else must not leak in from the environment.
 FOREIGN = ("DISCORD_TOKEN", "DISCORD_API_BASE", "DISCORD_GATEWAY_URL", "AI_BASE_URL", "AI_API_KEY", "AI_MODEL",
            "TZUROT_CONFIG")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SandboxProcess:
