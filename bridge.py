@@ -30,6 +30,7 @@ from ai.tls import shared_context
 from config import Settings
 from store import SqliteStore
 from store.keys import ensure_key_file
+from supervision.log import SupervisorLog
 from supervision.procs import descendants, pid_alive
 from supervision.protocol import (
     Answer,
@@ -123,13 +124,30 @@ class Bridge:
         self._listener.start()
         return self
 
-    def saved_facts(self) -> list[RouteFact]:
-        """The routing facts the actors persisted: what the edge must know before any actor wakes."""
+    def load_facts(self, apply: Callable[[RouteFact], None]) -> int:
+        """Hand `apply` every routing fact the actors persisted (what the edge must know before any actor wakes).
+
+        A row that cannot be read, or that `apply` rejects, is quarantined and reported in the supervisor log:
+        no single bad row may stop the bot from starting. Returns how many facts were applied."""
+        slog = SupervisorLog(self.settings.supervisor_log_path)
         store = SqliteStore(self.settings.store_path)
+
+        def bad(detail: str) -> None:
+            slog.emit("error", "quarantined", "routes", "edge", detail)
+
+        applied = 0
         try:
-            return [RouteFact(kind, key, value) for kind, key, value in store.routes()]
+            for kind, key, value in store.routes(bad):
+                try:
+                    apply(RouteFact(kind, key, value))
+                    applied += 1
+                except Exception as exc:  # noqa: BLE001 - a fact the edge cannot use is set aside, not fatal
+                    reason = f"{type(exc).__name__}: {exc}"[:300]
+                    store.quarantine_route(kind, str(key), reason)
+                    bad(f"routing fact {kind} {str(key)!r} quarantined: {reason}")
         finally:
             store.close()
+        return applied
 
     def _listen(self) -> None:
         while not self._stopping.is_set():

@@ -51,8 +51,7 @@ def start_tree(settings: Settings) -> tuple[Bridge, RoutingTable, Metrics]:
             metrics.apply(fact)
 
     bridge = Bridge(settings).start(on_fact=on_fact)
-    for fact in bridge.saved_facts():
-        table.apply(fact)
+    bridge.load_facts(table.apply)
     return bridge, table, metrics
 
 

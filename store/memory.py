@@ -35,7 +35,7 @@ class MemoryStore:
         else:
             self.route_rows[(kind, key)] = value
 
-    def routes(self) -> list[tuple[str, int | str, Any]]:
+    def routes(self, on_bad: Any = None) -> list[tuple[str, int | str, Any]]:
         return [(k, key, v) for (k, key), v in self.route_rows.items()]
 
     def work_open(self, message_id: int, channel_id: int, user_id: int, incoming: dict[str, Any]) -> bool:

@@ -61,6 +61,18 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX work_channel ON work (channel_id, message_id);
         """,
     ),
+    (
+        4,
+        # Route keys keep their type: a name like "0123" or "²²" is text, a Discord id is a number. Rows saved
+        # before this step had none; the kinds keyed by Discord ids get "int" when the key is plain ASCII digits
+        # without a leading zero (as the bot wrote them), and everything else stays text.
+        """
+        ALTER TABLE routes ADD COLUMN key_type TEXT NOT NULL DEFAULT 'str';
+        UPDATE routes SET key_type = 'int'
+            WHERE kind IN ('webhook', 'activated', 'conversation', 'blacklist')
+            AND key != '' AND key NOT GLOB '*[^0-9]*' AND (key = '0' OR key NOT GLOB '0*');
+        """,
+    ),
 ]
 
 

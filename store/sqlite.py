@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,14 @@ class Record:
     version: int
     schema: int = 0
     quarantined: str | None = None  # why the stored row was unreadable and moved aside
+
+
+def _typed(key: str, key_type: str) -> int | str:
+    if key_type == "str":
+        return key
+    if key_type == "int" and key.isascii() and key.lstrip("-").isdigit():
+        return int(key)
+    raise ValueError(f"key {key!r} is not of its stored type {key_type!r}")
 
 
 def encode(state: dict[str, Any]) -> bytes:
@@ -113,17 +122,42 @@ class SqliteStore:
         return [k for (k,) in rows]
 
     def put_route(self, kind: str, key: int | str, value: Any) -> None:
-        """Persist one routing fact for the edge (None removes it): the edge reloads them all at start."""
+        """Persist one routing fact for the edge (None removes it): the edge reloads them all at start.
+
+        The key's type is stored with it: text that looks like a number ("0123", "²²") stays text."""
         if value is None or value is False:
             self.conn.execute("DELETE FROM routes WHERE kind=? AND key=?", (kind, str(key)))
         else:
+            key_type = "int" if isinstance(key, int) else "str"
             self.conn.execute(
-                "INSERT OR REPLACE INTO routes(kind, key, value) VALUES (?, ?, ?)", (kind, str(key), json.dumps(value))
+                "INSERT OR REPLACE INTO routes(kind, key, value, key_type) VALUES (?, ?, ?, ?)",
+                (kind, str(key), json.dumps(value), key_type),
             )
 
-    def routes(self) -> list[tuple[str, int, Any]]:
-        rows = self.conn.execute("SELECT kind, key, value FROM routes")
-        return [(k, int(key) if key.isdigit() else key, json.loads(v)) for k, key, v in rows]
+    def routes(self, on_bad: Callable[[str], None] | None = None) -> list[tuple[str, int | str, Any]]:
+        """Every routing fact. A row that cannot be read is moved to the quarantine and reported to `on_bad`:
+        one bad row must never stop the bot from starting."""
+        out: list[tuple[str, int | str, Any]] = []
+        for kind, key, value, key_type in self.conn.execute("SELECT kind, key, value, key_type FROM routes"):
+            try:
+                out.append((kind, _typed(key, key_type), json.loads(value)))
+            except (ValueError, TypeError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"[:300]
+                self.quarantine_route(kind, key, reason)
+                if on_bad is not None:
+                    on_bad(f"routing fact {kind} {key!r} quarantined: {reason}")
+        return out
+
+    def quarantine_route(self, kind: str, key: str, reason: str) -> None:
+        """Move one routing fact aside (kept in `quarantine` as `route:<kind>` for inspection)."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT value FROM routes WHERE kind=? AND key=?", (kind, str(key))).fetchone()
+            if row is not None:
+                conn.execute(
+                    "INSERT INTO quarantine(kind, key, version, schema, data, reason, at) VALUES (?,?,0,0,?,?,?)",
+                    (f"route:{kind}", str(key), str(row[0]).encode(), reason[:300], time.time()),
+                )
+                conn.execute("DELETE FROM routes WHERE kind=? AND key=?", (kind, str(key)))
 
     # ---- durable work: every message the edge hands on, until its answer is sent ------------------
     def work_open(self, message_id: int, channel_id: int, user_id: int, incoming: dict[str, Any]) -> bool:

@@ -262,3 +262,46 @@ def test_delete_removes_the_row(sqlite_store: SqliteStore) -> None:
     assert sqlite_store.load("user", "1") == Record(None, 0)
     assert sqlite_store.keys("user") == []
     assert sqlite_store.save("user", "1", {"x": 2}, 0, 1) == 1
+
+
+# ---- routing facts: keys keep their type; one bad row never stops a start ------------------------
+
+
+@pytest.mark.parametrize(
+    "key", ["²²", "0123", "١٢٣", "42x", "big bob", 123, 1575881908363984897, "123:456"],
+)
+def test_a_route_key_comes_back_with_the_type_it_was_saved_with(open_store: Opener, key: Any) -> None:
+    open_store().put_route("alias" if isinstance(key, str) else "webhook", key, "lilith")
+    kind, back, value = open_store().routes()[0]
+    assert back == key and type(back) is type(key) and value == "lilith"
+
+
+def test_routes_saved_before_keys_had_a_type_are_read_by_their_kind(tmp_path: Path) -> None:
+    """A data directory from before migration 4: Discord-id kinds come back as ints, aliases as text."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (id INTEGER PRIMARY KEY, applied REAL)")
+    for number, sql in MIGRATIONS[:3]:
+        for statement in filter(str.strip, sql.split(";")):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (number,))
+    rows = [("webhook", "77", "true"), ("alias", "0123", '"bob"'), ("alias", "²²", '"sq"'),
+            ("blacklist", "5", "true"), ("blacklist", "9:5", "true"), ("conversation", "8", "12.5")]
+    conn.executemany("INSERT INTO routes(kind, key, value) VALUES (?, ?, ?)", rows)
+    conn.close()
+    store = SqliteStore(path)
+    assert sorted(store.routes(), key=repr) == sorted(
+        [("webhook", 77, True), ("alias", "0123", "bob"), ("alias", "²²", "sq"), ("blacklist", 5, True),
+         ("blacklist", "9:5", True), ("conversation", 8, 12.5)], key=repr)
+    store.close()
+
+
+def test_an_unreadable_route_row_is_quarantined_and_the_rest_are_read(sqlite_store: SqliteStore) -> None:
+    sqlite_store.put_route("alias", "good", "lilith")
+    sqlite_store.conn.execute("INSERT INTO routes(kind, key, value, key_type) VALUES ('alias', 'bad', '{', 'str')")
+    sqlite_store.conn.execute("INSERT INTO routes(kind, key, value, key_type) VALUES ('webhook', '²', 'true', 'int')")
+    problems: list[str] = []
+    assert sqlite_store.routes(problems.append) == [("alias", "good", "lilith")]
+    assert len(problems) == 2 and all("quarantined" in p for p in problems)
+    assert {(k, key) for k, key, _ in sqlite_store.quarantined()} == {("route:alias", "bad"), ("route:webhook", "²")}
+    assert sqlite_store.routes() == [("alias", "good", "lilith")]  # moved aside: not reported again
