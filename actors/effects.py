@@ -63,6 +63,9 @@ class Call:
     args: tuple[Any, ...]
     tag: Any
 
+    def __repr__(self) -> str:  # arguments can be a user's key or a webhook's token
+        return f"Call({self.service}.{self.method}, args=<{len(self.args)} hidden>, tag={self.tag!r})"
+
 
 @dataclass(frozen=True)
 class Log:
@@ -104,6 +107,9 @@ class Observe:
 class Done:
     tag: Any
     result: Any
+
+    def __repr__(self) -> str:  # a result can hold an answer's text
+        return f"Done(tag={self.tag!r}, result=<{type(self.result).__name__}>)"
 
 
 @dataclass(frozen=True)

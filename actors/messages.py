@@ -6,8 +6,31 @@ sends back to the asker. Supervision's own messages are in `supervision/protocol
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
+
+# ---- what a log may show of a message --------------------------------------------------------------
+
+
+def private(default: Any = MISSING) -> Any:
+    """A field that may hold what a user wrote (even a key): a message's repr shows only its size."""
+    return field(default=default, metadata={"private": True})
+
+
+def _shown(value: Any) -> str:
+    return f"<{len(value)} chars>" if isinstance(value, str) else f"<{type(value).__name__}>"
+
+
+class Redacted:
+    """Base of every message that can carry user text. Thespian logs a message whole when a handler raises, and
+    tracebacks and test failures print messages too: a private field never shows its content, only its size."""
+
+    def __repr__(self) -> str:
+        parts = (
+            f"{f.name}={_shown(getattr(self, f.name)) if f.metadata.get('private') else repr(getattr(self, f.name))}"
+            for f in fields(self)  # type: ignore[arg-type]
+        )
+        return f"{type(self).__name__}({', '.join(parts)})"
 
 # ---- replies shared by every actor ---------------------------------------------------------------
 
@@ -169,25 +192,25 @@ class Place:
     guild_name: str = ""
 
 
-@dataclass(frozen=True)
-class Incoming:
+@dataclass(frozen=True, repr=False)
+class Incoming(Redacted):
     """A Discord message that got past the edge's filter: it may address a personality."""
 
     message_id: int
     place: Place
     author: Author
-    content: str
+    content: str = private()
     mentions_bot: bool = False
     reply_to: int | None = None  # the message this one replies to
     reply_to_webhook: int | None = None  # that message's webhook id, when a webhook posted it
-    reply_content: str = ""
+    reply_content: str = private("")
     reply_author: str = ""
     attachments: tuple[str, ...] = ()  # image URLs
     created_at: float = 0.0
     mentioned: tuple[str, ...] = ()  # personality names the edge found as @mentions, longest alias first
     mentioned_alias: str = ""  # the alias text of the first of them, as written
     perms: frozenset[str] = frozenset()  # the author's permissions here: manage_messages, manage_guild, administrator
-    attachment_text: str = ""  # a small text attachment (an import), read by the edge
+    attachment_text: str = private("")  # a small text attachment (an import), read by the edge
     proxy: bool = False  # a PluralKit/Tupperbox proxy message: the channel finds the real author
 
 
@@ -209,14 +232,14 @@ class Persona:
     avatar_url: str | None = None
 
 
-@dataclass(frozen=True)
-class Speak:
+@dataclass(frozen=True, repr=False)
+class Speak(Redacted):
     """UserActor -> ChannelActor: say `text` as `persona`; `trigger_id` makes the send idempotent."""
 
     channel_id: int
     user_id: int
     persona: Persona
-    text: str
+    text: str = private()
     trigger_id: int
     created_at: float = 0.0  # when the triggering message was posted, for the reply latency metric
 
@@ -277,25 +300,25 @@ class Origin:
     nsfw: bool = False
 
 
-@dataclass(frozen=True)
-class CommandFor:
+@dataclass(frozen=True, repr=False)
+class CommandFor(Redacted):
     """A parsed `!tz` command on its way to the actor that owns what it changes."""
 
     command: Any  # actors.state.commands.Command
     origin: Origin
-    attachment_text: str = ""
+    attachment_text: str = private("")
 
 
-@dataclass(frozen=True)
-class Notify:
+@dataclass(frozen=True, repr=False)
+class Notify(Redacted):
     """ChannelActor: say `text` as the bot itself (command answers, hints), in reply to `trigger_id`."""
 
     channel_id: int
     user_id: int
-    text: str
+    text: str = private()
     trigger_id: int
     file_name: str = ""  # with file_name, `file_text` goes along as an attachment (export)
-    file_text: str = ""
+    file_text: str = private("")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
+import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 from actors.effects import (
@@ -32,7 +35,7 @@ from store import SqliteStore, StaleWrite
 from store.sqlite import encode
 from supervision.child import SupervisedChild
 from supervision.log import SupervisorLog
-from supervision.protocol import Answer, ChildStart, Deliver
+from supervision.protocol import Answer, ChildStart, Deliver, Failed
 
 log = logging.getLogger("tzurot.actors")
 
@@ -94,14 +97,45 @@ class StatefulActor(SupervisedChild):
                 close()
 
     def on_deliver(self, msg: Deliver) -> None:
-        self.perform(self.state.handle(msg.body, time.time()), msg)
+        self.decide(msg.body, msg)
         depth = self.state.depth() if hasattr(self.state, "depth") else None
         if depth is not None and depth != self._depth:
             self._depth = depth
             self.level(f"{self.kind}_depth", depth)
 
     def on_timer(self, payload: Any) -> None:
-        self.perform(self.state.handle(Wake(payload), time.time()), None)
+        self.decide(Wake(payload), None)
+
+    def decide(self, body: Any, msg: Deliver | None) -> None:
+        """Let the state decide, and perform what it decided. No exception reaches Thespian: it would log the
+        message whole (a user's text, even a key). As Thespian would, try once more from what is stored; then
+        give up with a reference id that the log and the asker (and, through the state, the user) share."""
+        for _attempt in (1, 2):
+            try:
+                self.perform(self.state.handle(body, time.time()), msg)
+                return
+            except StaleWrite:
+                self._answer_failed(msg, "-", "a newer copy of this actor took over")
+                return  # we are the stale copy and are stopping; the live one gets what is handed on again
+            except Exception as exc:  # noqa: BLE001 - reported below by type and place, never by content
+                error = exc
+                self._forget_unsaved()
+                if self._exiting:
+                    return
+        reference = uuid.uuid4().hex[:8]
+        self.log("error", "failed", f"ref {reference}: {type(body).__name__} raised {where(error)}")
+        self._answer_failed(msg, reference, "handler failed")
+        try:
+            now = time.time()
+            apology = self.state.failed(body, reference, now) if hasattr(self.state, "failed") else []
+            resume = self.state.on_start(now) if hasattr(self.state, "on_start") else []
+            self.perform([*apology, *resume], None)
+        except Exception as exc:  # noqa: BLE001 - nothing more can be done for this message
+            self.log("error", "failed", f"ref {reference}: answering the failure raised {where(exc)}")
+
+    def _answer_failed(self, msg: Deliver | None, reference: str, reason: str) -> None:
+        if msg is not None and msg.reply_to is not None:
+            self.send(msg.reply_to, Failed(msg.ref, msg.kind, msg.key, reference, reason))
 
     # ---- effects --------------------------------------------------------------------------------
     def perform(self, effects: list[Effect], msg: Deliver | None) -> None:
@@ -143,8 +177,8 @@ class StatefulActor(SupervisedChild):
             return exc
 
     def _forget_unsaved(self) -> None:
-        """Go back to what is stored, so Thespian's redelivery of the message makes (and saves) the change
-        again, instead of finding it already made in memory and answering success for an unsaved change."""
+        """Go back to what is stored, so that trying the message again makes (and saves) the change again,
+        instead of finding it already made in memory and answering success for an unsaved change."""
         try:
             record = self.store.load(self.state_class.KIND, self.key)
             self.state = self.state_class.restore(self.key, record.state, self.settings)
@@ -164,13 +198,23 @@ class StatefulActor(SupervisedChild):
             raise
         except Exception as exc:
             # The store itself failed (disk full, database locked, I/O error): say so by a stable name, once
-            # until a save succeeds again (Thespian's redelivery and every later message would repeat it), then
-            # fail the message as before (the supervisor answers its asker with a reference).
+            # until a save succeeds again (the retry and every later message would repeat it), then fail the
+            # message (`decide` tries once more, then answers with a reference).
             if not self._store_failing:
                 self._store_failing = True
                 self.events.emit("error", "store_failed", self.kind, self.key, f"{type(exc).__name__}: {exc}"[:300])
-            self._forget_unsaved()
             raise
         if self._store_failing:
             self._store_failing = False
             self.events.emit("info", "store_recovered", self.kind, self.key, "a save succeeded again")
+
+
+def where(exc: BaseException) -> str:
+    """`ValueError at actors/state/user.py:120 (_heard)`: enough for an operator to find it; never the exception's
+    text, which can quote the data being handled (a user's words)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    last = frames[-1]
+    parts = Path(last.filename).parts
+    return f"{type(exc).__name__} at {'/'.join(parts[-3:])}:{last.lineno} ({last.name})"

@@ -77,6 +77,9 @@ class Command:
     name: str
     args: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:  # the arguments are what the user typed (a key, a prompt): logs show their count
+        return f"Command(name={self.name!r}, args=<{len(self.args)} hidden>)"
+
 
 @dataclass(frozen=True)
 class CommandError:

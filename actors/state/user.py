@@ -173,6 +173,14 @@ class UserState(Answering, UserCommands):
                 return self._change(aliases={a: p for a, p in self.aliases.items() if a != alias})
         return [Reply(Refused(f"I do not understand {type(msg).__name__}."))]
 
+    def failed(self, msg: Any, reference: str, now: float) -> list[Effect]:
+        """The shell could not handle `msg` (it tried twice). A command's author is told at once; a conversation
+        message needs no word now: it is still open in the work table, so it is handed on again and answered."""
+        if not isinstance(msg, Heard) or parse_command(msg.incoming.content, self.options.prefix) is None:
+            return []
+        return [self.notify(msg, f"Something went wrong on my side with that command (reference: `{reference}`). "
+                                 "Please try again in a moment.")]
+
     def _change(self, **fields: Any) -> list[Effect]:
         """Apply a change (idempotent: setting what is already set saves nothing) and answer with the result."""
         if all(getattr(self, k) == v for k, v in fields.items()):

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
-from actors.messages import GetUserSettings, Refused, RemoveAlias, SetAlias, SetAutorespond, UserSettings
+from actors.messages import (
+    Author,
+    GetUserSettings,
+    Heard,
+    Incoming,
+    Place,
+    Refused,
+    RemoveAlias,
+    SetAlias,
+    SetAutorespond,
+    UserSettings,
+)
 from actors.user import UserActor
 from store import MemoryStore
 from supervision.log import read
+from supervision.protocol import Failed
 from tests.harness import ActorHarness
 
 
@@ -62,7 +75,7 @@ def test_a_failing_store_is_logged_once_as_store_failed_until_a_save_succeeds(ac
     events = actor.settings.data_dir / "events.log"
     store.broken = True
 
-    actor.ask(SetAutorespond(42, True))  # raised in the handler (and redelivered once by Thespian)
+    actor.ask(SetAutorespond(42, True))  # raised in the handler (and tried once more)
     actor.ask(SetAlias(42, "bobby", "bob"))
     failed = [r for r in read(events) if r["event"] == "store_failed"]
     assert len(failed) == 1, failed
@@ -75,8 +88,8 @@ def test_a_failing_store_is_logged_once_as_store_failed_until_a_save_succeeds(ac
     assert [r["event"] for r in read(events)] == ["store_failed", "store_recovered"]
 
 
-def test_a_save_that_fails_once_is_made_again_when_thespian_redelivers_the_message() -> None:
-    """The change must not stay in memory only: the redelivery recomputes it and saves it for real."""
+def test_a_save_that_fails_once_is_made_again_when_the_message_is_tried_again() -> None:
+    """The change must not stay in memory only: the second try recomputes it and saves it for real."""
     import sqlite3
 
     class FlakyStore(MemoryStore):
@@ -92,3 +105,18 @@ def test_a_save_that_fails_once_is_made_again_when_thespian_redelivers_the_messa
     with ActorHarness(UserActor, key="11", store=store) as actor:
         assert actor.ask(SetAutorespond(11, True)).autorespond is True
     assert store.load("user", "11").state["autorespond"] is True
+
+
+def test_a_handler_that_fails_never_hands_a_users_message_to_thespians_log(actor_harness, caplog) -> None:
+    """Thespian logs a message whole when a handler raises: a key in it would land in actors.log."""
+    key = "sk-harness-SECRET-313131"
+    store = FailingStore()
+    actor = actor_harness(UserActor, key="42", store=store)
+    store.broken = True
+    dm = Incoming(9001, Place(555, "dm"), Author(42, "alice"), f"!tz auth key {key}")
+    with caplog.at_level(logging.DEBUG):
+        reply = actor.ask(Heard(dm, None, None))
+    assert isinstance(reply, Failed) and reply.reference != "-"  # the asker gets a reference, as the log does
+    assert "SECRET-313131" not in caplog.text and "SECRET-313131" not in repr(dm)
+    failed = [r for r in read(actor.settings.data_dir / "supervisor.log") if r["event"] == "failed"]
+    assert failed and reply.reference in failed[0]["detail"] and "SECRET" not in failed[0]["detail"]

@@ -39,3 +39,26 @@ def test_names_that_look_like_numbers_never_stop_the_bot_from_starting_again(mak
     said(sb, general, t, "heard: bob: and you?")
     problems = [r for r in stack.bot.supervisor_log() if r["event"] == "quarantined" and "broken" in r["detail"]]
     assert problems, "the unreadable routing row is reported in the supervisor log"
+
+
+def test_a_key_set_while_the_store_fails_never_reaches_a_log_and_its_user_is_answered(make_stack) -> None:
+    from tests.e2e.test_security import files_holding
+
+    key = "sk-planted-STOREFAIL-424242"
+    stack = make_stack(env={"TZUROT_USER_BURST": "50"})
+    sb = stack.sandbox
+    dm = sb.dm("alice")
+    t = sb.post(dm, "alice", "!tz ping")  # alice's actor is up before the store goes away
+    said(sb, dm, t, "Pong")
+    data = Path(stack.bot.data_dir)
+    lock = sqlite3.connect(data / "tzurot.sqlite3", timeout=1, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")  # every write now fails after the store's busy timeout: a failing disk
+    try:
+        t = sb.post(dm, "alice", f"!tz auth key {key}")
+        wait_for(lambda: "store_failed" in (data / "events.log").read_text(), 30, "the save of the key to fail")
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    said(sb, dm, t, "key", timeout=40)  # told what happened, whichever way it went
+    stack.bot.stop()  # everything flushed to disk
+    assert files_holding(data, "STOREFAIL-424242", skip="tzurot.sqlite3") == []
