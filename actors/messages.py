@@ -321,12 +321,16 @@ class Notify(Redacted):
     file_text: str = private("")
 
 
-@dataclass(frozen=True)
-class DeleteMessage:
-    """ChannelActor: delete a message (a key someone posted in a server channel)."""
+@dataclass(frozen=True, repr=False)
+class DeleteMessage(Redacted):
+    """ChannelActor: delete a message (a key someone posted in a server channel), then tell `user_id` the truth:
+    `deleted` once Discord confirmed it, `failed` when it could not be deleted (no permission, retries ran out)."""
 
     channel_id: int
     message_id: int
+    user_id: int = 0
+    deleted: str = private("")
+    failed: str = private("")
 
 
 @dataclass(frozen=True)

@@ -215,9 +215,11 @@ class ChannelState(WebhookSender):
                 return self._notify(msg, now)
             case CommandFor(command=command, origin=origin):
                 return self._command(command.name, command.args, origin, now)
-            case DeleteMessage(message_id=mid) | Wake(payload=("delete", mid, _)):
-                attempt = msg.payload[2] + 1 if isinstance(msg, Wake) else 1
-                return [Call("discord", "delete_message", (self.channel_id, mid), ("delete", mid, attempt))]
+            case DeleteMessage():
+                return [Call("discord", "delete_message", (self.channel_id, msg.message_id), ("delete", msg, 1))]
+            case Wake(payload=("delete", DeleteMessage() as delete, attempt)):
+                return [Call("discord", "delete_message", (self.channel_id, delete.message_id),
+                             ("delete", delete, attempt + 1))]
             case TypingFor(trigger_id=trigger, seconds=seconds):
                 self.typing[trigger] = now + seconds
                 chain = [] if self.typing_timer else [Timer(TYPING_REFRESH_S, "typing")]

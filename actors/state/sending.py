@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.effects import Call, Count, Effect, Log, Observe, Push, Resume, Save, Timer, WorkDone
-from actors.messages import Pump, RouteFact
+from actors.messages import Notify, Pump, RouteFact
 from actors.state.outbox import Chunk, Outbox
 from discord_rest.client import Fail, Ok, Wait
 from discord_rest.names import legal_username
@@ -136,8 +136,8 @@ class WebhookSender:
         what = tag[0]
         if what in ("notice", "typing", "ignore"):
             return []
-        if what == "delete":  # a key posted here must not stay because Discord said "not now": try again
-            return [Timer(result.seconds, tag)] if isinstance(result, Wait) and tag[2] < SEND_ATTEMPTS else []
+        if what == "delete":
+            return self._deleted(tag[1], tag[2], result, now)
         if what == "purge":
             return self._purge(tag[1], tag[2], result, now)
         if what == "verify":
@@ -150,6 +150,20 @@ class WebhookSender:
             self.sending = None
             return self._sent(tag[1], tag[2], result, now)
         return []
+
+    def _deleted(self, delete: Any, attempt: int, result: Any, now: float) -> list[Effect]:
+        """A key posted here must not stay because Discord said "not now": try again. Then tell its author the
+        truth: deleted (or already gone), or still visible."""
+        if isinstance(result, Wait) and attempt < SEND_ATTEMPTS:
+            return [Timer(result.seconds, ("delete", delete, attempt))]
+        gone = isinstance(result, Ok) or (isinstance(result, Fail) and result.status == 404)
+        text = delete.deleted if gone else delete.failed
+        effects: list[Effect] = [] if gone else [
+            Log("warning", "delete_failed", f"message {delete.message_id}: {_why(result)}", delete.user_id,
+                self.channel_id, delete.message_id)]
+        if text:
+            effects += self._notify(Notify(self.channel_id, delete.user_id, text, delete.message_id), now)
+        return effects
 
     def _listed(self, result: Any, now: float) -> list[Effect]:
         if isinstance(result, Ok):
@@ -259,3 +273,9 @@ class WebhookSender:
 
     def _is_ours(self, webhook: dict[str, Any]) -> bool:
         return webhook.get("name") == self.options.bot_name and bool(webhook.get("token"))
+
+
+def _why(result: Any) -> str:
+    if isinstance(result, Fail):
+        return f"{result.status} {result.message}"[:200]
+    return f"still rate limited after {SEND_ATTEMPTS} tries" if isinstance(result, Wait) else type(result).__name__

@@ -116,14 +116,16 @@ class UserCommands:
         action = args[0] if args else "status"
         if action == "key":
             if msg.place.kind != "dm":
-                # Never store it; take it out of the channel at once and say so.
+                # Never store it; take it out of the channel at once, and say what really happened to it.
+                p = self.options.prefix
+                deleted = (f"Never post a key in a server channel: I deleted that message. Send `{p}auth key <key>` "
+                           "to me in a DM, and consider revoking that key.")
+                failed = ("Never post a key in a server channel. I could not delete that message, so your key is "
+                          "still visible to everyone here: revoke it now at your AI provider, delete the message "
+                          f"yourself, and send the new key with `{p}auth key <key>` to me in a DM.")
+                delete = DeleteMessage(msg.place.channel_id, msg.message_id, self.user_id, deleted, failed)
                 return [
-                    Tell("channel", msg.place.channel_id, DeleteMessage(msg.place.channel_id, msg.message_id)),
-                    self.notify(
-                        heard,
-                        "Never post a key in a server channel: I deleted that message. "
-                        "Send `auth key <key>` to me in a DM, and consider revoking that key.",
-                    ),
+                    Tell("channel", msg.place.channel_id, delete),
                     Log("warning", "key_in_channel", f"user {self.user_id} channel {msg.place.channel_id}"),
                 ]
             return [Call("keys", "seal", (args[1],), ("seal", msg.message_id, msg.place.channel_id, heard))]

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Push, Reply, Save
+from actors.effects import Call, Done, Log, Push, Reply, Save, Timer, Wake
 from actors.messages import (
     ActivatePersonality,
     ChannelInfo,
     DeactivateChannel,
+    DeleteMessage,
     GetChannelInfo,
     GetUserSettings,
     LookupReply,
@@ -20,6 +21,7 @@ from actors.messages import (
     RouteFact,
 )
 from actors.state.channel import REPLY_MAP_CAP, ChannelState
+from discord_rest.client import Fail, Ok, Wait
 from store.sqlite import decode, encode
 
 NOW = 1_700_000_000.0
@@ -149,3 +151,49 @@ def test_restore_turns_message_ids_stored_as_text_back_into_ints() -> None:
     """A snapshot that went through a text format (JSON, a tool) still answers lookups by int id."""
     state = ChannelState.restore(str(CID), {"activated": None, "activated_by": None, "sent": [["555", "bob"]]})
     assert state.handle(LookupReply(CID, 555), NOW) == [Reply(ReplyTarget(CID, 555, "bob"))]
+
+
+# ---- deleting a key posted here, and telling its author the truth ----------------------------------------
+
+
+def delete_request() -> DeleteMessage:
+    return DeleteMessage(CID, 777, USER, "I deleted that message.", "Your key is still visible: revoke it now.")
+
+
+def run_delete(state: ChannelState, results: list[Any]) -> list[Any]:
+    """Feed Discord's answers to the delete call (and any retry) in order; every effect the state produced."""
+    out: list[Any] = []
+    effects = state.handle(delete_request(), NOW)
+    for result in results:
+        out += effects
+        [call] = [e for e in effects if isinstance(e, Call) and e.method == "delete_message"] or [None]
+        if call is None:
+            [timer] = [e for e in effects if isinstance(e, Timer)]
+            effects = state.handle(Wake(timer.payload), NOW)
+            [call] = [e for e in effects if isinstance(e, Call) and e.method == "delete_message"]
+            out += effects
+        effects = state.handle(Done(call.tag, result), NOW)
+    return out + effects
+
+
+def told(effects: list[Any]) -> list[str]:
+    return [c.args[1]["content"] for c in effects if isinstance(c, Call) and c.method == "create_message"]
+
+
+def test_a_deleted_key_is_said_to_be_deleted() -> None:
+    assert told(run_delete(fresh(), [Ok(204, None)])) == ["I deleted that message."]
+
+
+def test_a_key_that_someone_else_already_deleted_is_gone_too() -> None:
+    assert told(run_delete(fresh(), [Fail(404, 10008, "Unknown Message")])) == ["I deleted that message."]
+
+
+def test_a_key_the_bot_may_not_delete_is_said_to_be_visible() -> None:
+    effects = run_delete(fresh(), [Fail(403, 50013, "Missing Permissions")])
+    assert told(effects) == ["Your key is still visible: revoke it now."]
+    assert any(isinstance(e, Log) and e.event == "delete_failed" for e in effects)
+
+
+def test_a_delete_refused_by_rate_limits_every_time_is_said_to_be_visible() -> None:
+    effects = run_delete(fresh(), [Wait(1.0, "bucket")] * 5)
+    assert told(effects) == ["Your key is still visible: revoke it now."]

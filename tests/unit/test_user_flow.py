@@ -704,6 +704,7 @@ def everything_said(w: World) -> str:
     """Every effect's repr (but the call that hands the key to the key service), and every snapshot."""
     shown = [repr(e) for _, e in w.trace if not (isinstance(e, Call) and e.service == "keys")]
     shown += [repr(b) for b in w.channels]
+    shown += [str(getattr(b, f)) for b in w.channels for f in ("text", "file_text", "deleted", "failed") if hasattr(b, f)]
     shown += [repr(u.snapshot()) for u in w.users.values()] + [repr(w.registry.snapshot())]
     return "\n".join(shown)
 
@@ -756,8 +757,11 @@ def test_a_key_the_key_service_cannot_seal_is_not_stored() -> None:
 def test_a_key_in_a_server_channel_is_deleted_and_never_stored(text: str, place: Place) -> None:
     w = World()
     mid = w.send(ALICE, text, place)
-    assert DeleteMessage(place.channel_id, mid) in w.channels
-    assert "Never post a key in a server channel" in w.notices()[-1].text
+    [delete] = [b for b in w.channels if isinstance(b, DeleteMessage)]
+    assert (delete.channel_id, delete.message_id, delete.user_id) == (place.channel_id, mid, ALICE)
+    # the channel says which is true once Discord answered: deleted, or still visible (revoke it)
+    assert "Never post a key in a server channel" in delete.deleted and "deleted that message" in delete.deleted
+    assert "still visible" in delete.failed and "revoke it now" in delete.failed
     assert w.sealed_keys == [] and w.user(ALICE).sealed_key is None
     assert Save() not in w.effects_of(f"user:{ALICE}")
     assert any(isinstance(e, Log) and e.event == "key_in_channel" for e in w.effects_of(f"user:{ALICE}"))
