@@ -88,6 +88,15 @@ class WorkDone:
 
 
 @dataclass(frozen=True)
+class WorkAck:
+    """The message `trigger_id` is in this actor's hands (durably queued, or being answered): the edge's resend
+    sweep must wait for it patiently instead of handing it on again as if it were lost."""
+
+    trigger_id: int
+    patience_s: float = 300.0  # longer than a slow answer takes: a slot wait plus the AI's whole timeout
+
+
+@dataclass(frozen=True)
 class Count:
     """Add to a metric (labels from small fixed sets only: never a user or channel id)."""
 
@@ -117,4 +126,4 @@ class Wake:
     payload: Any
 
 
-Effect = Reply | Save | Tell | Resume | Push | Timer | Call | Log | Count | Observe | WorkDone
+Effect = Reply | Save | Tell | Resume | Push | Timer | Call | Log | Count | Observe | WorkDone | WorkAck

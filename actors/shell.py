@@ -29,6 +29,7 @@ from actors.effects import (
     Tell,
     Timer,
     Wake,
+    WorkAck,
     WorkDone,
 )
 from store import SqliteStore, StaleWrite
@@ -160,6 +161,8 @@ class StatefulActor(SupervisedChild):
                 self.perform(self.state.handle(Done(effect.tag, result), time.time()), msg)
             elif isinstance(effect, WorkDone):
                 self.store.work_done(effect.trigger_id, effect.reply_id)
+            elif isinstance(effect, WorkAck):
+                self.store.work_ack(effect.trigger_id, effect.patience_s)
             elif isinstance(effect, Count):
                 self.count(effect.name, *effect.labels, amount=effect.amount)
             elif isinstance(effect, Observe):

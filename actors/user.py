@@ -77,4 +77,5 @@ class UserActor(StatefulActor):
 
     def make_services(self, start: ChildStart) -> dict[str, Any]:
         keys = KeyBox.load(start.settings.data_dir)
-        return {"ai": AIService(start.settings, keys, self.events, start.key), "keys": keys}
+        # "work": the durable work table, where a restarted actor finds the messages it lost with its process
+        return {"ai": AIService(start.settings, keys, self.events, start.key), "keys": keys, "work": self.store}

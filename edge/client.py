@@ -20,6 +20,7 @@ from ai.breaker import SharedBreaker, breaker_path
 from bridge import Bridge
 from config import Settings
 from edge.durable import WorkLog, catch_up, resend_forever
+from edge.notices import NoticeWindow
 from edge.routing import Outline, RoutingTable
 from observability.activity import Activity
 from observability.metrics import Metrics
@@ -175,6 +176,7 @@ class Edge(discord.Client):
         self.events = SupervisorLog(settings.data_dir / "events.log", echo=False)
         self.work = WorkLog(settings)
         self.in_order = ThreadPoolExecutor(1, thread_name_prefix="hand-off")
+        self.notices = NoticeWindow()
         self.breaker = SharedBreaker(breaker_path(settings.data_dir, settings.ai_model), settings.ai_breaker_failures,
                                      settings.ai_breaker_cooldown_s)  # the default model's: read for status only
         self._caught_up = False
@@ -309,3 +311,17 @@ class Edge(discord.Client):
             await self.bridge.tell_async(kind, key, body)
         except Exception:
             log.exception("could not hand %s to %s %s", type(body).__name__, kind, key)
+
+    async def tell_author(self, incoming: Incoming, text: str, kind: str = "edge") -> None:
+        """Say `text` as the bot in reply to `incoming`, when no actor can: at most once a window per user and
+        kind, never pinging anyone. A failure is logged, never raised (nothing depends on this reply)."""
+        if not self.notices.due(incoming.author.id, kind, time.time()):
+            return
+        cid = incoming.place.channel_id
+        try:
+            channel = self.get_channel(cid) or await self.fetch_channel(cid)
+            reference = discord.MessageReference(message_id=incoming.message_id, channel_id=cid,
+                                                 fail_if_not_exists=False)
+            await channel.send(text, reference=reference, allowed_mentions=discord.AllowedMentions.none())
+        except Exception as exc:  # noqa: BLE001 - the notice is a courtesy; the work row tells the rest
+            log.warning("could not tell the author of message %s (%s)", incoming.message_id, type(exc).__name__)

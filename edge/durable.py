@@ -22,9 +22,10 @@ from store import SqliteStore
 
 log = logging.getLogger("tzurot.edge")
 
-RESEND_AFTER_S = 20.0  # open longer than this: hand it on again
-WINDOW_S = 600.0  # nothing older than ten minutes is resent or caught up
-MAX_ATTEMPTS = 8
+RESEND_AFTER_S = 20.0  # handed on this long ago and no actor said it has it: hand it on again
+MAX_ATTEMPTS = 8  # hand-offs in a row that no actor acknowledged: given up as work_failed
+MAX_AGE_S = 3600.0  # open for an hour (an actor kept it but never answered): given up as work_failed
+WINDOW_S = 600.0  # nothing older than ten minutes is caught up after a start
 CATCH_UP_LIMIT = 100  # messages read back per channel
 
 
@@ -47,15 +48,19 @@ class WorkLog:
         if holds_secret(incoming.content, self.prefix):
             return False  # never written down: a lost `auth key` is sent again by its user, a stored one leaks
         return self.store.work_open(incoming.message_id, incoming.place.channel_id, incoming.author.id,
-                                    incoming_to(incoming))
+                                    incoming_to(incoming), RESEND_AFTER_S)
 
-    def due(self) -> list[tuple[Incoming, int]]:
+    def due(self) -> list[tuple[Incoming, int, bool]]:
+        """(message, hand-offs so far, whether to give it up) for every open message that fell due."""
         out = []
-        for row in self.store.work_due(RESEND_AFTER_S, WINDOW_S):
+        for row in self.store.work_due(RESEND_AFTER_S):
             try:
-                out.append((incoming_from(row["incoming"]), row["attempts"]))
+                incoming = incoming_from(row["incoming"])
             except (TypeError, KeyError, ValueError):
                 self.store.work_give_up(row["message_id"])
+                continue
+            hopeless = row["attempts"] >= MAX_ATTEMPTS or time.time() - row["created"] > MAX_AGE_S
+            out.append((incoming, row["attempts"], hopeless))
         return out
 
     def give_up(self, message_id: int) -> None:
@@ -80,18 +85,20 @@ def holds_secret(content: str, prefix: str) -> bool:
 
 
 async def resend_forever(edge: Any, every_s: float = 10.0) -> None:
-    """Hand on again what stayed open: an actor may have died with it unread."""
+    """Hand on again what fell due: handed on, and no actor said it has it (it may have died with it unread),
+    or held by an actor for longer than any answer takes (it is asked again, and says so if it still has it)."""
     pool, loop = edge.bridge.pool, asyncio.get_running_loop()
     pruned_at = 0.0
     while True:
         await asyncio.sleep(every_s)
         try:
             due = await loop.run_in_executor(pool, edge.work.due)
-            for incoming, attempts in due:
-                if attempts >= MAX_ATTEMPTS:
+            for incoming, attempts, hopeless in due:
+                if hopeless:
                     await loop.run_in_executor(pool, edge.work.give_up, incoming.message_id)
                     log.error("work_failed: message %s in channel %s got no answer after %d hand-offs",
                               incoming.message_id, incoming.place.channel_id, attempts)
+                    await edge.tell_author(incoming, "I couldn't answer this message, sorry. Please send it again.")
                     continue
                 edge.events.emit("warning" if attempts else "info", "redelivered", "edge", "edge",
                                  f"hand-off {attempts + 2}", user=incoming.author.id,

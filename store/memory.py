@@ -38,12 +38,22 @@ class MemoryStore:
     def routes(self, on_bad: Any = None) -> list[tuple[str, int | str, Any]]:
         return [(k, key, v) for (k, key), v in self.route_rows.items()]
 
-    def work_open(self, message_id: int, channel_id: int, user_id: int, incoming: dict[str, Any]) -> bool:
+    def work_open(
+        self, message_id: int, channel_id: int, user_id: int, incoming: dict[str, Any], due_in_s: float = 20.0
+    ) -> bool:
         if message_id in self.work:
             return False
         self.work[message_id] = {"channel_id": channel_id, "user_id": user_id, "incoming": incoming,
-                                 "state": "open", "reply_id": None}
+                                 "state": "open", "reply_id": None, "acked": None}
         return True
+
+    def work_ack(self, message_id: int, patience_s: float, now: float | None = None) -> None:
+        if message_id in self.work and self.work[message_id]["state"] == "open":
+            self.work[message_id]["acked"] = now
+
+    def work_open_for_user(self, user_id: int, newer_than_s: float = 3600.0, limit: int = 50) -> list[dict[str, Any]]:
+        rows = sorted((m, w) for m, w in self.work.items() if w["user_id"] == user_id and w["state"] == "open")
+        return [w["incoming"] for _, w in rows[:limit]]
 
     def work_done(self, message_id: int, reply_id: int | None) -> None:
         if message_id in self.work:

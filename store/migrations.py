@@ -73,6 +73,18 @@ MIGRATIONS: list[tuple[int, str]] = [
             AND key != '' AND key NOT GLOB '*[^0-9]*' AND (key = '0' OR key NOT GLOB '0*');
         """,
     ),
+    (
+        5,
+        # Open work is handed on again when it falls `due`, not by its age: an actor that has a message in hand
+        # acknowledges it (`acked`), which pushes `due` out, so a slow answer is never taken for a lost one.
+        """
+        ALTER TABLE work ADD COLUMN due REAL NOT NULL DEFAULT 0;
+        ALTER TABLE work ADD COLUMN acked REAL;
+        UPDATE work SET due = created + 20;
+        CREATE INDEX work_due ON work (state, due);
+        CREATE INDEX work_user ON work (user_id, state);
+        """,
+    ),
 ]
 
 

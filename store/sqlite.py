@@ -160,13 +160,16 @@ class SqliteStore:
                 conn.execute("DELETE FROM routes WHERE kind=? AND key=?", (kind, str(key)))
 
     # ---- durable work: every message the edge hands on, until its answer is sent ------------------
-    def work_open(self, message_id: int, channel_id: int, user_id: int, incoming: dict[str, Any]) -> bool:
+    def work_open(
+        self, message_id: int, channel_id: int, user_id: int, incoming: dict[str, Any], due_in_s: float = 20.0,
+        now: float | None = None,
+    ) -> bool:
         """Record a message before it is handed on; False when it was recorded before (a redelivery)."""
-        now = time.time()
+        now = time.time() if now is None else now
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO work(message_id, channel_id, user_id, incoming, state, created, updated)"
-            " VALUES (?, ?, ?, ?, 'open', ?, ?)",
-            (message_id, channel_id, user_id, encode(incoming), now, now),
+            "INSERT OR IGNORE INTO work(message_id, channel_id, user_id, incoming, state, created, updated, due)"
+            " VALUES (?, ?, ?, ?, 'open', ?, ?, ?)",
+            (message_id, channel_id, user_id, encode(incoming), now, now, now + due_in_s),
         )
         return cur.rowcount == 1
 
@@ -176,21 +179,38 @@ class SqliteStore:
             (reply_id, time.time(), message_id),
         )
 
-    def work_due(self, older_than_s: float, window_s: float, limit: int = 200) -> list[dict[str, Any]]:
-        """Open work waiting longer than `older_than_s` (but not older than `window_s`): to hand on again."""
-        now = time.time()
+    def work_ack(self, message_id: int, patience_s: float, now: float | None = None) -> None:
+        """An actor has the message in hand: not due again for `patience_s`, and no hand-off counts as lost."""
+        now = time.time() if now is None else now
+        self.conn.execute(
+            "UPDATE work SET acked=?, attempts=0, due=?, updated=? WHERE message_id=? AND state='open'",
+            (now, now + patience_s, now, message_id),
+        )
+
+    def work_due(self, resend_after_s: float, limit: int = 200, now: float | None = None) -> list[dict[str, Any]]:
+        """Open work that fell due: it is counted as one more hand-off and not due again for `resend_after_s`."""
+        now = time.time() if now is None else now
         rows = self.conn.execute(
-            "SELECT message_id, incoming, attempts FROM work WHERE state='open' AND created < ? AND created > ?"
-            " ORDER BY created LIMIT ?",
-            (now - older_than_s, now - window_s, limit),
+            "SELECT message_id, incoming, attempts, created, acked FROM work WHERE state='open' AND due < ?"
+            " ORDER BY message_id LIMIT ?",
+            (now, limit),
         ).fetchall()
         if rows:
             marks = ",".join("?" * len(rows))
             self.conn.execute(
-                f"UPDATE work SET attempts=attempts+1, updated=? WHERE message_id IN ({marks})",
-                (now, *[r[0] for r in rows]),
+                f"UPDATE work SET attempts=attempts+1, due=?, updated=? WHERE message_id IN ({marks})",
+                (now + resend_after_s, now, *[r[0] for r in rows]),
             )
-        return [{"message_id": m, "incoming": decode(b), "attempts": a} for m, b, a in rows]
+        return [{"message_id": m, "incoming": decode(b), "attempts": a, "created": c, "acked": k}
+                for m, b, a, c, k in rows]
+
+    def work_open_for_user(self, user_id: int, newer_than_s: float = 3600.0, limit: int = 50) -> list[dict[str, Any]]:
+        """This user's open messages (oldest first), as they were recorded: what a restarted actor may lack."""
+        rows = self.conn.execute(
+            "SELECT incoming FROM work WHERE user_id=? AND state='open' AND created > ? ORDER BY message_id LIMIT ?",
+            (user_id, time.time() - newer_than_s, limit),
+        )
+        return [decode(b) for (b,) in rows]
 
     def work_give_up(self, message_id: int) -> None:
         self.conn.execute("UPDATE work SET state='failed', updated=? WHERE message_id=?", (time.time(), message_id))

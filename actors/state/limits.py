@@ -1,5 +1,6 @@
-"""One user's limits: a token bucket for addressed messages, an optional daily quota, and a breaker for
-their own key. All of it lives in that user's actor, so one user's flood or broken key touches nobody else.
+"""One user's limits: token buckets for addressed messages and for commands, an optional daily quota, a breaker
+for their own key, and one notice per window for every kind of refusal. All of it lives in that user's actor,
+so one user's flood or broken key touches nobody else.
 """
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ from typing import Any
 from ai.breaker import Breaker
 
 DAY_S = 86_400
+NOTICE_WINDOW_S = 60.0  # refusals of the same kind: at most one notice to the user per window
+NOTICES_CAP = 16  # kinds of notice remembered
+
+
+def refill(tokens: float, at: float, rate_per_min: float, burst: int, now: float) -> float:
+    """A bucket's tokens at `now`; -1 means a bucket that was never used (full)."""
+    return burst if tokens < 0 else min(burst, tokens + (now - at) * rate_per_min / 60)
 
 
 @dataclass
@@ -19,46 +27,67 @@ class UserLimits:
     daily_quota: int = 0  # 0: none
     tokens: float = -1.0  # -1: a full bucket (nothing spent yet)
     at: float = 0.0
-    notice_until: float = 0.0  # one notice per window, not one per message
     day: int = 0
     used_today: int = 0
+    command_rate_per_min: float = 20.0
+    command_burst: int = 8
+    command_tokens: float = -1.0
+    command_at: float = 0.0
+    notices: dict[str, float] = field(default_factory=dict)  # kind of refusal -> no further notice before
     key_breaker: Breaker = field(default_factory=lambda: Breaker(3, 60.0))
 
     def take(self, now: float) -> tuple[str | None, bool]:
         """(why it is refused or None, whether to tell the user now); spends a token when allowed."""
-        tokens = (
-            self.burst if self.tokens < 0 else min(self.burst, self.tokens + (now - self.at) * self.rate_per_min / 60)
-        )
+        tokens = refill(self.tokens, self.at, self.rate_per_min, self.burst, now)
         self.at = now
         if int(now // DAY_S) != self.day:
             self.day, self.used_today = int(now // DAY_S), 0
         if self.daily_quota and self.used_today >= self.daily_quota:
             self.tokens = tokens
-            return self._refuse("quota", now, next_day=True)
+            return "quota", self.notice_due("quota", now, (self.day + 1) * DAY_S - now)
         if tokens < 1.0:
             self.tokens = tokens
-            return self._refuse("rate", now, wait=(1.0 - tokens) * 60 / self.rate_per_min)
+            return "rate", self.notice_due("rate", now, max(1.0, (1.0 - tokens) * 60 / self.rate_per_min))
         self.tokens = tokens - 1.0
         self.used_today += 1
         return None, False
 
-    def _refuse(self, why: str, now: float, wait: float = 0.0, next_day: bool = False) -> tuple[str, bool]:
-        tell = now >= self.notice_until
-        if tell:
-            self.notice_until = (self.day + 1) * DAY_S if next_day else now + max(wait, 1.0)
-        return why, tell
+    def take_command(self, now: float) -> tuple[bool, bool]:
+        """(allowed, whether to tell the user now that it was not): commands have their own, roomier bucket."""
+        tokens = refill(self.command_tokens, self.command_at, self.command_rate_per_min, self.command_burst, now)
+        self.command_at = now
+        if tokens < 1.0:
+            self.command_tokens = tokens
+            return False, self.notice_due("commands", now, NOTICE_WINDOW_S)
+        self.command_tokens = tokens - 1.0
+        return True, False
+
+    def notice_due(self, kind: str, now: float, window_s: float = NOTICE_WINDOW_S) -> bool:
+        """True (and the window starts) when a refusal of this kind may be told to the user now."""
+        if now < self.notices.get(kind, 0.0):
+            return False
+        self.notices[kind] = now + window_s
+        if len(self.notices) > NOTICES_CAP:
+            for stale in sorted(self.notices, key=self.notices.__getitem__)[: len(self.notices) - NOTICES_CAP]:
+                del self.notices[stale]
+        return True
 
     def seconds_to_token(self) -> float:
         return max(0.0, (1.0 - max(self.tokens, 0.0)) * 60 / self.rate_per_min)
+
+    def command_wait(self) -> float:
+        return max(0.0, (1.0 - max(self.command_tokens, 0.0)) * 60 / self.command_rate_per_min)
 
     def snapshot(self) -> dict[str, Any]:
         b = self.key_breaker
         return {
             "tokens": self.tokens,
             "at": self.at,
-            "notice_until": self.notice_until,
             "day": self.day,
             "used_today": self.used_today,
+            "command_tokens": self.command_tokens,
+            "command_at": self.command_at,
+            "notices": self.notices,
             "key_failures": b.failures,
             "key_opened_at": b.opened_at,
         }
@@ -67,7 +96,11 @@ class UserLimits:
         if not data:
             return
         self.tokens, self.at = float(data.get("tokens", -1.0)), float(data.get("at", 0.0))
-        self.notice_until = float(data.get("notice_until", 0.0))
         self.day, self.used_today = int(data.get("day", 0)), int(data.get("used_today", 0))
+        self.command_tokens = float(data.get("command_tokens", -1.0))
+        self.command_at = float(data.get("command_at", 0.0))
+        self.notices = {str(k): float(v) for k, v in dict(data.get("notices", {})).items()}
+        if "notice_until" in data:  # before every refusal had its own window: it was the rate notice's
+            self.notices.setdefault("rate", float(data["notice_until"]))
         self.key_breaker.failures = int(data.get("key_failures", 0))
         self.key_breaker.opened_at = float(data.get("key_opened_at", 0.0))

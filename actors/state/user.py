@@ -11,7 +11,7 @@ from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from actors.effects import Count, Done, Effect, Log, Push, Reply, Save, Tell, Timer, Wake, WorkDone
+from actors.effects import Call, Count, Done, Effect, Log, Push, Reply, Save, Tell, Timer, Wake, WorkAck, WorkDone
 from actors.messages import (
     CommandFor,
     GetUserSettings,
@@ -44,6 +44,7 @@ INBOX_CAP = 20  # messages waiting while the previous one is answered
 PERSONA_TTL_S = 30.0
 PERSONA_WAIT_S = 30.0  # the catalogue is one actor: under a burst it answers late rather than never
 HANDLED_CAP = 200
+EXPECT_WAIT_S = 5.0  # after a restart, how long newer messages wait for an earlier one asked for again
 
 
 @dataclass
@@ -81,6 +82,7 @@ class UserState(Answering, UserCommands):
     resets: dict[int, Heard] = field(default_factory=dict)  # `reset` commands waiting for the Registry
     waiting: tuple[int, str, Any] | None = None  # (trigger id, purpose, what to continue with)
     personas: dict[str, tuple[dict[str, Any], float]] = field(default_factory=dict)
+    expected: dict[int, float] = field(default_factory=dict)  # our earlier messages asked for again -> wait until
 
     # ---- persistence --------------------------------------------------------------------------
     @classmethod
@@ -91,6 +93,8 @@ class UserState(Answering, UserCommands):
                 settings.user_rate_per_min,
                 settings.user_burst,
                 settings.daily_quota,
+                command_rate_per_min=settings.user_commands_per_min,
+                command_burst=settings.user_command_burst,
                 key_breaker=Breaker(settings.ai_breaker_failures, settings.ai_breaker_cooldown_s),
             )
         if data:
@@ -123,8 +127,8 @@ class UserState(Answering, UserCommands):
         }
 
     def on_start(self, now: float) -> list[Effect]:
-        """After a restart, pick up the messages that were waiting."""
-        return self._next(now)
+        """After a (re)start: look for our messages still open in the work table, then pick up what was waiting."""
+        return [Call("work", "open_for_user", (self.user_id,), ("open_work",))]
 
     def depth(self) -> int:
         """Messages waiting for an answer."""
@@ -142,8 +146,12 @@ class UserState(Answering, UserCommands):
                 return self.continue_command("reset", self.resets.pop(trigger), msg.record, now)
             case PersonaReply(trigger_id=trigger):
                 return self._persona(msg, trigger, now)
+            case Done(tag=("open_work",), result=rows):
+                return self._open_work(rows, now)
             case Done(tag=tag, result=result):
                 return self._done(tag, result, now)
+            case Wake(payload=("expected",)):
+                return self._next(now)
             case Wake(payload=("persona_timeout", trigger)):
                 if self.waiting is not None and self.waiting[0] == trigger:
                     return self._persona(PersonaReply(trigger, "", None), trigger, now, timed_out=True)
@@ -191,33 +199,77 @@ class UserState(Answering, UserCommands):
 
     # ---- the conversation path ----------------------------------------------------------------
     def _heard(self, heard: Heard, now: float) -> list[Effect]:
-        parsed = parse_command(heard.incoming.content, self.options.prefix)
-        if isinstance(parsed, CommandError):
-            if parsed.sensitive and heard.incoming.place.kind != "dm":
-                return self.auth(("key", ""), heard)  # it may hold a key: take it out of the channel
-            return [self.notify(heard, parsed.message)]
-        if isinstance(parsed, Command):
-            return self.command(parsed, heard, now)
         mid = heard.incoming.message_id
+        self.expected.pop(mid, None)
+        parsed = parse_command(heard.incoming.content, self.options.prefix)
+        if parsed is not None:
+            if isinstance(parsed, CommandError) and parsed.sensitive and heard.incoming.place.kind != "dm":
+                return self.auth(("key", ""), heard)  # it may hold a key: take it out of the channel, always
+            allowed, tell = self.limits.take_command(now)
+            if not allowed:
+                said = self.log(heard, "info", "rate_limited", "commands")
+                if not tell:
+                    return [said, WorkDone(mid)]
+                wait = max(1, round(self.limits.command_wait()))
+                return [said, self.notify(heard, "You're sending commands faster than I can handle them. "
+                                                 f"I skipped that one; try again in {wait} s.")]
+            if isinstance(parsed, CommandError):
+                return [self.notify(heard, parsed.message)]
+            return self.command(parsed, heard, now)
         if any(h.incoming.message_id == mid for h in self.inbox):
-            return []  # the same message again (a redelivery): it is already waiting
+            return [WorkAck(mid)]  # handed on again while it waits here: still ours, and in hand
         if mid in self.handled:
             # Handed on again because its answer never arrived: say the same answer again (the channel sends
             # each chunk once), or close its record if it needed none.
             answer = self.answers.get(mid)
             return [Tell("channel", answer.channel_id, answer)] if answer is not None else [WorkDone(mid)]
         if len(self.inbox) >= INBOX_CAP:
-            return [self.notify(heard, "You have many messages waiting for an answer; I skipped this one.")]
-        self.inbox.append(heard)
+            skipped = self.log(heard, "info", "inbox_full", f"{len(self.inbox)} waiting")
+            if self.limits.notice_due("inbox_full", now):
+                return [skipped, self.notify(heard, "You have many messages waiting for an answer; I skipped this "
+                                                    "one (and will skip more until I catch up).")]
+            return [skipped, WorkDone(mid)]
+        # In the order they were sent (ids grow with time), whatever order they arrived in; never ahead of the
+        # message being answered now.
+        first = 1 if self.waiting is not None else 0
+        at = next((i for i in range(first, len(self.inbox)) if self.inbox[i].incoming.message_id > mid), None)
+        self.inbox.insert(len(self.inbox) if at is None else at, heard)
         if self.waiting is None:
-            return [Save(), *self._next(now)]
-        return [Save(), self.log(heard, "info", "queued", f"behind {len(self.inbox) - 1} earlier message(s)")]
+            return [Save(), WorkAck(mid), *self._next(now)]
+        return [Save(), WorkAck(mid), self.log(heard, "info", "queued", f"behind {len(self.inbox) - 1} earlier "
+                                                                        "message(s)")]
+
+    def _open_work(self, rows: Any, now: float) -> list[Effect]:
+        """After a start: messages of ours still open in the work table that we do not hold (lost with a killed
+        process) are asked for again at once, and nothing newer is answered before them (or before a short wait
+        for them runs out), so a user's messages are answered in the order sent, across restarts too."""
+        effects: list[Effect] = []
+        held = {h.incoming.message_id for h in self.inbox} | set(self.handled)
+        for row in rows if isinstance(rows, list) else []:
+            try:
+                incoming = incoming_from(row)
+            except (TypeError, KeyError, ValueError):
+                continue
+            if incoming.message_id in held or incoming.author.id != self.user_id:
+                continue
+            self.expected[incoming.message_id] = now + EXPECT_WAIT_S
+            effects.append(Tell("channel", incoming.place.channel_id, incoming))
+        if self.expected:
+            effects.append(Timer(EXPECT_WAIT_S, ("expected",)))
+        return effects + self._next(now)
+
+    def _missing_before(self, mid: int, now: float) -> bool:
+        """Is an earlier message of ours, asked for again, still on its way?"""
+        self.expected = {m: until for m, until in self.expected.items() if until > now}
+        return any(m < mid for m in self.expected)
 
     def _next(self, now: float) -> list[Effect]:
         """Start on the oldest waiting message, if nothing is in progress; skip (or hint at) unaddressed ones."""
         effects: list[Effect] = []
         while self.waiting is None and self.inbox:
             heard = self.inbox[0]
+            if self._missing_before(heard.incoming.message_id, now):
+                break  # an earlier message comes first: its arrival (or the wait's end) starts us again
             conv = self.conversations.get(heard.incoming.place.channel_id)
             target = addressed(heard, self.aliases, conv, self.autorespond, self.options.bot_name, now)
             if target is not None:

@@ -278,7 +278,7 @@ BAD_COMMANDS: list[tuple[str, str, str, str]] = [  # (where, who, what they post
 def test_every_command_given_bad_input_answers_clearly(make_stack) -> None:
     """Posted all at once (each user's commands are answered in order, users and channels in parallel); every
     one gets an answer that replies to it and says what is wrong: never silence, never a traceback."""
-    stack = make_stack()
+    stack = make_stack(env={"TZUROT_USER_COMMAND_BURST": "200"})  # dozens at once: about input, not limits
     sb = stack.sandbox
     t = sb.post(sb.channel("general"), "alice", "!tz add lilith")
     said(sb, sb.channel("general"), t, "Added")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -62,3 +65,74 @@ def test_a_key_set_while_the_store_fails_never_reaches_a_log_and_its_user_is_ans
     said(sb, dm, t, "key", timeout=40)  # told what happened, whichever way it went
     stack.bot.stop()  # everything flushed to disk
     assert files_holding(data, "STOREFAIL-424242", skip="tzurot.sqlite3") == []
+
+
+def events(stack, event: str, trigger: int | None = None) -> list[dict]:
+    path = Path(stack.bot.data_dir) / "events.log"
+    lines = path.read_text().splitlines() if path.exists() else []
+    records = [json.loads(line) for line in lines if line.strip()]
+    return [r for r in records if r.get("event") == event and (trigger is None or r.get("trigger") == trigger)]
+
+
+def actor_pid(stack, kind: str, key: int) -> int | None:
+    for supervisor in stack.status()["supervisors"]:
+        for child in supervisor["children"]:
+            if child["kind"] == kind and child["key"] == str(key) and child["status"] == "live":
+                return child["pid"]
+    return None
+
+
+def test_a_slow_answer_is_not_taken_for_a_lost_one(make_stack) -> None:
+    stack = make_stack()
+    sb = stack.sandbox
+    general = sb.channel("general")
+    t = sb.post(general, "alice", "!tz add lilith")
+    said(sb, general, t, "Added **Lilith**")
+    stack.ai.add_fault(model="e2e-model", latency_s=35.0, count=1)  # a slow model (or a long wait for a slot)
+    t = sb.post(general, "alice", "@lilith take your time")
+    said(sb, general, t, "heard: alice: take your time", timeout=60)
+    assert events(stack, "redelivered", t) == []  # in an actor's hands all along: never handed on again
+    assert len([m for m in sb.replies(general, t) if "take your time" in m["content"]]) == 1
+
+
+def test_messages_lost_with_a_killed_actor_are_answered_in_the_order_sent(make_stack) -> None:
+    stack = make_stack(env={"TZUROT_USER_BURST": "50"})
+    sb = stack.sandbox
+    general, lounge = sb.channel("general"), sb.channel("lounge")
+    t = sb.post(general, "alice", "!tz add lilith")
+    said(sb, general, t, "Added **Lilith**")
+    alice = sb.user("alice")
+    stack.ai.add_fault(model="e2e-model", latency_s=4.0, count=2)  # the first answer is slow, also after a restart
+    zero = sb.post(general, "alice", "@lilith zero")
+    wait_for(lambda: events(stack, "ai_call", zero), what="alice's actor to be busy with her first message")
+    one = sb.post(general, "alice", "@lilith one")  # waits in the busy actor's mailbox
+    t = sb.post(lounge, "bob", "!tz ping")  # a round trip through the edge and the actors: 'one' is delivered
+    said(sb, lounge, t, "Pong")
+    old = actor_pid(stack, "user", alice)
+    assert old is not None
+    os.kill(old, signal.SIGKILL)  # 'one' dies with the process; 'zero' was saved in the actor's queue
+    wait_for(lambda: actor_pid(stack, "user", alice) not in (None, old), what="alice's actor to be restarted")
+    two = sb.post(general, "alice", "@lilith two")
+    said(sb, general, zero, "heard: alice: two", timeout=60)
+    quiet_answers = [m["content"] for m in sb.replies(general, zero) if "heard: alice:" in m["content"]]
+    order = [text.split("heard: alice: ", 1)[1].split()[0] for text in quiet_answers]
+    assert order == ["zero", "one", "two"], quiet_answers
+    assert two > one > zero
+
+
+def test_a_key_the_bot_could_not_delete_is_said_to_be_visible_not_deleted(make_stack) -> None:
+    from emulator.discord import default_world
+    from emulator.discord.models import Overwrite, OverwriteType
+    from emulator.discord.permissions import MANAGE_MESSAGES
+
+    world = default_world()
+    guild_id = next(iter(world.guilds))
+    open_channel = world.add_channel(guild_id, "no-moderation")
+    world.set_overwrite(open_channel.id, Overwrite(world.bot_id, OverwriteType.MEMBER, deny=MANAGE_MESSAGES))
+    stack = make_stack(world)
+    sb = stack.sandbox
+    t = sb.post(open_channel.id, "bob", "!tz auth key sk-visible-KEY-123456")
+    [notice] = said(sb, open_channel.id, t, "key")
+    assert any(int(m["id"]) == t for m in sb.messages(open_channel.id))  # it is still there...
+    assert "deleted" not in notice["content"].replace("not deleted", "").replace("couldn't delete", "")
+    assert "revoke" in notice["content"].lower() and "visible" in notice["content"].lower()  # ...and it says so

@@ -204,7 +204,7 @@ def test_answers_and_notices_never_ping_anyone(make_stack) -> None:
 
 def test_every_permission_check_refuses_through_the_real_bot(make_stack) -> None:
     """bob is a plain member of the default world (no Manage Messages, not an admin, not the guild owner)."""
-    stack = make_stack()
+    stack = make_stack(env={"TZUROT_USER_COMMAND_BURST": "20"})  # eleven at once: about rights, not limits
     sb = stack.sandbox
     general, lounge, helpc, ideas = (sb.channel(n) for n in ("general", "lounge", "help", "ideas"))
     dm, carol = sb.dm("bob"), sb.user("carol")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -305,3 +306,47 @@ def test_an_unreadable_route_row_is_quarantined_and_the_rest_are_read(sqlite_sto
     assert len(problems) == 2 and all("quarantined" in p for p in problems)
     assert {(k, key) for k, key, _ in sqlite_store.quarantined()} == {("route:alias", "bad"), ("route:webhook", "²")}
     assert sqlite_store.routes() == [("alias", "good", "lilith")]  # moved aside: not reported again
+
+
+# ---- the durable work table: handed on again when due, never because an answer is slow ---------------
+
+
+def open_message(store: SqliteStore, mid: int, at: float, user: int = 7) -> None:
+    store.work_open(mid, 1, user, {"message_id": mid}, due_in_s=20.0, now=at)
+
+
+def test_work_nobody_acknowledged_falls_due_and_counts_a_hand_off(sqlite_store: SqliteStore) -> None:
+    open_message(sqlite_store, 1, at=1000.0)
+    assert sqlite_store.work_due(20.0, now=1010.0) == []
+    [row] = sqlite_store.work_due(20.0, now=1021.0)
+    assert (row["message_id"], row["attempts"]) == (1, 0)
+    assert sqlite_store.work_due(20.0, now=1030.0) == []  # not again before another 20 s
+    [row] = sqlite_store.work_due(20.0, now=1042.0)
+    assert row["attempts"] == 1
+
+
+def test_work_an_actor_holds_is_not_handed_on_while_its_answer_is_slow(sqlite_store: SqliteStore) -> None:
+    open_message(sqlite_store, 1, at=1000.0)
+    sqlite_store.work_ack(1, patience_s=300.0, now=1001.0)  # queued by the user's actor
+    for t in (1030.0, 1100.0, 1290.0):  # slot wait plus a slow model: minutes, not a loss
+        assert sqlite_store.work_due(20.0, now=t) == []
+    [row] = sqlite_store.work_due(20.0, now=1302.0)  # after the patience: asked again, not given up
+    assert row["attempts"] == 0 and row["acked"] == 1001.0
+
+
+def test_an_acknowledgement_resets_the_count_of_lost_hand_offs(sqlite_store: SqliteStore) -> None:
+    open_message(sqlite_store, 1, at=1000.0)
+    for t in (1021.0, 1042.0, 1063.0):
+        sqlite_store.work_due(20.0, now=t)
+    sqlite_store.work_ack(1, patience_s=300.0, now=1064.0)
+    [row] = sqlite_store.work_due(20.0, now=1365.0)
+    assert row["attempts"] == 0
+
+
+def test_closed_work_is_never_due_and_a_user_finds_their_open_messages_oldest_first(sqlite_store) -> None:
+    for mid in (3, 1, 2):
+        open_message(sqlite_store, mid, at=time.time())
+    open_message(sqlite_store, 9, at=time.time(), user=8)
+    sqlite_store.work_done(2, 555)
+    assert [r["message_id"] for r in sqlite_store.work_open_for_user(7)] == [1, 3]
+    assert [r["message_id"] for r in sqlite_store.work_due(20.0, now=time.time() + 60)] == [1, 3, 9]

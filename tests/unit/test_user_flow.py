@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Call, Done, Log, Push, Save, Tell, Timer, Wake
+from actors.effects import Call, Done, Log, Push, Save, Tell, Timer, Wake, WorkAck
 from actors.messages import (
     Author,
     CommandFor,
@@ -395,7 +395,7 @@ def test_the_same_message_delivered_twice_while_waiting_is_handled_once() -> Non
     mid = w.send(ALICE, "@bob hi")
     since = len(w.trace)
     w.send(ALICE, "@bob hi", mid=mid)
-    assert w.effects_of(f"user:{ALICE}", since) == []
+    assert w.effects_of(f"user:{ALICE}", since) == [WorkAck(mid)]  # still in hand: said so, nothing more
     w.release_all()
     assert w.answered() == [mid] and len(w.ai_calls) == 1
 
@@ -512,7 +512,9 @@ def test_waiting_messages_survive_a_restart_and_are_picked_up() -> None:
     restored = UserState.restore(str(ALICE), decode(encode(w.user(ALICE).snapshot())))
     assert list(restored.inbox) == list(w.user(ALICE).inbox)  # nothing lost in the round trip
     assert [h.incoming.message_id for h in restored.inbox] == [301, 302]
-    effects = restored.on_start(NOW)
+    [look] = restored.on_start(NOW)  # first, which of its messages are still open in the work table
+    assert isinstance(look, Call) and (look.service, look.method) == ("work", "open_for_user")
+    effects = restored.handle(Done(look.tag, []), NOW)
     assert [e.body for e in effects if isinstance(e, Tell)] == [PersonaRequest("bob", ALICE, 301)]
 
 
@@ -704,7 +706,8 @@ def everything_said(w: World) -> str:
     """Every effect's repr (but the call that hands the key to the key service), and every snapshot."""
     shown = [repr(e) for _, e in w.trace if not (isinstance(e, Call) and e.service == "keys")]
     shown += [repr(b) for b in w.channels]
-    shown += [str(getattr(b, f)) for b in w.channels for f in ("text", "file_text", "deleted", "failed") if hasattr(b, f)]
+    texts = ("text", "file_text", "deleted", "failed")  # reprs hide them: look at what was really said
+    shown += [str(getattr(b, f)) for b in w.channels for f in texts if hasattr(b, f)]
     shown += [repr(u.snapshot()) for u in w.users.values()] + [repr(w.registry.snapshot())]
     return "\n".join(shown)
 
