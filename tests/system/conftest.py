@@ -36,10 +36,13 @@ FAST = {
 class Tree:
     """One running actor system plus helpers to find and kill its processes."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str], user_class: str | None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str], user_class: str | None, on_fact: Callable[[Any], None] | None = None
+    ) -> None:
         self.env = {"TZUROT_DATA_DIR": str(data_dir), "TZUROT_ACTOR_ADMIN_PORT": str(free_port()), **FAST, **env}
         self.settings = config.load(self.env)
         self.user_class = user_class
+        self.on_fact = on_fact  # what the tree publishes to its outlet (the edge's callback in the bot)
         self.bridge: Bridge | None = None
         self.pids: set[int] = set()
 
@@ -53,7 +56,7 @@ class Tree:
         return dataclasses.replace(spec, groups=groups)
 
     def start(self) -> Tree:
-        self.bridge = Bridge(self.settings, self.tree_spec()).start()
+        self.bridge = Bridge(self.settings, self.tree_spec()).start(on_fact=self.on_fact)
         return self
 
     def stop(self) -> None:
@@ -106,8 +109,13 @@ def make_tree(tmp_path: Path) -> Iterator[Callable[..., Tree]]:
     trees: list[Tree] = []
     before = descendants(os.getpid())
 
-    def make(env: dict[str, str] | None = None, user_class: str | None = None, data_dir: Path | None = None) -> Tree:
-        tree = Tree(data_dir or tmp_path / "data", env or {}, user_class).start()
+    def make(
+        env: dict[str, str] | None = None,
+        user_class: str | None = None,
+        data_dir: Path | None = None,
+        on_fact: Callable[[Any], None] | None = None,
+    ) -> Tree:
+        tree = Tree(data_dir or tmp_path / "data", env or {}, user_class, on_fact).start()
         trees.append(tree)
         return tree
 

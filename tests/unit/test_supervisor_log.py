@@ -220,3 +220,28 @@ def test_shard_of_with_one_shard_is_always_zero() -> None:
 
 def test_shard_key_names_the_supervisor() -> None:
     assert shard_key("user", 3) == "user/3"
+
+
+def test_readable_line_of_a_supervisor_about_a_child_names_the_childs_pid_not_the_supervisors() -> None:
+    record = {
+        "ts": "2024-05-01T12:00:01.123Z",
+        "level": "warning",
+        "event": "exited",
+        "kind": "user",
+        "key": "42",
+        "pid": 11500,  # the supervisor that wrote the record
+        "child_pid": 11525,
+        "supervisor": "user/1",
+        "detail": "killed by signal 9",
+    }
+    text = readable(record)
+    assert text == "12:00:01.123 WARNING exited user/42 pid=11525: killed by signal 9  (supervisor user/1 pid 11500)"
+    assert "pid=11500" not in text
+
+
+def test_readable_line_about_a_child_whose_pid_is_unknown_names_no_pid_for_it() -> None:
+    record = {"ts": "2024-05-01T12:00:01.123Z", "level": "warning", "event": "exited", "kind": "user", "key": "42",
+              "pid": 11500, "supervisor": "user/1", "detail": "exited (status unknown)"}
+    assert readable(record) == (
+        "12:00:01.123 WARNING exited user/42: exited (status unknown)  (supervisor user/1 pid 11500)"
+    )
