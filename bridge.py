@@ -2,9 +2,10 @@
 
 How a message reaches the actor for a user or channel id: the caller asks `Bridge.ask("user", user_id, msg)`;
 the bridge sends `Deliver(kind, key, msg, ref)` straight to the shard that owns the key (a stable hash of the
-key, `supervision.sharding.shard_of`, over the shard addresses Root publishes in its `Directory`; to Root
-itself until the first directory arrives, and Root forwards); the shard activates the actor for that key if
-needed (loading its state) and forwards it; the actor answers the asker directly with `Answer(ref, body)`.
+key, `supervision.sharding.shard_of`, modulo the group's shard count, in the `Directory` Root publishes; to
+Root itself until the first directory arrives or while that shard is down, and Root forwards or holds it);
+the shard activates the actor for that key if needed (loading its state) and forwards it; the actor answers
+the asker directly with `Answer(ref, body)`.
 Actors reach each other the same way, so Root is never a relay on the hot path.
 
 Thespian handles are not thread-safe, so every thread that asks uses its own `ActorSystem.private()`
@@ -24,6 +25,8 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from thespian.actors import ActorSystemFailure
 
 from actors.messages import RouteFact
 from ai.tls import shared_context
@@ -50,6 +53,12 @@ from supervision.runtime import start_actor_system
 from supervision.sharding import Routes
 
 ROOT_CLASS = "supervision.supervisor.Root"
+
+
+def own_address(handle: Any) -> Any:
+    """The address a Thespian handle receives answers on (private to Thespian: None if not found there, and the
+    actor answers the sender instead, which is the same address unless the message was redelivered)."""
+    return getattr(getattr(getattr(handle, "_systemBase", None), "transport", None), "myAddress", None)
 
 
 class ActorUnavailable(RuntimeError):
@@ -206,8 +215,11 @@ class Bridge:
         ref = uuid.uuid4().hex
         handle = self._handle()
         deadline = time.monotonic() + (timeout or self.settings.ask_timeout_s)
+        # Naming our own address as reply_to lets a message that bounced off a dead shard (Root redelivers it
+        # to the shard's successor) still find us; Thespian's ask returns None at once in that case.
+        message = Deliver(kind, str(key), body, ref, reply_to=own_address(handle))
         target = self.routes.address(kind, str(key)) or self.root
-        reply = handle.ask(target, Deliver(kind, str(key), body, ref), max(0.0, deadline - time.monotonic()))
+        reply = handle.ask(target, message, max(0.0, deadline - time.monotonic()))
         while True:
             if isinstance(reply, Answer) and reply.ref == ref:
                 return reply.body
@@ -221,8 +233,16 @@ class Bridge:
             reply = handle.listen(remaining)  # a late answer to an earlier question: skip it
 
     def tell(self, kind: str, key: int | str, body: Any) -> None:
-        target = self.routes.address(kind, str(key)) or self.root
-        self._handle().tell(target, Deliver(kind, str(key), body, reply=False))
+        """Send without waiting. If the actor cannot take it (parked), the tree publishes `Undelivered` to
+        `on_fact`."""
+        shard = self.routes.address(kind, str(key))
+        try:
+            self._handle().tell(shard or self.root, Deliver(kind, str(key), body, reply=False))
+        except ActorSystemFailure:
+            if shard is None:
+                raise
+            # The shard is dead and our route stale: Thespian hands the message to Root as a dead letter, and
+            # Root delivers it to the shard's successor. Sending it again would deliver it twice.
 
     @property
     def pool(self) -> ThreadPoolExecutor | None:

@@ -53,12 +53,19 @@ class SupervisorLog:
 
 
 def readable(record: dict[str, Any]) -> str:
-    """`12:00:01.123 ERROR parked user/42 pid=123: 6 failures in 60s` — the one-line form for people."""
+    """`12:00:01.123 ERROR   parked user/42 pid=123: 6 failures in 60s` — the one-line form for people.
+
+    `pid=` is always the process of the actor named: a supervisor's record about a child names the child's
+    process (`child_pid`, absent when unknown) and ends with the supervisor, `(supervisor user/1 pid 99)`."""
     ts = str(record.get("ts", ""))[11:23]
     where = f"{record.get('kind', '')}/{record.get('key', '')}".strip("/")
     detail = f": {record['detail']}" if record.get("detail") else ""
     level = str(record.get("level", "")).upper()
-    return f"{ts} {level:7} {record.get('event', '')} {where} pid={record.get('pid')}{detail}"
+    head = f"{ts} {level:7} {record.get('event', '')} {where}"
+    if "supervisor" not in record:
+        return f"{head} pid={record.get('pid')}{detail}"
+    child = f" pid={record['child_pid']}" if record.get("child_pid") else ""
+    return f"{head}{child}{detail}  (supervisor {record['supervisor']} pid {record.get('pid')})"
 
 
 def read(path: Path | str) -> list[dict[str, Any]]:

@@ -151,13 +151,17 @@ class ChildTable:
         return out
 
     def exited(self, address: Any, now: float, event: str = "exited", detail: str = "") -> list[Effect]:
-        """A child is gone (exit notice, dead letter or liveness miss); idempotent for repeats."""
+        """A child is gone (exit notice, dead letter or liveness miss); idempotent for repeats.
+
+        `detail` says what happened (`killed by signal 9 (SIGKILL)`); the log adds what the child was doing
+        unless it was serving (`exited with status 3 (while starting)`)."""
         key = self.key_of(address)
         child = self.children.get(key) if key is not None else None
         if child is None:
             return []
         was, child.address, child.pid = child.status, None, None
-        out: list[Effect] = [Log("warning" if was != STOPPING else "info", event, key, detail or was)]
+        what = (detail or "exited (status unknown)") + ("" if was == LIVE else f" (while {was})")
+        out: list[Effect] = [Log("warning" if was != STOPPING else "info", event, key, what)]
         if was == STOPPING:
             if child.pending:  # a message arrived while it was passivating: bring it back when there is room
                 child.status = QUEUED
@@ -165,7 +169,7 @@ class ChildTable:
                 del self.children[key]
                 self.last_used.pop(key, None)
             return [*out, *self._admit()]
-        child.last_error = detail or f"exited while {was}"
+        child.last_error = what
         return out + self._restart_or_park(child, now)
 
     def timer(self, payload: tuple[str, str, int], now: float) -> list[Effect]:
@@ -173,19 +177,26 @@ class ChildTable:
         child = self.children.get(key)
         if child is None or child.generation != generation:
             return []  # stale: the child moved on since this timer was set
+        # The log line follows the Spawn, so the shell can name the new process in it.
         if what == "restart" and child.status == BACKOFF:
-            return [Log("info", "restarted", key, f"after {len(child.restarts)} restart(s)"), *self._spawn(child)]
+            return [*self._spawn(child), Log("info", "restarted", key, f"after {len(child.restarts)} restart(s)")]
         if what == "unpark" and child.status == PARKED:
             child.restarts.clear()
-            return [Log("info", "unparked", key, "cool-down over, retrying"), *self._spawn(child)]
+            return [*self._spawn(child), Log("info", "unparked", key, "cool-down over, retrying")]
         return []
 
-    def tick(self, now: float, alive: Callable[[int], bool]) -> list[Effect]:
-        """Periodic liveness: find children whose exit notice was lost, and passivate idle ones."""
+    def tick(
+        self, now: float, alive: Callable[[int], bool], how: Callable[[str], str] = lambda key: ""
+    ) -> list[Effect]:
+        """Periodic liveness: find children whose exit notice was lost, and passivate idle ones.
+
+        `how(key)` says how a gone child's process ended, when the shell knows (else "")."""
         out: list[Effect] = []
         for child in list(self.children.values()):
             if child.status in (LIVE, STOPPING) and child.pid is not None and not alive(child.pid):
-                out += self.exited(child.address, now, "liveness_miss", f"pid {child.pid} is gone")
+                status = how(child.key)
+                detail = "gone: found by the liveness check" + (f"; {status}" if status else "")
+                out += self.exited(child.address, now, "liveness_miss", detail)
         idle = self.policy.idle_s
         if idle is not None:
             for key, child in list(self.children.items()):

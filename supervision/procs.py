@@ -1,8 +1,10 @@
-"""What the OS says about processes: alive or not, and who their children are (Linux /proc)."""
+"""What the OS says about processes: alive or not, who their children are (Linux /proc), how a child ended."""
 
 from __future__ import annotations
 
 import os
+import signal
+from typing import Any
 
 
 def pid_alive(pid: int) -> bool:
@@ -42,3 +44,37 @@ def descendants(root: int) -> set[int]:
             found.add(child)
             todo.append(child)
     return found
+
+
+def spawned_process(manager: Any, address: Any) -> Any:
+    """The multiprocessing.Process Thespian just started for the child actor at `address`, or None.
+
+    Thespian's ChildActorExited carries no exit status, and its manager forgets a child's Process as soon as it
+    reaps it, so a supervisor keeps its own handle from the moment it creates the child. This reads Thespian's
+    private bookkeeping (`_child_procs` of the actor's manager, multiprocCommon.py), defensively: None where it
+    is not there (simpleSystemBase, another Thespian version), and the caller says "status unknown".
+    """
+    try:
+        for info in reversed(getattr(manager, "_child_procs", None) or []):
+            if info.childAddr is address:
+                return info.childProc
+    except (AttributeError, TypeError):
+        pass
+    return None
+
+
+def exit_status(process: Any) -> str:
+    """How a child process ended: `killed by signal 9 (SIGKILL)`, `exited with status 3`; "" while it runs or
+    when unknown. Reading `exitcode` reaps the process if Thespian has not yet."""
+    try:
+        code = process.exitcode if process is not None else None
+    except (AttributeError, OSError, ValueError):
+        return ""
+    if code is None:
+        return ""
+    if code < 0:
+        try:
+            return f"killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with status {code}"

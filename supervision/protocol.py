@@ -99,11 +99,25 @@ class Bounced:
 
 @dataclass(frozen=True)
 class Unavailable:
-    """Sent to the asker when the addressed child is parked after too many restarts."""
+    """Sent to the asker when the addressed child is parked after too many restarts, or too many messages
+    already wait for it to start."""
 
     ref: str
     kind: str
     key: str
+    retry_after_s: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """Published to the outlet when a tell (a Deliver nobody waits on) is refused: its actor is parked, or too
+    many messages already wait for it. The sender learns what `Unavailable` tells an asker, with the body,
+    so it can answer for the actor and keep the work until `retry_after_s` has passed."""
+
+    kind: str
+    key: str
+    body: Any
     retry_after_s: float
     reason: str
 
@@ -127,10 +141,14 @@ class DirectoryRequest:
 @dataclass(frozen=True)
 class Directory:
     """Root's children and their addresses. Root pushes it to every shard (which hands it to its children)
-    and to its outlet whenever a child of Root starts, so messages go straight to the right shard instead of
-    all passing through Root (one process, whose cost per message grows with its open sockets)."""
+    and to its outlet whenever a child of Root starts or stops, so messages go straight to the right shard
+    instead of all passing through Root (one process, whose cost per message grows with its open sockets).
 
-    children: tuple[tuple[str, Any, int | None], ...]  # (key, address, pid)
+    It always lists every child and every group's shard count: a child that is down is listed with no address,
+    so a key's shard never depends on which shards are up (its messages go to Root, which holds them for it)."""
+
+    children: tuple[tuple[str, Any, int | None], ...]  # (key, address or None while down, pid)
+    groups: tuple[tuple[str, int], ...] = ()  # (group name, shard count)
 
     def addresses(self) -> dict[str, Any]:
         return {key: address for key, address, _ in self.children if address is not None}

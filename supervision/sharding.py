@@ -17,7 +17,11 @@ def shard_key(group: str, index: int) -> str:
 
 
 class Routes:
-    """Where a Deliver for (kind, key) goes: the shard owning the key, or a singleton, from Root's Directory."""
+    """Where a Deliver for (kind, key) goes: the shard owning the key, or a singleton, from Root's Directory.
+
+    A key's shard comes from the group's shard count in the directory, never from how many shards are up:
+    while its shard is down a key has no address (the caller sends to Root, which holds the message for it).
+    """
 
     def __init__(self) -> None:
         self._addresses: dict[str, Any] = {}
@@ -27,14 +31,10 @@ class Routes:
         if directory is None:
             return
         self._addresses = directory.addresses()
-        counts: dict[str, int] = {}
-        for key in self._addresses:
-            if "/" in key:
-                group = key.split("/", 1)[0]
-                counts[group] = counts.get(group, 0) + 1
-        self._shards = counts
+        self._shards = dict(directory.groups)
 
     def address(self, kind: str, key: str) -> Any:
+        """The address to send to, or None: unknown kind, no directory yet, or the owning shard is down."""
         if kind in self._addresses:
             return self._addresses[kind]
         shards = self._shards.get(kind)

@@ -10,7 +10,6 @@ import os
 import signal
 import time
 import uuid
-from collections import deque
 from datetime import timedelta
 from typing import Any
 
@@ -23,8 +22,8 @@ from thespian.actors import (
 )
 
 from supervision.child import SupervisedChild
-from supervision.policy import ChildTable, Effect, Forward, Log, Policy, Refuse, Schedule, Spawn, Stop
-from supervision.procs import parents, pid_alive
+from supervision.policy import LIVE, ChildTable, Effect, Forward, Log, Policy, Refuse, Schedule, Spawn, Stop
+from supervision.procs import exit_status, parents, pid_alive, spawned_process
 from supervision.protocol import (
     Bounced,
     ChildReady,
@@ -40,39 +39,13 @@ from supervision.protocol import (
     SupervisorStatus,
     TreeSpec,
     Unavailable,
+    Undelivered,
 )
 from supervision.runtime import freeze_heap
 from supervision.sharding import shard_key, shard_of
+from supervision.storm import StormWatch
 
 LIVENESS = "supervision.liveness"
-STORM_RESTARTS = 10  # more child restarts than this within STORM_WINDOW_S is a restart storm (one WARNING)
-STORM_WINDOW_S = 60.0
-
-
-class StormWatch:
-    """Counts one supervisor's child restarts over a sliding window; says when a storm begins, once per storm.
-
-    A storm begins when the count goes over `limit` and ends when it falls back to `limit` or fewer; only a
-    beginning is reported, so an operator gets one `restart_storm` WARNING per storm, not one per restart.
-    """
-
-    def __init__(self, limit: int = STORM_RESTARTS, window_s: float = STORM_WINDOW_S) -> None:
-        self.limit, self.window_s = limit, window_s
-        self.times: deque[float] = deque()
-        self.raging = False
-
-    def restarted(self, now: float) -> int | None:
-        """Note one restart; the number of restarts in the window when this one began a storm, else None."""
-        self.times.append(now)
-        while self.times and now - self.times[0] > self.window_s:
-            self.times.popleft()
-        if len(self.times) <= self.limit:
-            self.raging = False
-            return None
-        if self.raging:
-            return None
-        self.raging = True
-        return len(self.times)
 
 
 def policy_from(settings: Any, permanent: bool, live_cap: int | None) -> Policy:
@@ -98,6 +71,8 @@ class Supervisor(SupervisedChild):
         self.table: ChildTable | None = None
         self.directory: Directory | None = None
         self.storm = StormWatch()
+        self._procs: dict[str, Any] = {}  # key -> the child's multiprocessing.Process, until its exit is seen
+        self._child_pids: dict[str, int] = {}  # key -> the pid of its latest process, named in every log line
 
     # ---- what subclasses provide --------------------------------------------------------------
     def child_kind(self, key: str) -> str:
@@ -116,6 +91,7 @@ class Supervisor(SupervisedChild):
                 address = self.createActor(start.child_class)
                 assert self.table is not None
                 self.table.spawned(effect.key, address, time.time())
+                self._keep_process(effect.key, spawned_process(getattr(self, "_myRef", None), address))
                 self.send(address, start)
             elif isinstance(effect, Stop):
                 self.send(effect.address, ActorExitRequest())
@@ -125,25 +101,60 @@ class Supervisor(SupervisedChild):
                 self.wakeupAfter(timedelta(seconds=effect.delay_s), payload=effect.payload)
             elif isinstance(effect, Log):
                 self.child_log(effect.level, effect.event, effect.key, effect.detail)
+        if self.table is not None and len(self._child_pids) > len(self.table.children):
+            for key in [k for k in self._child_pids if k not in self.table.children]:  # passivated for good
+                self._child_pids.pop(key, None)
+                self._procs.pop(key, None)
+
+    def _keep_process(self, key: str, process: Any) -> None:
+        if process is None:  # no handle (simpleSystemBase): its exits say "status unknown"
+            self._procs.pop(key, None)
+            self._child_pids.pop(key, None)
+        else:
+            self._procs[key] = process
+            self._child_pids[key] = process.pid
+
+    def ended(self, key: str) -> str:
+        """How the child's process ended (`killed by signal 9 (SIGKILL)`), or "" if unknown or still running."""
+        status = exit_status(self._procs.get(key))
+        if status:
+            self._procs.pop(key, None)  # reaped: nothing more to learn from it
+        return status
+
+    def child_gone(self, address: Any, event: str, why: str = "") -> None:
+        """A child is gone: `why` says how we know (empty for an exit notice), its process handle how it ended."""
+        assert self.table is not None
+        key = self.table.key_of(address)
+        detail = "; ".join(part for part in (why, self.ended(key) if key is not None else "") if part)
+        self.perform(self.table.exited(address, time.time(), event, detail))
 
     def child_log(self, level: str, event: str, key: str, detail: str) -> None:
         if event in ("restarted", "parked", "liveness_miss", "exited", "passivated", "activated", "failed"):
             self.count(f"actor_{event}", self.child_kind(key))
         if self.slog is not None:
-            self.slog.emit(level, event, self.child_kind(key), key, detail, supervisor=self.key)
+            child_pid = self._child_pids.get(key)
+            self.slog.emit(level, event, self.child_kind(key), key, detail, supervisor=self.key, child_pid=child_pid)
         if event == "restarted" and (count := self.storm.restarted(time.time())) is not None:
             self.log("warning", "restart_storm", f"{count} child restarts in {self.storm.window_s:g}s "
                      f"(more than {self.storm.limit}); last: {self.child_kind(key)}/{key}", count=count)
 
     def _refuse(self, effect: Refuse) -> None:
-        msg = effect.message
-        if isinstance(msg, Deliver) and msg.reply_to is not None:
-            retry = round(effect.retry_after_s, 1)
+        """Answer an ask with Unavailable; publish a refused tell to the outlet (nobody else would hear of it)."""
+        msg = effect.message.message if isinstance(effect.message, Bounced) else effect.message
+        if not isinstance(msg, Deliver):
+            return
+        retry = max(0.1, round(effect.retry_after_s, 1))
+        if msg.reply_to is not None:
             self.send(msg.reply_to, Unavailable(msg.ref, msg.kind, msg.key, retry, effect.reason))
+        elif not msg.reply:
+            self.publish(Undelivered(msg.kind, msg.key, msg.body, retry, effect.reason))
 
     # ---- Thespian handlers --------------------------------------------------------------------
     def receiveMsg_ChildReady(self, msg: ChildReady, sender: Any) -> None:
         if self.table is not None:
+            child = self.table.children.get(msg.key)
+            if child is not None and child.address == sender:
+                self._child_pids[msg.key] = msg.pid  # what the child says (the spawn's pid, unless no handle)
             self.perform(self.table.ready(msg.key, sender, msg.pid, time.time()))
             self.child_ready(msg.key)
 
@@ -152,7 +163,7 @@ class Supervisor(SupervisedChild):
 
     def receiveMsg_ChildActorExited(self, msg: ChildActorExited, sender: Any) -> None:
         if self.table is not None and not self._exiting:  # while we stop, our children stop with us
-            self.perform(self.table.exited(msg.childAddress, time.time()))
+            self.child_gone(msg.childAddress, "exited")
 
     def receiveMsg_PoisonMessage(self, msg: PoisonMessage, sender: Any) -> None:
         """A child raised twice on one message: answer its asker, and restart a child that failed to start."""
@@ -171,7 +182,7 @@ class Supervisor(SupervisedChild):
         payload = msg.payload
         if payload == LIVENESS:
             if self.table is not None:
-                self.perform(self.table.tick(time.time(), pid_alive))
+                self.perform(self.table.tick(time.time(), pid_alive, self.ended))
             self.wakeupAfter(timedelta(seconds=self.settings.liveness_period_s), payload=LIVENESS)
         elif isinstance(payload, tuple) and len(payload) == 3 and self.table is not None:
             self.perform(self.table.timer(payload, time.time()))
@@ -206,6 +217,7 @@ class Shard(Supervisor):
         freeze_heap()  # this process forks every actor of the shard: let them share its pages
         self.directory = start.directory
         self.group = start.spec.group
+        self.index = start.spec.index
         self.table = ChildTable(policy_from(start.settings, permanent=False, live_cap=start.spec.live_cap))
         self.start_liveness()
 
@@ -213,10 +225,12 @@ class Shard(Supervisor):
         return self.group.name
 
     def on_deliver(self, msg: Deliver) -> None:
+        """Serve only keys that hash to this shard: any other key (from one of our children, or sent here by a
+        stale route) is passed on, to its shard or, while that is down, to Root, which holds it for it."""
         assert self.table is not None
-        if msg.kind == self.group.name and self.routes.address(msg.kind, msg.key) in (None, self.myAddress):
+        if msg.kind == self.group.name and shard_of(msg.key, self.group.shards) == self.index:
             self.perform(self.table.deliver(msg.key, msg, time.time()))
-        else:  # from one of our children, for an actor elsewhere: pass it on
+        else:
             self.send(self.routes.address(msg.kind, msg.key) or self.root_address, msg)
 
     def child_start(self, key: str) -> ChildStart:
@@ -236,9 +250,8 @@ class Shard(Supervisor):
 
     def receiveMsg_Bounced(self, msg: Bounced, sender: Any) -> None:
         assert self.table is not None
-        now = time.time()
-        self.perform(self.table.exited(msg.dead, now, "liveness_miss", "a message to it bounced"))
-        self.perform(self.table.deliver(msg.message.key, msg.message, now))
+        self.child_gone(msg.dead, "liveness_miss", "a message to it bounced")
+        self.perform(self.table.deliver(msg.message.key, msg.message, time.time()))
 
 
 class Root(Supervisor):
@@ -318,11 +331,24 @@ class Root(Supervisor):
         self.send(sender, self.current_directory())
 
     def current_directory(self) -> Directory:
-        assert self.table is not None
-        return Directory(tuple((k, c.address, c.pid) for k, c in self.table.children.items() if c.status == "live"))
+        """Every child of Root, a child that is not serving without an address, and every group's shard count."""
+        assert self.table is not None and self.tree is not None
+        children = tuple(
+            (k, c.address, c.pid) if c.status == LIVE else (k, None, None) for k, c in self.table.children.items()
+        )
+        return Directory(children, tuple((g.name, g.shards) for g in self.tree.groups))
+
+    def perform(self, effects: list[Effect]) -> None:
+        super().perform(effects)
+        if any(isinstance(e, Log) and e.event in ("exited", "liveness_miss") for e in effects):
+            self.publish_directory()  # a child went down: its messages come to Root (which holds them) meanwhile
 
     def child_ready(self, key: str) -> None:
-        """Every shard, and the outlet, learn the new address at once (children learn it from their shard)."""
+        self.publish_directory()
+
+    def publish_directory(self) -> None:
+        """Every shard, and the outlet, learn at once where each child of Root is, or that it is down
+        (a shard's children learn it from their shard)."""
         directory = self.current_directory()
         assert self.table is not None
         for child in self.table.children.values():
@@ -335,12 +361,12 @@ class Root(Supervisor):
         """A message could not reach a dead actor: note the death at once and deliver it again."""
         assert self.table is not None
         dead, lost = msg.deadAddress, msg.deadMessage
-        now = time.time()
-        if self.table.key_of(dead) is not None:  # one of our shards
-            self.perform(self.table.exited(dead, now, "liveness_miss", "a message to it bounced"))
-            if isinstance(lost, Deliver):
-                self.on_deliver(lost)
-        elif isinstance(lost, Deliver) and lost.kind in self._singletons:
-            self.on_deliver(lost)  # sent to a singleton's old address: to its new one
-        elif isinstance(lost, Deliver) and (lost.kind in self._groups):
-            self.perform(self.table.deliver(self.route(lost), Bounced(dead, lost), now))
+        ours = self.table.key_of(dead) is not None
+        if ours:  # one of our shards or singletons
+            self.child_gone(dead, "liveness_miss", "a message to it bounced")
+        if not isinstance(lost, Deliver):
+            return
+        if ours or lost.kind in self._singletons:
+            self.on_deliver(lost)  # to the child's successor (held for it while it restarts)
+        elif lost.kind in self._groups:  # sent to a dead actor under a shard: its shard delivers it again
+            self.perform(self.table.deliver(self.route(lost), Bounced(dead, lost), time.time()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from supervision.supervisor import STORM_RESTARTS, STORM_WINDOW_S, StormWatch
+from supervision.storm import STORM_RESTARTS, STORM_WINDOW_S, StormWatch
 
 T0 = 1_700_000_000.0
 
