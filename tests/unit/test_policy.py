@@ -138,6 +138,34 @@ def test_liveness_tick_finds_a_child_whose_exit_notice_was_lost() -> None:
     assert t.tick(2.0, alive=lambda pid: False) == []  # already handled
 
 
+def test_an_exit_says_how_the_child_ended_and_what_it_was_doing_unless_serving() -> None:
+    t = table(max_restarts=1)
+    t.deliver("a", "m", 0.0)
+    start(t, "a", 1, pid=4242)
+    out = t.exited(Addr(1), 1.0, detail="killed by signal 9 (SIGKILL)")
+    assert out[0] == Log("warning", "exited", "a", "killed by signal 9 (SIGKILL)")  # it was serving: no "while"
+    restart = next(e for e in out if isinstance(e, Schedule))
+    t.timer(restart.payload, 2.0)
+    t.spawned("a", Addr(2))
+
+    out = t.exited(Addr(2), 2.5)  # no status known, and it died before it served: parked (max_restarts=1)
+    assert out[0] == Log("warning", "exited", "a", "exited (status unknown) (while starting)")
+    [refused] = t.deliver("a", "m2", 3.0)
+    assert isinstance(refused, Refuse) and "exited (status unknown) (while starting)" in refused.reason
+
+
+def test_the_liveness_tick_says_it_found_the_child_gone_and_how_it_ended() -> None:
+    t = table()
+    t.deliver("a", "m", 0.0)
+    start(t, "a", 1, pid=4242)
+    out = t.tick(1.0, alive=lambda pid: False, how=lambda key: "killed by signal 9 (SIGKILL)" if key == "a" else "")
+    gone = "gone: found by the liveness check; killed by signal 9 (SIGKILL)"
+    assert out[0] == Log("warning", "liveness_miss", "a", gone)
+    t.deliver("b", "m", 0.0)
+    start(t, "b", 2, pid=4343)
+    assert t.tick(2.0, alive=lambda pid: False)[0].detail == "gone: found by the liveness check"
+
+
 def test_idle_child_is_passivated_then_forgotten_or_brought_back() -> None:
     t = table(idle_s=900)
     t.deliver("a", "m", 0.0)
