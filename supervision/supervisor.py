@@ -212,6 +212,7 @@ class Shard(Supervisor):
     """Supervisor of the keys of one group that hash to this shard; activates children on demand."""
 
     group: GroupSpec
+    index: int  # this shard's index in its group: it serves exactly the keys with shard_of(key) == index
 
     def on_start(self, start: ChildStart) -> None:
         freeze_heap()  # this process forks every actor of the shard: let them share its pages

@@ -88,6 +88,8 @@ class Tree:
         records = slog.read(self.settings.supervisor_log_path)
         for r in records:
             self.pids.add(int(r["pid"]))
+            if r.get("child_pid"):
+                self.pids.add(int(r["child_pid"]))
             self.pids.update(int(p) for p in re.findall(r"pid (\d+)", str(r.get("detail", ""))))
         return records
 
