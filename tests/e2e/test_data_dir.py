@@ -99,7 +99,7 @@ def refused(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
     return proc.returncode, output
 
 
-@pytest.mark.parametrize("bad", ["not-a-fernet-key", Fernet.generate_key().decode()[:-2]])
+@pytest.mark.parametrize("bad", ["not-a-fernet-key", Fernet.generate_key().decode()[:-2]], ids=["word", "short"])
 def test_a_bad_secret_key_stops_the_bot_at_once_naming_the_variable(tmp_path: Path, bad: str) -> None:
     code, output = refused(tmp_path, {"TZUROT_SECRET_KEY": bad})
     assert code != 0

@@ -21,6 +21,7 @@ GOOD = Fernet.generate_key().decode()
 @pytest.mark.parametrize(
     "bad",
     ["not-a-key", GOOD[:-4], GOOD + "AAAA", "x" * 44, "secret with spaces and more than enough characters!!"],
+    ids=["word", "short", "long", "not-base64", "spaces"],
 )
 def test_a_bad_secret_key_is_refused_naming_the_variable_without_echoing_it(bad: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -74,7 +75,7 @@ def test_the_secret_key_setting_wins_over_the_key_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # no key file is made when the key is configured
 
 
-@pytest.mark.parametrize("content", [b"", b"garbage\n", GOOD[:-4].encode()])
+@pytest.mark.parametrize("content", [b"", b"garbage\n", GOOD[:-4].encode()], ids=["empty", "garbage", "short"])
 def test_a_key_file_without_a_valid_key_is_refused_naming_its_setting(tmp_path: Path, content: bytes) -> None:
     key_file = tmp_path / "tzurot.key"
     key_file.write_bytes(content)
