@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 import config
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # before anything forks or writes: every file the bot creates is its user's alone (0600)
     parser = argparse.ArgumentParser(prog="bot.py", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="the real bot")
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         if command == "run":
             return run_bot(settings)
         return run_sandbox(settings, getattr(args, "port", 8080))
+    except config.ConfigError as exc:  # found at start, like a key file that holds no key
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     except RuntimeError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1

@@ -49,7 +49,7 @@ from supervision.protocol import (
     TreeSpec,
     Unavailable,
 )
-from supervision.runtime import start_actor_system
+from supervision.runtime import secure_data_dir, start_actor_system
 from supervision.sharding import Routes
 
 ROOT_CLASS = "supervision.supervisor.Root"
@@ -116,9 +116,11 @@ class Bridge:
         listener thread owns that handle from then on and hands each fact to `on_fact`.
         """
         s = self.settings
-        ensure_key_file(s.data_dir)  # before any actor process could race to create it
+        secure_data_dir(s.data_dir)  # 0700, its files 0600: it holds tokens, DM text and keys
+        if not s.secret_key:
+            ensure_key_file(s)  # before any actor could race to create it; a bad one stops here (ConfigError)
         shared_context()  # built once here, shared by every actor process forked from this one
-        self.system = start_actor_system(s.data_dir, s.actor_admin_port, s.bind_host)
+        self.system = start_actor_system(s.data_dir, s.actor_admin_port, s.bind_host, s.log_max_bytes, s.log_keep)
         try:
             self.root = self.system.createActor(ROOT_CLASS)
             ready = self.system.ask(self.root, ChildStart("root", "root", s, self.tree, ROOT_CLASS), 30)

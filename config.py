@@ -8,6 +8,7 @@ names the setting, never a stack trace.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import tomllib
@@ -25,6 +26,10 @@ class Settings:
     """Validated settings; passed to actors inside their start messages, so it must stay picklable."""
 
     data_dir: Path = Path("./data")
+    log_max_bytes: int = 10_000_000
+    log_keep: int = 5
+    secret_key: str = field(default="", repr=False)
+    secret_key_file: str = ""
     user_shards: int = 4
     channel_shards: int = 2
     live_actor_cap: int = 400
@@ -71,6 +76,12 @@ class Settings:
     def supervisor_log_path(self) -> Path:
         return self.data_dir / "supervisor.log"
 
+    @property
+    def secret_key_path(self) -> Path:
+        """The Fernet key file (used when `secret_key` is empty): TZUROT_SECRET_KEY_FILE, or secret.key in the
+        data directory."""
+        return Path(self.secret_key_file) if self.secret_key_file else self.data_dir / "secret.key"
+
 
 # name -> (environment variable, parser, check, description). The README's configuration table mirrors this.
 def _positive(v: float) -> bool:
@@ -95,6 +106,10 @@ def _webhook_name(v: str) -> bool:
 
 _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "data_dir": ("TZUROT_DATA_DIR", Path, None, "where the store, logs and keys live"),
+    "log_max_bytes": ("TZUROT_LOG_MAX_BYTES", int, lambda v: v >= 65_536, "a log file is rotated at this size"),
+    "log_keep": ("TZUROT_LOG_KEEP", int, _positive, "rotated files kept per log (name.1 the newest)"),
+    "secret_key": ("TZUROT_SECRET_KEY", str, None, "Fernet key sealing users' AI keys (secret; empty: the key file)"),
+    "secret_key_file": ("TZUROT_SECRET_KEY_FILE", str, None, "the key file (empty: secret.key in the data dir)"),
     "user_shards": ("TZUROT_USER_SHARDS", int, _positive, "number of UserShard supervisors"),
     "channel_shards": ("TZUROT_CHANNEL_SHARDS", int, _positive, "number of ChannelShard supervisors"),
     "live_actor_cap": ("TZUROT_LIVE_ACTOR_CAP", int, _positive, "live actors in total across shards"),
@@ -146,6 +161,18 @@ def describe() -> list[tuple[str, str, str]]:
     return [(env, str(getattr(defaults, name)), text) for name, (env, _, _, text) in _FIELDS.items()]
 
 
+_SECRETS = {f.name for f in dataclasses.fields(Settings) if not f.repr}  # never echoed in an error
+
+
+def is_fernet_key(text: str) -> bool:
+    """Exactly 32 bytes, url-safe base64-encoded (44 characters, what Fernet.generate_key() gives)."""
+    try:
+        raw = base64.urlsafe_b64decode(text.encode("ascii"))
+    except (ValueError, UnicodeError):
+        return False
+    return len(raw) == 32 and base64.urlsafe_b64encode(raw) == text.encode("ascii")
+
+
 def _parse(name: str, env: str, kind: type, raw: Any) -> Any:
     try:
         if isinstance(raw, bool) or (kind is int and isinstance(raw, float)):
@@ -156,7 +183,8 @@ def _parse(name: str, env: str, kind: type, raw: Any) -> Any:
             raise ValueError("not text")
         return kind(raw)
     except (TypeError, ValueError):
-        raise ConfigError(f"{env}: {raw!r} is not a valid {kind.__name__}") from None
+        shown = "the value" if name in _SECRETS else repr(raw)
+        raise ConfigError(f"{env}: {shown} is not a valid {kind.__name__}") from None
 
 
 def load(environ: dict[str, str] | None = None) -> Settings:
@@ -183,4 +211,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     settings = dataclasses.replace(Settings(), **values)
     if settings.backoff_max_s < settings.backoff_first_s:
         raise ConfigError("TZUROT_BACKOFF_MAX_S: must be at least TZUROT_BACKOFF_FIRST_S")
+    if settings.secret_key and not is_fernet_key(settings.secret_key):
+        raise ConfigError("TZUROT_SECRET_KEY: not a Fernet key (32 bytes as 44 url-safe base64 characters, "
+                          "what cryptography's Fernet.generate_key() makes)")
     return settings

@@ -62,7 +62,8 @@ class StatefulActor(SupervisedChild):
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def on_start(self, start: ChildStart) -> None:
-        self.events = SupervisorLog(start.settings.data_dir / "events.log", echo_level="warning")
+        self.events = SupervisorLog(start.settings.data_dir / "events.log", echo_level="warning",
+                                    max_bytes=start.settings.log_max_bytes, keep=start.settings.log_keep)
         self.store = self.open_store(start)
         record = self.store.load(self.state_class.KIND, start.key)
         if record.quarantined:

@@ -76,6 +76,6 @@ class UserActor(StatefulActor):
     state_class = UserState
 
     def make_services(self, start: ChildStart) -> dict[str, Any]:
-        keys = KeyBox.load(start.settings.data_dir)
+        keys = KeyBox.load(start.settings)
         # "work": the durable work table, where a restarted actor finds the messages it lost with its process
         return {"ai": AIService(start.settings, keys, self.events, start.key), "keys": keys, "work": self.store}

@@ -173,7 +173,8 @@ class Edge(discord.Client):
         self.table = table
         self.metrics = metrics
         self.usage = Activity()
-        self.events = SupervisorLog(settings.data_dir / "events.log", echo=False)
+        self.events = SupervisorLog(settings.data_dir / "events.log", echo=False, max_bytes=settings.log_max_bytes,
+                                    keep=settings.log_keep)
         self.work = WorkLog(settings)
         self.in_order = ThreadPoolExecutor(1, thread_name_prefix="hand-off")
         self.notices = NoticeWindow()

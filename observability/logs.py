@@ -8,6 +8,7 @@ answered (and the ids of the replies sent) or the error and its reference id.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supervision.log import LEVELS, readable
+from supervision.log import LEVELS, open_generations, readable
 
 FILES = ("supervisor.log", "events.log")
 _SINCE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -57,40 +58,83 @@ def pretty(record: dict[str, Any]) -> str:
     return readable(record) + (f"  [{ids}]" if ids else "")
 
 
+def _records(data: bytes) -> list[dict[str, Any]]:
+    out = []
+    for line in data.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:  # a torn last line (a writer killed mid-write), or not ours
+            continue
+    return out
+
+
 def read_all(data_dir: Path) -> list[dict[str, Any]]:
+    """Every record of both logs, their rotated files included (oldest first), merged by time."""
     records = []
     for name in FILES:
-        try:
-            with open(data_dir / name, encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        records.append(json.loads(line))
-                    except ValueError:
-                        continue
-        except FileNotFoundError:
-            continue
+        for fh in open_generations(data_dir / name):
+            with fh:
+                records += _records(fh.read())
     records.sort(key=lambda r: str(r.get("ts", "")))
     return records
 
 
+class Tail:
+    """New complete lines of one log as it grows (like `tail -F`). When the file is rotated (the path names
+    another file), the rest of the old one is read first, then the new one from its start."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh: Any = None
+        self.pending = b""
+        self._reopen(at_end=True)
+
+    def _reopen(self, at_end: bool) -> None:
+        try:
+            fh = open(self.path, "rb")  # noqa: SIM115 - kept open across polls
+        except FileNotFoundError:
+            return
+        if self.fh is not None:
+            self.fh.close()
+        self.fh, self.pending = fh, b""
+        if at_end:
+            fh.seek(0, 2)
+
+    def poll(self) -> list[dict[str, Any]]:
+        if self.fh is None:
+            self._reopen(at_end=False)  # the log did not exist yet: all of it is new
+            if self.fh is None:
+                return []
+        out = self._complete(self.fh.read())
+        if self._rotated():
+            out += self._complete(self.fh.read())  # the old file's last records, up to the rename
+            self._reopen(at_end=False)
+            out += self._complete(self.fh.read())
+        return out
+
+    def _rotated(self) -> bool:
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:  # between the renames of a rotation: look again next time
+            return False
+        mine = os.fstat(self.fh.fileno())
+        return (now.st_dev, now.st_ino) != (mine.st_dev, mine.st_ino)
+
+    def _complete(self, data: bytes) -> list[dict[str, Any]]:
+        data, self.pending = self.pending + data, b""
+        cut = data.rfind(b"\n") + 1
+        self.pending = data[cut:]
+        return _records(data[:cut])
+
+
 def follow(data_dir: Path, poll_s: float = 0.5) -> Iterator[dict[str, Any]]:
-    """New records as they are written to either file (like `tail -f`), until interrupted."""
-    offsets = {name: (data_dir / name).stat().st_size if (data_dir / name).exists() else 0 for name in FILES}
+    """New records as they are written to either log (like `tail -F`, across rotations), until interrupted."""
+    tails = [Tail(data_dir / name) for name in FILES]
+    return _follow(tails, poll_s)
+
+
+def _follow(tails: list[Tail], poll_s: float) -> Iterator[dict[str, Any]]:
     while True:
-        fresh = []
-        for name in FILES:
-            path = data_dir / name
-            if not path.exists():
-                continue
-            with open(path, encoding="utf-8") as fh:
-                fh.seek(offsets[name])
-                chunk = fh.read()
-                complete = chunk[: chunk.rfind("\n") + 1]
-                offsets[name] += len(complete.encode("utf-8"))
-            for line in complete.splitlines():
-                try:
-                    fresh.append(json.loads(line))
-                except ValueError:
-                    continue
+        fresh = [record for tail in tails for record in tail.poll()]
         yield from sorted(fresh, key=lambda r: str(r.get("ts", "")))
         time.sleep(poll_s)

@@ -68,7 +68,8 @@ class SupervisedChild(ActorTypeDispatcher):
         self.kind, self.key, self.settings = msg.kind, msg.key, msg.settings
         self.root_address, self.outlet, self.starter = msg.root, msg.outlet, sender
         self.routes.update(msg.directory)
-        self.slog = SupervisorLog(msg.settings.supervisor_log_path)
+        self.slog = SupervisorLog(msg.settings.supervisor_log_path, max_bytes=msg.settings.log_max_bytes,
+                                  keep=msg.settings.log_keep)
         self._parent_pid = os.getppid()
         self.on_start(msg)
         self._started = True

@@ -114,6 +114,7 @@ def test_a_key_file_without_a_valid_key_stops_the_bot_at_once_naming_its_setting
     key_file = tmp_path / "data" / "secret.key"
     key_file.parent.mkdir(mode=0o700)
     key_file.write_text("this is no fernet key\n")
+    key_file.chmod(0o600)
     code, output = refused(tmp_path, {})
     assert code != 0
     lines = output.strip().splitlines()
