@@ -140,8 +140,9 @@ class Bridge:
 
         A row that cannot be read, or that `apply` rejects, is quarantined and reported in the supervisor log:
         no single bad row may stop the bot from starting. Returns how many facts were applied."""
-        slog = SupervisorLog(self.settings.supervisor_log_path)
-        store = SqliteStore(self.settings.store_path)
+        s = self.settings
+        slog = SupervisorLog(s.supervisor_log_path, max_bytes=s.log_max_bytes, keep=s.log_keep)
+        store = SqliteStore(s.store_path)
 
         def bad(detail: str) -> None:
             slog.emit("error", "quarantined", "routes", "edge", detail)
