@@ -75,12 +75,17 @@ def show_status(settings: config.Settings, as_json: bool) -> int:
 
     from observability.status import render
 
-    url = f"http://{settings.http_host}:{settings.http_port}/status"
+    host = settings.http_host.strip("[]") or "127.0.0.1"
+    url = f"http://{f'[{host}]' if ':' in host else host}:{settings.http_port}/status"
+    headers = {"Authorization": f"Bearer {settings.http_token}"} if settings.http_token else {}
     try:
-        response = httpx.get(url, timeout=15)
+        response = httpx.get(url, headers=headers, timeout=15)
     except httpx.HTTPError as exc:
         print(f"no bot answering at {url} ({type(exc).__name__}); is it running with this configuration?",
               file=sys.stderr)
+        return 1
+    if response.status_code == 401:
+        print(f"the bot answered 401 at {url}: set TZUROT_HTTP_TOKEN to the bot's token", file=sys.stderr)
         return 1
     if response.status_code != 200:
         print(f"the bot answered {response.status_code}: {response.text[:200]}", file=sys.stderr)

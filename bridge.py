@@ -261,19 +261,42 @@ class Bridge:
         return await loop.run_in_executor(self._pool, self.ask, kind, key, body, timeout)
 
     # ---- introspection (status, tests) ----------------------------------------------------------
-    def directory(self) -> Directory:
-        return self._handle().ask(self.root, DirectoryRequest(), self.settings.ask_timeout_s)
+    def directory(self, timeout: float | None = None) -> Directory:
+        """Root's children; TimeoutError when Root does not answer within `timeout` (default: the ask timeout).
+        The calling thread is free again by then: a probe's budget is passed down here."""
+        deadline = time.monotonic() + (self.settings.ask_timeout_s if timeout is None else timeout)
+        return self._expect(self._handle(), self.root, DirectoryRequest(), deadline)
 
-    def status(self) -> list[SupervisorStatus]:
-        """Every supervisor's view of its children, Root first."""
+    def status(self, timeout: float | None = None) -> list[SupervisorStatus]:
+        """Every supervisor's view of its children, Root first, all within `timeout` (default: the ask timeout).
+
+        The shards are asked at once; one that does not answer in time is left out. TimeoutError when Root
+        itself does not answer."""
+        deadline = time.monotonic() + (self.settings.ask_timeout_s if timeout is None else timeout)
         handle = self._handle()
-        out = [handle.ask(self.root, StatusRequest(), self.settings.ask_timeout_s)]
-        for key, address, _pid in self.directory().children:
-            if address is not None and "/" in key:
-                reply = handle.ask(address, StatusRequest(), self.settings.ask_timeout_s)
-                if isinstance(reply, SupervisorStatus):
-                    out.append(reply)
-        return out
+        directory = self._expect(handle, self.root, DirectoryRequest(), deadline)
+        wanted = {"root": self.root} | {k: a for k, a, _ in directory.children if a is not None and "/" in k}
+        for address in wanted.values():
+            handle.tell(address, StatusRequest())
+        got: dict[str, SupervisorStatus] = {}
+        while len(got) < len(wanted) and (remaining := deadline - time.monotonic()) > 0:
+            reply = handle.listen(remaining)
+            if isinstance(reply, SupervisorStatus) and reply.key in wanted:
+                got[reply.key] = reply
+        if "root" not in got:
+            raise TimeoutError("root did not answer in time")
+        return [got[key] for key in wanted if key in got]
+
+    @staticmethod
+    def _expect(handle: Any, address: Any, question: DirectoryRequest, deadline: float) -> Directory:
+        """Ask and wait until the deadline for the Directory, skipping late answers to earlier questions."""
+        reply = handle.ask(address, question, max(0.0, deadline - time.monotonic()))
+        while not isinstance(reply, Directory):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("root did not answer in time")
+            reply = handle.listen(remaining)
+        return reply
 
     def _handle(self) -> Any:
         handle = getattr(self._local, "handle", None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ class Settings:
     ai_breaker_cooldown_s: float = 30.0
     http_host: str = "127.0.0.1"
     http_port: int = 9090
+    http_token: str = field(default="", repr=False)
+    http_ping: int = 0
     command_prefix: str = "!tz "
     bot_owner_id: int = 0
 
@@ -145,6 +148,8 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "ai_breaker_cooldown_s": ("TZUROT_AI_BREAKER_COOLDOWN_S", float, _positive, "how long an open breaker refuses"),
     "http_host": ("TZUROT_HTTP_HOST", str, None, "where /healthz, /metrics and /status listen"),
     "http_port": ("TZUROT_HTTP_PORT", int, lambda v: 0 <= v < 65536, "port of /healthz, /metrics, /status (0: any)"),
+    "http_token": ("TZUROT_HTTP_TOKEN", str, None, "bearer token for the HTTP server (secret; needed off loopback)"),
+    "http_ping": ("TZUROT_HTTP_PING", int, lambda v: v in (0, 1), "1: serve /ping?user= (starts an actor; benchmarks)"),
     "command_prefix": ("TZUROT_COMMAND_PREFIX", str, lambda v: 0 < len(v.strip()) <= 10, "command prefix"),
     "bot_owner_id": ("TZUROT_BOT_OWNER_ID", int, lambda v: v >= 0, "Discord user id of the bot's owner"),
 }
@@ -214,4 +219,27 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     if settings.secret_key and not is_fernet_key(settings.secret_key):
         raise ConfigError("TZUROT_SECRET_KEY: not a Fernet key (32 bytes as 44 url-safe base64 characters, "
                           "what cryptography's Fernet.generate_key() makes)")
+    _check_http(settings)
     return settings
+
+
+def is_loopback(host: str) -> bool:
+    """Only this machine can reach `host` (127.0.0.0/8, ::1, localhost); "" and 0.0.0.0 mean every interface."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
+
+
+def _check_http(settings: Settings) -> None:
+    """The HTTP server's token: sendable in a header, not guessable, required off loopback; never echoed."""
+    token = settings.http_token
+    if token and not (len(token) >= 16 and token.isascii() and token.isprintable() and " " not in token):
+        raise ConfigError("TZUROT_HTTP_TOKEN: must be at least 16 printable ASCII characters without spaces "
+                          "(the value is not shown)")
+    if not token and not is_loopback(settings.http_host):
+        raise ConfigError(f"TZUROT_HTTP_TOKEN: must be set when TZUROT_HTTP_HOST ({settings.http_host!r}) is not a "
+                          "loopback address, or /status would be open to the network")

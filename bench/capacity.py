@@ -27,7 +27,7 @@ def run(quick: bool) -> dict[str, Any]:
     shards = 4 if quick else 8
     world, names, rooms = crowd(users, 10)
     env = {"TZUROT_LIVE_ACTOR_CAP": str(users + 200), "TZUROT_USER_SHARDS": str(shards),
-           "TZUROT_USER_BURST": "5"}
+           "TZUROT_USER_BURST": "5", "TZUROT_HTTP_PING": "1"}  # the round trips below use /ping
     stack = Stack(scratch_dir("capacity"), world, env).start()
     try:
         command(stack, rooms[0], names[0], "!tz add echo", "Added")

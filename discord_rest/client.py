@@ -4,7 +4,8 @@ Every call returns a result instead of waiting: `Ok`, `Fail`, or `Wait(seconds)`
 bot's shared budget is spent, or Discord answered 429. The actor then sets a Thespian timer and tries again;
 an actor never sleeps. Buckets are keyed by Discord's `X-RateLimit-Bucket` plus the major parameter (webhook
 or channel id), because different webhooks have been seen to report the same bucket string. A global 429
-pauses every sender in every process through the shared gate.
+pauses every sender in every process through the shared gate. Every 401, 403 and non-shared 429 is counted
+bot-wide against Discord's invalid-request budget, which paces every sender (`discord_rest/invalid.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx
 
 from ai.tls import shared_context
 from discord_rest.gate import GlobalGate
+from discord_rest.invalid import InvalidRequests, invalid_path, is_invalid, pace
 
 NO_MENTIONS: dict[str, Any] = {"parse": []}
 
@@ -71,10 +73,12 @@ class DiscordRest:
         gate: GlobalGate,
         timeout_s: float = 10.0,
         bucket_cap: int = 512,
+        invalid: InvalidRequests | None = None,
     ) -> None:
         self.api_base = api_base.rstrip("/")
         self._token = token
         self.gate = gate
+        self.invalid = invalid or InvalidRequests(invalid_path(gate.path.parent))  # beside the shared gate
         self.timeout_s = timeout_s
         self.bucket_cap = bucket_cap
         self._route_bucket: dict[str, str] = {}  # route key -> Discord bucket hash
@@ -165,7 +169,10 @@ class DiscordRest:
         bucket = self._bucket_for(f"{method} {route}")
         if bucket is not None and bucket.remaining <= 0 and bucket.reset_at > now:
             return Wait(bucket.reset_at - now, "bucket")
-        wait = self.gate.acquire(now)
+        step = pace(self.invalid.count(now))
+        if step.level == "hold":  # too close to Discord's ban: nothing goes until the window frees
+            return Wait(max(0.05, self.invalid.hold_for(now)), "gate")
+        wait = self.gate.acquire(now, step.cost)
         if wait > 0:
             return Wait(wait, "gate")
         headers = {"User-Agent": "DiscordBot (tzurot-actors, 0.1)"}
@@ -179,6 +186,8 @@ class DiscordRest:
             return Fail(0, None, f"could not reach Discord: {type(exc).__name__}")
         self.requests += 1
         self._learn(f"{method} {route}", route, response)
+        if is_invalid(response.status_code, response.headers.get("X-RateLimit-Scope")):
+            self.invalid.record(response.status_code)
         if response.status_code == 429:
             return self._rate_limited(response)
         if response.status_code >= 400:

@@ -25,9 +25,11 @@ class GlobalGate:
         self._fd: int | None = None
         self._pid = 0
 
-    def acquire(self, now: float | None = None) -> float:
-        """Take one request's token: 0.0 when granted, else the seconds to wait before asking again."""
+    def acquire(self, now: float | None = None, cost: float = 1.0) -> float:
+        """Take one request's tokens (`cost` 2 sends at half the rate): 0.0 when granted, else the seconds to wait
+        before asking again."""
         now = time.time() if now is None else now
+        cost = min(cost, self.burst)  # a cost above the burst could never be paid
         with self._locked() as fd:
             tokens, last, paused = self._read(fd, now)
             # A process that waited for the lock holds an older `now`: time never runs backwards here.
@@ -35,11 +37,11 @@ class GlobalGate:
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if paused > now:
                 wait = paused - now
-            elif tokens >= 1.0:
-                tokens -= 1.0
+            elif tokens >= cost:
+                tokens -= cost
                 wait = 0.0
             else:
-                wait = (1.0 - tokens) / self.rate
+                wait = (cost - tokens) / self.rate
             os.pwrite(fd, _LAYOUT.pack(tokens, now, paused), 0)
         return wait
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,6 +20,7 @@ from actors.messages import Author, GetSlots, Incoming, Place, SlotsInfo, Webhoo
 from ai.breaker import SharedBreaker, breaker_path
 from bridge import Bridge
 from config import Settings
+from discord_rest.invalid import read_invalid
 from edge.durable import WorkLog, catch_up, resend_forever
 from edge.notices import NoticeWindow
 from edge.routing import Outline, RoutingTable
@@ -201,12 +203,19 @@ class Edge(discord.Client):
             self.disconnected_at = time.time()
         self.metrics.gateway_connected.set(0)
 
-    async def status(self, max_age_s: float = 1.0) -> dict[str, Any]:
-        """Everything `bot.py status` shows; asks every supervisor, so cached for a moment."""
+    async def status(self, max_age_s: float = 1.0, deadline: float | None = None) -> dict[str, Any]:
+        """Everything `bot.py status` shows; asks every supervisor, so cached for a moment. Every ask ends by
+        `deadline` (time.monotonic(); default: the ask timeout from now), so no bridge thread outlives it."""
+        fresh = {"discord_invalid": read_invalid(self.settings.data_dir)}  # a file read: never from the cache
         if self._status_cache is not None and time.time() - self._status_cache[0] < max_age_s:
-            return self._status_cache[1]
+            return {**self._status_cache[1], **fresh}
         loop = asyncio.get_running_loop()
-        statuses = await loop.run_in_executor(self.bridge.pool, self.bridge.status)
+        deadline = time.monotonic() + self.settings.ask_timeout_s if deadline is None else deadline
+
+        def left(cap: float = float("inf")) -> float:  # measured when the bridge thread starts, not before
+            return max(0.0, min(cap, deadline - time.monotonic()))
+
+        statuses = await loop.run_in_executor(self.bridge.pool, lambda: self.bridge.status(timeout=left()))
         extra = {
             "uptime_s": round(time.time() - self.started, 1),
             "gateway_connected": self.connected(),
@@ -216,17 +225,20 @@ class Edge(discord.Client):
             "outboxes": self.metrics.deepest("channel_depth"),
             "inboxes": self.metrics.deepest("user_depth"),
             "top_users": self.usage.top(),
-            "ai_slots": await self.slots_view(),
+            "ai_slots": await self.slots_view(left),
             "breaker": await loop.run_in_executor(self.bridge.pool, self.breaker_state),
         }
         status = collect(statuses, extra, self.settings.data_dir)
         self._status_cache = (time.time(), status)
-        return status
+        return {**status, **fresh}
 
-    async def slots_view(self) -> dict[str, int]:
-        """The operator's AI slots (capacity, in use, waiting), or {} while the slots actor does not answer."""
+    async def slots_view(self, left: Callable[[float], float] = lambda cap: cap) -> dict[str, int]:
+        """The operator's AI slots (capacity, in use, waiting), or {} while the slots actor does not answer
+        within 3 s or what `left` says remains."""
+        loop = asyncio.get_running_loop()
         try:
-            info = await self.bridge.ask_async("slots", "slots", GetSlots(), timeout=3.0)
+            info = await loop.run_in_executor(
+                self.bridge.pool, lambda: self.bridge.ask("slots", "slots", GetSlots(), timeout=max(1e-3, left(3.0))))
         except Exception:  # noqa: BLE001 - status must still answer; the screen shows "?"
             return {}
         return {"capacity": info.capacity, "in_use": info.in_use, "waiting": info.waiting} if isinstance(
@@ -236,8 +248,8 @@ class Edge(discord.Client):
         """The operator's AI breaker as every actor process sees it: closed, open or half-open."""
         return self.breaker.state()
 
-    async def refresh_gauges(self) -> None:
-        status = await self.status(max_age_s=2.0)
+    async def refresh_gauges(self, deadline: float | None = None) -> None:
+        status = await self.status(max_age_s=2.0, deadline=deadline)
         counts: dict[str, int] = {}
         for supervisor in status["supervisors"]:
             for child in supervisor["children"]:

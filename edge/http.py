@@ -1,41 +1,69 @@
-"""The bot's own HTTP server, on loopback: `/healthz`, `/metrics`, `/status`, and (sandbox only) a kill switch.
+"""The bot's own HTTP server (loopback by default): `/healthz`, `/metrics`, `/status`; in the sandbox a kill switch.
 
-It runs on the edge's event loop; anything that asks the actors runs on the bridge's thread pool.
+It runs on the edge's event loop; anything that asks the actors runs on the bridge's thread pool, and every
+probe passes its remaining budget down, so no bridge thread is still waiting on the actors after it answered.
+Production sends no CORS headers and starts no actor on request (`/ping` only with `TZUROT_HTTP_PING=1`);
+the sandbox allows its own page's origin and no other. With `TZUROT_HTTP_TOKEN` set, everything but
+`/healthz` and `/metrics` needs `Authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 import signal
+import sqlite3
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from actors.messages import GetUserSettings
-from store import SqliteStore
+from discord_rest.invalid import read_invalid
 
 log = logging.getLogger("tzurot.http")
-CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "content-type"}
+OPEN_PATHS = frozenset({"/healthz", "/metrics"})  # probes and scrapers carry no token
+HEALTHZ_BUDGET_S, STATUS_BUDGET_S, METRICS_BUDGET_S = 3.0, 10.0, 5.0
+GRACE_S = 0.5  # past its budget a bounded call has already returned: this only guards against a bug
+
+
+def page_origins(discord_api_base: str) -> frozenset[str]:
+    """The sandbox page's origins: it is served by the Discord emulator the sandbox points the bot at."""
+    url = urlsplit(discord_api_base)
+    if not url.port:
+        return frozenset()
+    return frozenset({f"{url.scheme}://127.0.0.1:{url.port}", f"{url.scheme}://localhost:{url.port}"})
+
+
+def authorized(header: str, token: str) -> bool:
+    """`Bearer <token>`, compared in constant time."""
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 class HttpServer:
     def __init__(self, edge: Any, host: str, port: int, sandbox: bool = False) -> None:
         self.edge = edge
         self.host, self.port, self.sandbox = host, port, sandbox
+        self.token: str = edge.settings.http_token
+        self.origins = page_origins(edge.settings.discord_api_base) if sandbox else frozenset()
         self.started = time.time()
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self.guard])
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/status", self.status)
-        app.router.add_get("/ping", self.ping)
-        app.router.add_route("OPTIONS", "/{tail:.*}", self.preflight)
-        app.router.add_post("/actors/kill", self.kill)
+        if self.edge.settings.http_ping:
+            app.router.add_get("/ping", self.ping)
+        if self.sandbox:
+            app.router.add_route("OPTIONS", "/{tail:.*}", self.preflight)
+            app.router.add_post("/actors/kill", self.kill)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -46,38 +74,61 @@ class HttpServer:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    @web.middleware
+    async def guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """The token (a browser's preflight carries none), then the sandbox page's CORS headers."""
+        preflight = request.method == "OPTIONS" and self.sandbox
+        if self.token and not preflight and request.path not in OPEN_PATHS and not authorized(
+                request.headers.get("Authorization", ""), self.token):
+            return web.json_response({"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"})
+        response = await handler(request)
+        origin = request.headers.get("Origin", "")
+        if origin in self.origins:  # empty outside the sandbox: production sends no CORS header at all
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        return response
+
     # ---- handlers -------------------------------------------------------------------------------
     async def healthz(self, request: web.Request) -> web.Response:
+        deadline = time.monotonic() + HEALTHZ_BUDGET_S
         failing = []
         if not self.edge.connected():
             failing.append("gateway: not connected")
-        try:
-            await asyncio.wait_for(self.in_pool(self.edge.bridge.directory), 3.0)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not answering"
-            failing.append(f"actor system: not answering ({type(exc).__name__})")
-        try:
-            await self.in_pool(store_writable, self.edge.settings)
-        except Exception as exc:  # noqa: BLE001
-            failing.append(f"store: not writable ({type(exc).__name__}: {str(exc)[:80]})")
+        actors, store = await asyncio.gather(
+            self.bounded(deadline, lambda left: self.edge.bridge.directory(timeout=left)),
+            self.bounded(deadline, lambda left: store_writable(self.edge.settings, left)),
+            return_exceptions=True,
+        )
+        if isinstance(actors, BaseException):
+            failing.append(f"actor system: not answering ({type(actors).__name__})")
+        if isinstance(store, BaseException):
+            failing.append(f"store: not writable ({type(store).__name__}: {str(store)[:80]})")
         if failing:
             return web.json_response({"ok": False, "failing": failing}, status=503)
         return web.json_response({"ok": True})
 
     async def metrics(self, request: web.Request) -> web.Response:
-        await self.edge.refresh_gauges()
+        """Always answers: when the actors do not answer within the budget, the gauges keep their last values."""
+        deadline = time.monotonic() + METRICS_BUDGET_S
+        try:
+            await asyncio.wait_for(self.edge.refresh_gauges(deadline), METRICS_BUDGET_S + GRACE_S)
+        except Exception as exc:  # noqa: BLE001 - a scrape must still get the counters
+            log.info("metrics: live-actor gauges not refreshed (%s)", type(exc).__name__)
+        self.edge.metrics.observe_invalid(read_invalid(self.edge.settings.data_dir))
         body = self.edge.metrics.render()
         return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     async def status(self, request: web.Request) -> web.Response:
+        deadline = time.monotonic() + STATUS_BUDGET_S
         try:
-            status = await asyncio.wait_for(self.edge.status(), 10.0)
+            status = await asyncio.wait_for(self.edge.status(deadline=deadline), STATUS_BUDGET_S + GRACE_S)
         except Exception as exc:  # noqa: BLE001
-            return web.json_response({"error": f"actor system not answering: {type(exc).__name__}"}, status=503,
-                                     headers=CORS)
-        return web.json_response(status, headers=CORS)
+            return web.json_response({"error": f"actor system not answering: {type(exc).__name__}"}, status=503)
+        return web.json_response(status)
 
     async def ping(self, request: web.Request) -> web.Response:
-        """Round trip edge -> Root -> shard -> user actor -> edge, in ms (activates the actor if needed)."""
+        """Only with TZUROT_HTTP_PING=1 (the capacity benchmark): the round trip edge -> shard -> user actor ->
+        edge, in ms. It starts that user's actor, which is why production does not serve it."""
         try:
             user = int(request.query["user"])
         except (KeyError, ValueError):
@@ -87,32 +138,40 @@ class HttpServer:
         return web.json_response({"ms": round((time.perf_counter() - started) * 1000, 3)})
 
     async def preflight(self, request: web.Request) -> web.Response:
-        return web.Response(headers={**CORS, "Access-Control-Allow-Methods": "GET, POST, OPTIONS"})
+        """Sandbox only; the guard adds the origin when it is the page's."""
+        return web.Response(status=204, headers={"Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                                                 "Access-Control-Allow-Headers": "content-type"})
 
     async def kill(self, request: web.Request) -> web.Response:
         """Sandbox only: SIGKILL one actor process of this tree, so a person can watch supervision heal it."""
-        if not self.sandbox:
-            return web.json_response({"error": "only in the sandbox"}, status=403, headers=CORS)
         try:
             pid = int((await request.json())["pid"])
         except (ValueError, KeyError, TypeError):
-            return web.json_response({"error": "send {\"pid\": <actor pid>}"}, status=400, headers=CORS)
+            return web.json_response({"error": "send {\"pid\": <actor pid>}"}, status=400)
         status = await self.edge.status()
         ours = {c["pid"] for s in status["supervisors"] for c in s["children"] if c["pid"]}
         if pid not in ours:
-            return web.json_response({"error": f"{pid} is not an actor of this bot"}, status=404, headers=CORS)
+            return web.json_response({"error": f"{pid} is not an actor of this bot"}, status=404)
         os.kill(pid, signal.SIGKILL)
         log.warning("killed actor pid %d on request (sandbox)", pid)
-        return web.json_response({"killed": pid}, headers=CORS)
+        return web.json_response({"killed": pid})
 
-    async def in_pool(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.edge.bridge.pool, fn, *args)
+    async def bounded(self, deadline: float, call: Any) -> Any:
+        """`call(seconds_left)` on the bridge's pool; the time left is measured when a thread takes it, and the
+        call must end by then, so the thread is free again when this returns."""
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self.edge.bridge.pool, lambda: call(max(0.0, deadline - time.monotonic())))
+        return await asyncio.wait_for(work, max(0.0, deadline - time.monotonic()) + GRACE_S)
 
 
-def store_writable(settings: Any) -> None:
-    store = SqliteStore(settings.store_path, busy_timeout_s=2.0)
+def store_writable(settings: Any, timeout: float = 2.0) -> None:
+    """The store's write lock can be had within `timeout` (one busy wait, nothing created or migrated)."""
+    if timeout <= 0:
+        raise TimeoutError("no time left to check the store")
+    uri = Path(settings.store_path).resolve().as_uri() + "?mode=rw"
+    conn = sqlite3.connect(uri, uri=True, timeout=min(2.0, timeout), isolation_level=None)
     try:
-        store.conn.execute("BEGIN IMMEDIATE")
-        store.conn.execute("ROLLBACK")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
     finally:
-        store.close()
+        conn.close()

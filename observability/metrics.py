@@ -5,6 +5,8 @@ No label takes an unbounded value (no user or channel ids): kinds, reasons, scop
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from supervision.metrics import MetricsDelta
@@ -33,6 +35,13 @@ class Metrics:
         self.ai_latency = Histogram("tzurot_ai_latency_seconds", "one AI call", buckets=LATENCY_BUCKETS, registry=r)
         self.live_actors = Gauge("tzurot_live_actors", "live actors", ["kind"], registry=r)
         self.gateway_connected = Gauge("tzurot_gateway_connected", "1 while the gateway is connected", registry=r)
+        self.discord_invalid = Gauge("tzurot_discord_invalid_requests", "Discord 401, 403 and non-shared 429 "
+                                     "answers in the last 10 minutes, bot-wide (Discord bans at 10,000)", registry=r)
+        self.discord_invalid_by_status = Counter("tzurot_discord_invalid_responses", "Discord 401, 403 and "
+                                                 "non-shared 429 answers, bot-wide", ["status"], registry=r)
+        self._invalid_seen: dict[str, int] = {}
+        for status in ("401", "403", "429"):
+            self.discord_invalid_by_status.labels(status)
         self._counters = {
             "addressed": self.addressed, "answered": self.answered, "ai_error": self.ai_errors,
             "rate_limit_notice": self.notices, "discord_429": self.discord_429,
@@ -62,6 +71,17 @@ class Metrics:
                 levels[key] = value
             else:
                 levels.pop(key, None)
+
+    def observe_invalid(self, view: dict[str, Any]) -> None:
+        """The shared invalid-request window (`discord_rest.invalid.read_invalid`): its count, and what the totals
+        by status grew by since the last look (a new file starts them again)."""
+        self.discord_invalid.set(view.get("count", 0))
+        for status, total in view.get("by_status", {}).items():
+            seen = self._invalid_seen.get(status, 0)
+            grown = total - seen if total >= seen else total
+            if grown > 0:
+                self.discord_invalid_by_status.labels(status).inc(grown)
+            self._invalid_seen[status] = total
 
     def deepest(self, name: str, n: int = 5) -> list[tuple[str, float]]:
         levels = self.depths.get(name, {})

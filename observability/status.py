@@ -88,6 +88,10 @@ def render(status: dict[str, Any]) -> str:
     edge = status.get("edge", {})
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(edge.get("dropped", {}).items())) or "none"
     lines.append(f"edge: {edge.get('forwarded', 0)} forwarded; dropped {dropped}")
+    invalid = status.get("discord_invalid")
+    if invalid:
+        lines.append(f"discord invalid requests {invalid['count']}/{invalid['budget']} in 10 min "
+                     f"(pace {invalid['pace']})")
     outboxes = status.get("outboxes") or []
     if outboxes:
         lines.append("deepest outboxes: " + ", ".join(f"#{c} {n}" for c, n in outboxes))

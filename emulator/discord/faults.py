@@ -1,4 +1,4 @@
-"""Faults a test injects on purpose: forced 429s, 500s, webhook deletion and added latency."""
+"""Faults a test injects on purpose: forced 429s, 500s, 401s and 403s, webhook deletion and added latency."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any, Literal, cast
 
 from .ratelimit import Scope
 
-FaultKind = Literal["rate_limit", "server_error", "delete_webhooks", "latency"]
-FAULT_KINDS: tuple[str, ...] = ("rate_limit", "server_error", "delete_webhooks", "latency")
+FaultKind = Literal["rate_limit", "server_error", "unauthorized", "forbidden", "delete_webhooks", "latency"]
+FAULT_KINDS: tuple[str, ...] = ("rate_limit", "server_error", "unauthorized", "forbidden", "delete_webhooks", "latency")
+REFUSALS = ("server_error", "unauthorized", "forbidden")  # answered with an error instead of handling the request
 SCOPES = ("user", "global", "shared")
 
 
@@ -37,7 +38,7 @@ def parse_fault(body: Any) -> FaultRequest:
     try:
         channel_id = None if channel is None else int(channel)
         count = int(body.get("count", 0 if kind == "latency" else 1))
-        seconds = float(body.get("seconds", 0.0 if kind == "server_error" else 1.0))
+        seconds = float(body.get("seconds", 0.0 if kind in REFUSALS else 1.0))
     except (TypeError, ValueError) as exc:
         raise ValueError("channel_id and count must be integers, seconds a number") from exc
     if count < 0 or seconds < 0:
@@ -65,7 +66,7 @@ class Faults:
         if fault.kind == "latency":
             # count 0 means "every request until replaced"; seconds 0 switches latency off.
             self._latency = _Pending(fault, fault.count) if fault.seconds > 0 else None
-        elif fault.kind in ("rate_limit", "server_error") and fault.count > 0:
+        elif (fault.kind == "rate_limit" or fault.kind in REFUSALS) and fault.count > 0:
             self._pending.append(_Pending(fault, fault.count))
 
     def take(self, channel_ids: Collection[int]) -> FaultRequest | None:

@@ -18,6 +18,7 @@ from .context import CONTEXT_KEY, ApiCall, Context, Routes, UploadedFile
 from .errors import (
     INVALID_JSON,
     METHOD_NOT_ALLOWED,
+    MISSING_ACCESS,
     NOT_FOUND,
     NOT_IMPLEMENTED,
     REQUEST_TOO_LARGE,
@@ -35,6 +36,7 @@ API_PREFIX = "/api/v10"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 _READABLE = (None, "application/json", "multipart/form-data")
 HANDLERS: Routes = {**routes_meta.ROUTES, **routes_messages.ROUTES, **routes_webhooks.ROUTES}
+REFUSED_WITH = {"server_error": SERVER_ERROR, "unauthorized": UNAUTHORIZED, "forbidden": MISSING_ACCESS}  # faults
 
 
 @dataclass
@@ -148,8 +150,8 @@ async def _apply_faults_and_limits(
         await asyncio.sleep(delay)
     rule = ctx.limiter.limits.rule_for(request.method, match.operation.template)
     fault = ctx.faults.take(exchange.channel_ids)
-    if fault is not None and fault.kind == "server_error":
-        raise SERVER_ERROR()
+    if fault is not None and fault.kind in REFUSED_WITH:
+        raise REFUSED_WITH[fault.kind]()
     if fault is not None:
         exchange.limited = injected_limit(rule, fault.seconds, fault.scope)
         return exchange.limited.response()

@@ -22,6 +22,7 @@ import bot
 from config import Settings
 from edge.http import HttpServer
 from observability.metrics import Metrics
+from store import SqliteStore
 
 TOKEN = "s3cret-token-0123456789"
 PAGE = "http://127.0.0.1:8080"  # the sandbox page's origin: the Discord emulator's base
@@ -57,7 +58,11 @@ class FakeEdge:
 
 
 def settings_for(tmp_path: Path, **changes: Any) -> Settings:
+    """Settings of a bot whose store exists (the real bot creates it before the server starts)."""
     base = Settings(data_dir=tmp_path, discord_api_base=f"{PAGE}/api/v10")
+    store = SqliteStore(base.store_path)
+    assert store.conn is not None
+    store.close()
     return dataclasses.replace(base, **changes)
 
 

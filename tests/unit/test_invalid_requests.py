@@ -117,7 +117,7 @@ def test_one_warning_when_half_the_budget_is_spent_and_one_more_at_ninety_percen
 # ---- DiscordRest counts and paces -----------------------------------------------------------------------
 
 
-def rest_against(tmp_path: Path, answers: list[httpx.Response], rate: float = 100.0) -> tuple[DiscordRest, list]:
+def rest_against(tmp_path: Path, answers: list[httpx.Response], rate: float = 1e6) -> tuple[DiscordRest, list]:
     sent: list[httpx.Request] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
