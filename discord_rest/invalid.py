@@ -33,8 +33,8 @@ STATUSES = (401, 403, 429)
 LEVELS = ("normal", "slow", "hold")
 
 _HEAD = struct.Struct("<qqqdq")  # totals for 401, 403, 429; last warning's time and level
-_SLOT = struct.Struct("<qq")  # slot number (time // SLOT_S), invalid answers in it
-_SIZE = _HEAD.size + SLOTS * _SLOT.size
+_SLOTS = struct.Struct("<" + "qq" * SLOTS)  # per slot: its number (time // SLOT_S), invalid answers in it
+_SIZE = _HEAD.size + _SLOTS.size
 
 
 def is_invalid(status: int, scope: str | None) -> bool:
@@ -108,7 +108,7 @@ class InvalidRequests:
                                                                               now - warned_at > WINDOW_S):
                 warned_at, warned = now, level
                 self._warn(count, LEVELS[level])
-            os.pwrite(fd, _HEAD.pack(*totals, warned_at, warned) + b"".join(_SLOT.pack(*s) for s in slots), 0)
+            os.pwrite(fd, _HEAD.pack(*totals, warned_at, warned) + _SLOTS.pack(*(v for s in slots for v in s)), 0)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
         return count
@@ -146,8 +146,8 @@ class InvalidRequests:
 def _decode(raw: bytes) -> tuple[tuple[Any, ...], list[tuple[int, int]]]:
     if len(raw) < _SIZE:
         return (0, 0, 0, 0.0, 0), [(-1, 0)] * SLOTS
-    head = _HEAD.unpack_from(raw, 0)
-    return head, [_SLOT.unpack_from(raw, _HEAD.size + i * _SLOT.size) for i in range(SLOTS)]
+    flat = iter(_SLOTS.unpack_from(raw, _HEAD.size))
+    return _HEAD.unpack_from(raw, 0), list(zip(flat, flat, strict=True))
 
 
 def read_invalid(data_dir: Path | str, now: float | None = None) -> dict[str, Any]:
