@@ -265,36 +265,39 @@ class Bridge:
         """Root's children; TimeoutError when Root does not answer within `timeout` (default: the ask timeout).
         The calling thread is free again by then: a probe's budget is passed down here."""
         deadline = time.monotonic() + (self.settings.ask_timeout_s if timeout is None else timeout)
-        return self._expect(self._handle(), self.root, DirectoryRequest(), deadline)
+        directory = self._ask_until(self._handle(), self.root, DirectoryRequest(), Directory, deadline)
+        if directory is None:
+            raise TimeoutError("root did not answer in time")
+        return directory
 
     def status(self, timeout: float | None = None) -> list[SupervisorStatus]:
         """Every supervisor's view of its children, Root first, all within `timeout` (default: the ask timeout).
 
-        The shards are asked at once; one that does not answer in time is left out. TimeoutError when Root
-        itself does not answer."""
+        A shard that is gone, or does not answer in time, is left out. TimeoutError when Root does not answer."""
         deadline = time.monotonic() + (self.settings.ask_timeout_s if timeout is None else timeout)
         handle = self._handle()
-        directory = self._expect(handle, self.root, DirectoryRequest(), deadline)
-        wanted = {"root": self.root} | {k: a for k, a, _ in directory.children if a is not None and "/" in k}
-        for address in wanted.values():
-            handle.tell(address, StatusRequest())
-        got: dict[str, SupervisorStatus] = {}
-        while len(got) < len(wanted) and (remaining := deadline - time.monotonic()) > 0:
-            reply = handle.listen(remaining)
-            if isinstance(reply, SupervisorStatus) and reply.key in wanted:
-                got[reply.key] = reply
-        if "root" not in got:
+        root = self._ask_until(handle, self.root, StatusRequest(), SupervisorStatus, deadline)
+        directory = self._ask_until(handle, self.root, DirectoryRequest(), Directory, deadline)
+        if root is None or directory is None:
             raise TimeoutError("root did not answer in time")
-        return [got[key] for key in wanted if key in got]
+        out = [root]
+        for key, address, _pid in directory.children:
+            if address is not None and "/" in key:
+                reply = self._ask_until(handle, address, StatusRequest(), SupervisorStatus, deadline)
+                if reply is not None:
+                    out.append(reply)
+        return out
 
     @staticmethod
-    def _expect(handle: Any, address: Any, question: DirectoryRequest, deadline: float) -> Directory:
-        """Ask and wait until the deadline for the Directory, skipping late answers to earlier questions."""
+    def _ask_until(handle: Any, address: Any, question: Any, answer: type, deadline: float) -> Any:
+        """Ask, and wait until the deadline for an answer of type `answer`, skipping late answers to earlier
+        questions. None when the deadline passes, or at once when the address is dead (Thespian's ask then
+        returns None before its timeout): a probe never waits on a shard that is gone."""
         reply = handle.ask(address, question, max(0.0, deadline - time.monotonic()))
-        while not isinstance(reply, Directory):
+        while not isinstance(reply, answer):
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("root did not answer in time")
+            if reply is None or remaining <= 0:
+                return None
             reply = handle.listen(remaining)
         return reply
 
