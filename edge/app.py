@@ -12,7 +12,9 @@ import dataclasses
 import logging
 import signal
 import socket
+import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +26,7 @@ from edge.http import HttpServer
 from edge.routing import RoutingTable
 from observability.metrics import Metrics
 from supervision.metrics import MetricsDelta
+from supervision.protocol import Undelivered
 
 log = logging.getLogger("tzurot.edge")
 SANDBOX_TOKEN = "sandbox-token"
@@ -35,7 +38,32 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def start_tree(settings: Settings) -> tuple[Bridge, RoutingTable, Metrics]:
+class ForTheEdge:
+    """Facts only the edge can act on (it speaks through discord.py, on its event loop) that may arrive before
+    the edge exists: held, bounded, until `attach`, then handed to the edge's loop from the listener thread."""
+
+    def __init__(self, cap: int = 1_000) -> None:
+        self._held: deque[Any] = deque(maxlen=cap)
+        self._target: tuple[Edge, asyncio.AbstractEventLoop] | None = None
+        self._lock = threading.Lock()
+
+    def put(self, fact: Any) -> None:
+        with self._lock:
+            if self._target is None:
+                self._held.append(fact)
+                return
+            edge, loop = self._target
+        loop.call_soon_threadsafe(edge.on_undelivered, fact)
+
+    def attach(self, edge: Edge, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._target = (edge, loop)
+            held, self._held = list(self._held), deque(maxlen=self._held.maxlen)
+        for fact in held:
+            loop.call_soon_threadsafe(edge.on_undelivered, fact)
+
+
+def start_tree(settings: Settings) -> tuple[Bridge, RoutingTable, Metrics, ForTheEdge]:
     """The actor system and the routing table the edge filters with, loaded with the persisted facts.
 
     Facts pushed later are applied from the bridge's listener thread: each is one set or dict operation,
@@ -43,24 +71,30 @@ def start_tree(settings: Settings) -> tuple[Bridge, RoutingTable, Metrics]:
     """
     table = RoutingTable(prefix=settings.command_prefix)
     metrics = Metrics()
+    for_edge = ForTheEdge()
 
     def on_fact(fact: object) -> None:
         if isinstance(fact, RouteFact):
             table.apply(fact)
         elif isinstance(fact, MetricsDelta):
             metrics.apply(fact)
+        elif isinstance(fact, Undelivered):
+            for_edge.put(fact)
 
     bridge = Bridge(settings).start(on_fact=on_fact)
     bridge.load_facts(table.apply)
-    return bridge, table, metrics
+    return bridge, table, metrics, for_edge
 
 
 async def serve(
-    settings: Settings, bridge: Bridge, table: RoutingTable, metrics: Metrics, ready_line: str, sandbox: bool = False
+    settings: Settings, tree: tuple[Bridge, RoutingTable, Metrics, ForTheEdge], ready_line: str,
+    sandbox: bool = False,
 ) -> None:
     """Run the discord.py edge until SIGINT/SIGTERM; print `ready_line` once the gateway is up."""
+    bridge, table, metrics, for_edge = tree
     point_discord_py_at(settings)
     edge = Edge(bridge, settings, table, metrics)
+    for_edge.attach(edge, asyncio.get_running_loop())
     http = HttpServer(edge, settings.http_host, settings.http_port, sandbox=sandbox)
     await http.start()
     watchdog = asyncio.create_task(watch_gateway(edge))
@@ -138,14 +172,15 @@ def sandbox_settings(settings: Settings, port: int) -> tuple[Settings, int | Non
 
 def run_sandbox(settings: Settings, port: int) -> int:
     settings, ai_port = sandbox_settings(settings, port)
-    bridge, table, metrics = start_tree(settings)
+    tree = start_tree(settings)
+    bridge = tree[0]
 
     async def main() -> None:
         async with emulators(settings, port, ai_port):
             ai = "the local AI emulator (set AI_BASE_URL for a real one)" if ai_port is not None else "AI_BASE_URL"
             print(f"AI: {ai}; data: {settings.data_dir}; status: `python bot.py status`", flush=True)
             ready = f"sandbox ready: http://127.0.0.1:{port}  (open it in a browser; Ctrl-C stops it)"
-            await serve(settings, bridge, table, metrics, ready, sandbox=True)
+            await serve(settings, tree, ready, sandbox=True)
 
     try:
         asyncio.run(main())
@@ -159,9 +194,10 @@ def run_bot(settings: Settings) -> int:
         raise RuntimeError("DISCORD_TOKEN is not set (run `python bot.py sandbox` to try it without Discord)")
     if not settings.ai_base_url:
         raise RuntimeError("AI_BASE_URL is not set: point it at an OpenAI-compatible server")
-    bridge, table, metrics = start_tree(settings)
+    tree = start_tree(settings)
+    bridge = tree[0]
     try:
-        asyncio.run(serve(settings, bridge, table, metrics, "bot ready: connected to the gateway (Ctrl-C stops it)"))
+        asyncio.run(serve(settings, tree, "bot ready: connected to the gateway (Ctrl-C stops it)"))
     finally:
         bridge.stop()
     return 0

@@ -63,6 +63,9 @@ class WorkLog:
             out.append((incoming, row["attempts"], hopeless))
         return out
 
+    def defer(self, message_id: int, until: float) -> None:
+        self.store.work_defer(message_id, until)
+
     def give_up(self, message_id: int) -> None:
         self.store.work_give_up(message_id)
 

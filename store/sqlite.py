@@ -212,6 +212,13 @@ class SqliteStore:
         )
         return [decode(b) for (b,) in rows]
 
+    def work_defer(self, message_id: int, until: float) -> None:
+        """Its actor refused it for now (parked): not due before `until`, and the refusal is not a lost hand-off."""
+        self.conn.execute(
+            "UPDATE work SET due=?, attempts=0, updated=? WHERE message_id=? AND state='open'",
+            (until, time.time(), message_id),
+        )
+
     def work_give_up(self, message_id: int) -> None:
         self.conn.execute("UPDATE work SET state='failed', updated=? WHERE message_id=?", (time.time(), message_id))
 

@@ -136,3 +136,29 @@ def test_a_key_the_bot_could_not_delete_is_said_to_be_visible_not_deleted(make_s
     assert any(int(m["id"]) == t for m in sb.messages(open_channel.id))  # it is still there...
     assert "deleted" not in notice["content"].replace("not deleted", "").replace("couldn't delete", "")
     assert "revoke" in notice["content"].lower() and "visible" in notice["content"].lower()  # ...and it says so
+
+
+def test_a_message_for_a_parked_actor_is_answered_unavailable_then_answered_when_it_is_back(make_stack) -> None:
+    stack = make_stack(env={"TZUROT_INTENSITY_MAX_RESTARTS": "1", "TZUROT_PARK_COOLDOWN_S": "8"})
+    sb = stack.sandbox
+    general = sb.channel("general")
+    t = sb.post(general, "alice", "!tz add lilith")
+    said(sb, general, t, "Added **Lilith**")
+    t = sb.post(general, "bob", "@lilith hello")
+    said(sb, general, t, "heard: bob: hello")
+    bob, last = sb.user("bob"), None
+    for _ in range(2):  # bob's actor dies twice in a row: with one restart allowed, it is parked
+        pid = wait_for(lambda last=last: (p := actor_pid(stack, "user", bob)) not in (None, last) and p,
+                       what="bob's actor to be running")
+        os.kill(pid, signal.SIGKILL)
+        stack.bot.pids.add(pid)
+        last = pid
+    wait_for(lambda: stack.status()["parked"], what="bob's actor parked")
+
+    t = sb.post(general, "bob", "@lilith are you still there?")
+    [notice] = said(sb, general, t, "temporarily unavailable")
+    assert notice["reply_to"] == str(t) and not notice["webhook_id"]  # the bot itself, in reply to bob
+    t2 = sb.post(general, "bob", "@lilith hello??")  # a second one in the same minute: no second notice
+    said(sb, general, t, "heard: bob: are you still there?", timeout=60)  # kept, and answered once it is back
+    said(sb, general, t2, "heard: bob: hello??", timeout=60)
+    assert sum("temporarily unavailable" in m["content"] for m in sb.replies(general, t)) == 1
