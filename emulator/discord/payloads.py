@@ -29,6 +29,7 @@ def user_payload(user: User, *, webhook: bool = False) -> Payload:
         "system": False,
         "public_flags": 0,
         "flags": 0,
+        "primary_guild": None,
     }
 
 
@@ -209,13 +210,14 @@ def message_payload(world: World, message: Message, *, with_reference: bool = Tr
         payload["application_id"] = str(message.application_id)
     if message.nonce is not None:
         payload["nonce"] = message.nonce
+    if message.reply_to is not None:
+        reference: Payload = {"type": 0, "message_id": str(message.reply_to), "channel_id": str(message.channel_id)}
+        if message.guild_id is not None:
+            reference["guild_id"] = str(message.guild_id)  # left out in DMs, as Discord does
+        payload["message_reference"] = reference
     if message.reply_to is not None and with_reference:
-        payload["message_reference"] = {
-            "type": 0,
-            "message_id": str(message.reply_to),
-            "channel_id": str(message.channel_id),
-            "guild_id": _sid(message.guild_id),
-        }
+        # As Discord: the replied-to message (one level deep), or null once it was deleted. Discord also leaves
+        # the field out when it did not fetch the message; a client must then treat its author as unknown.
         replied = world.message(message.channel_id, message.reply_to)
         payload["referenced_message"] = (
             None if replied is None else message_payload(world, replied, with_reference=False)
