@@ -88,9 +88,18 @@ def place_of(channel: Any) -> Place:
     )
 
 
-def outline_of(message: discord.Message, me: discord.ClientUser) -> Outline:
+def replied_to(message: discord.Message) -> tuple[bool, discord.Message | None]:
+    """Is `message` a reply, and the message it replies to when the gateway sent it (`referenced_message`).
+
+    Only a reply counts: pins, thread starters and forwards carry a `message_reference` too."""
     ref = message.reference
-    resolved = ref.resolved if ref is not None and isinstance(ref.resolved, discord.Message) else None
+    if ref is None or ref.message_id is None or message.type is not discord.MessageType.reply:
+        return False, None
+    return True, ref.resolved if isinstance(ref.resolved, discord.Message) else None
+
+
+def outline_of(message: discord.Message, me: discord.ClientUser) -> Outline:
+    is_reply, resolved = replied_to(message)
     return Outline(
         channel_id=message.channel.id,
         author_id=message.author.id,
@@ -102,8 +111,11 @@ def outline_of(message: discord.Message, me: discord.ClientUser) -> Outline:
         is_dm=isinstance(message.channel, discord.DMChannel),
         mentions_bot=any(u.id == me.id for u in message.mentions),
         parent_id=getattr(message.channel, "parent_id", None) if isinstance(message.channel, discord.Thread) else None,
+        is_reply=is_reply,
+        reply_resolved=resolved is not None,
+        reply_author_id=resolved.author.id if resolved is not None else None,
         reply_webhook_id=resolved.webhook_id if resolved is not None else None,
-        is_reply=ref is not None and ref.message_id is not None,
+        reply_application_id=resolved.application_id if resolved is not None else None,
         guild_id=message.guild.id if message.guild is not None else None,
     )
 
@@ -122,8 +134,7 @@ def perms_of(message: discord.Message) -> frozenset[str]:
 def incoming_of(
     message: discord.Message, me: discord.ClientUser, table: RoutingTable, attachment_text: str = ""
 ) -> Incoming:
-    ref = message.reference
-    resolved = ref.resolved if ref is not None and isinstance(ref.resolved, discord.Message) else None
+    is_reply, resolved = replied_to(message)
     author = message.author
     images = tuple(utf8(a.url) for a in message.attachments if (a.content_type or "").startswith("image/"))
     found = table.mentioned(message.content)
@@ -134,8 +145,11 @@ def incoming_of(
         author=Author(author.id, utf8(author.name), utf8(getattr(author, "display_name", author.name)), author.bot),
         content=utf8(message.content),
         mentions_bot=any(u.id == me.id for u in message.mentions),
-        reply_to=ref.message_id if ref is not None else None,
-        reply_to_webhook=resolved.webhook_id if resolved is not None else None,
+        reply_to=message.reference.message_id if is_reply and message.reference is not None else None,
+        # Only our webhooks speak as personalities: a reply to another webhook (a proxy, another bot) is not
+        # one to a personality of that name.
+        reply_to_webhook=resolved.webhook_id if resolved is not None and table.ours(
+            resolved.webhook_id, resolved.application_id) else None,
         reply_content=utf8(resolved.content) if resolved is not None else "",
         reply_author=utf8(resolved.author.display_name) if resolved is not None else "",
         attachments=images,
@@ -188,6 +202,12 @@ class Edge(discord.Client):
         self.started = time.time()
         self.disconnected_at: float | None = time.time()
         self._status_cache: tuple[float, dict[str, Any]] | None = None
+
+    async def setup_hook(self) -> None:
+        """After login, before the gateway connects: the filter learns who we are, so a reply to the bot's own
+        message (or one of our application's webhooks) is known as one to us from the first message on."""
+        self.table.bot_id = self.user.id if self.user is not None else None
+        self.table.application_id = self.application_id
 
     def connected(self) -> bool:
         return self.is_ready() and not self.is_closed() and self.disconnected_at is None

@@ -34,8 +34,11 @@ class Outline:
     is_dm: bool = False
     mentions_bot: bool = False
     parent_id: int | None = None  # a thread's channel
-    reply_webhook_id: int | None = None  # the replied-to message's webhook, when known
     is_reply: bool = False
+    reply_resolved: bool = False  # the gateway sent the replied-to message (not left out, not deleted)
+    reply_author_id: int | None = None  # who wrote the replied-to message, when resolved
+    reply_webhook_id: int | None = None  # and the webhook it came through, if one
+    reply_application_id: int | None = None  # and the application owning that webhook, if one
     guild_id: int | None = None
 
     @property
@@ -68,6 +71,8 @@ class RoutingTable:
     aliases: dict[str, str] = field(default_factory=dict)  # bot-wide alias (and name) -> personality
     personal: set[str] = field(default_factory=set)  # users' own aliases: worth waking their actor for
     blacklist: set[int | str] = field(default_factory=set)  # user id, or "guild:user"
+    bot_id: int | None = None  # who we are (the edge sets both at login, before any message arrives)
+    application_id: int | None = None
     max_words: int = 1
     dropped: Counter[str] = field(default_factory=Counter)
     forwarded: int = 0
@@ -100,6 +105,27 @@ class RoutingTable:
             self.dropped[reason] += 1
         return reason
 
+    def ours(self, webhook_id: int | None, application_id: int | None) -> bool:
+        """A message through one of our webhooks: one we know, or any our application owns (even one deleted
+        since, whose old messages people still reply to)."""
+        return webhook_id is not None and (
+            webhook_id in self.webhooks or (application_id is not None and application_id == self.application_id)
+        )
+
+    def replies_to_us(self, m: Outline) -> bool:
+        """Does this reply answer one of our messages: a personality's (through our webhook) or the bot's own (in
+        DMs and channels without webhooks it speaks as itself)? A reply to anyone else is chatter.
+
+        When Discord does not say whose message it was, the reply goes on: it leaves `referenced_message` out
+        when it did not fetch it, and sends null when it was deleted. The channel's reply map, which knows
+        every message we sent, decides then; dropping it here could lose an answer somebody asked for.
+        """
+        if not m.reply_resolved:
+            return True
+        if m.reply_webhook_id is not None:
+            return self.ours(m.reply_webhook_id, m.reply_application_id)
+        return self.bot_id is not None and m.reply_author_id == self.bot_id
+
     def mentioned(self, content: str) -> list[tuple[str, str]]:
         return mentions(content, self.aliases, self.max_words) if "@" in content else []
 
@@ -114,8 +140,8 @@ class RoutingTable:
             return "blacklisted"
         if m.is_dm or m.mentions_bot or m.content.lstrip().lower().startswith(self.prefix.strip().lower()):
             return None
-        if m.is_reply and (m.reply_webhook_id is None or m.reply_webhook_id in self.webhooks):
-            return None  # a reply to one of ours (or to a message the gateway did not resolve)
+        if m.is_reply and self.replies_to_us(m):
+            return None
         for channel in (m.channel_id, m.parent_id):
             if channel is not None and (channel in self.activated or self.conversations.get(channel, 0) > now):
                 return None
