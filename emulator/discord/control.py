@@ -1,4 +1,5 @@
-"""The /_sandbox control routes: act as users, inspect the world, read violations, inject faults."""
+"""The /_sandbox control routes: act as users, inspect the world, read violations, inject faults, drive the
+gateway (reconnect, end sessions, an outage)."""
 
 from __future__ import annotations
 
@@ -159,6 +160,32 @@ async def add_fault(request: web.Request) -> web.Response:
     return json_response({"kind": fault.kind, "count": fault.count, "seconds": fault.seconds})
 
 
+GATEWAY_ACTIONS = ("reconnect", "end_sessions", "outage", "restore")
+
+
+async def gateway_state(request: web.Request) -> web.Response:
+    return json_response(request.config_dict[CONTEXT_KEY].gateway.view())
+
+
+async def gateway_action(request: web.Request) -> web.Response:
+    """Drive the gateway as Discord may: `reconnect` (op 7: clients RESUME, nothing is lost), `end_sessions`
+    (op 9, not resumable: clients IDENTIFY anew and what they missed is not replayed), `outage` (connections
+    closed, sessions ended, a new IDENTIFY waits for its READY) until `restore`. Answers the gateway's state."""
+    gateway = request.config_dict[CONTEXT_KEY].gateway
+    action = (await _json_object(request)).get("action")
+    if action == "reconnect":
+        gateway.request_reconnect()
+    elif action == "end_sessions":
+        gateway.end_sessions()
+    elif action == "outage":
+        await gateway.outage()
+    elif action == "restore":
+        gateway.restore()
+    else:
+        raise _BadRequest(f"action must be one of {', '.join(GATEWAY_ACTIONS)}")
+    return json_response({"action": action, **gateway.view()})
+
+
 @web.middleware
 async def _bad_requests(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
@@ -175,4 +202,6 @@ def control_app() -> web.Application:
     app.router.add_get("/state", state)
     app.router.add_get("/violations", violations)
     app.router.add_post("/faults", add_fault)
+    app.router.add_get("/gateway", gateway_state)
+    app.router.add_post("/gateway", gateway_action)
     return app

@@ -2,6 +2,8 @@
 
 Frames go out as plain JSON text (discord.py accepts that even though it asks for zlib-stream).
 Each session keeps a bounded replay buffer so a client that reconnects can RESUME without losing events.
+A test can also end every session (op 9, not resumable) or take the gateway down for a while (an outage):
+then a client must IDENTIFY anew, and what happened while it had no session is never replayed to it.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class Connection:
         self._writer = asyncio.create_task(self._write())
         self._sent_at: deque[float] = deque()
         self._closer: asyncio.Task[bool] | None = None
+        self.session: Session | None = None
 
     def send(self, frame: Payload | str) -> None:
         if self._queue.qsize() >= SEND_QUEUE_CAP:
@@ -155,10 +158,17 @@ class GatewayHub:
         self.resume_url = ""
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._connections: set[Connection] = set()
+        self.down = False  # an outage: no session lives, and an IDENTIFY waits for its READY until it is over
+        self._held: dict[Connection, dict[str, Any]] = {}  # connections whose IDENTIFY waits for the outage's end
 
     @property
     def connected_sessions(self) -> int:
         return sum(1 for s in self._sessions.values() if s.connection is not None)
+
+    def view(self) -> dict[str, Any]:
+        """What the control API shows: down or not, sessions (connected ones), IDENTIFYs waiting for READY."""
+        return {"down": self.down, "sessions": len(self._sessions), "connected": self.connected_sessions,
+                "waiting": len(self._held)}
 
     def dispatch(
         self, event: str, data: Payload, intent: int, *, guild_id: int | None, redacted: Payload | None = None
@@ -174,6 +184,39 @@ class GatewayHub:
         for connection in self._connections:
             connection.send({"op": Op.RECONNECT, "d": None})
 
+    def end_sessions(self) -> int:
+        """Invalidate every session as Discord does (op 9 with d=false): clients IDENTIFY anew, and nothing that
+        happened before their new READY is replayed. Returns how many sessions ended."""
+        ended = self._forget_sessions()
+        for connection in self._connections:
+            connection.send({"op": Op.INVALID_SESSION, "d": False})
+        return ended
+
+    async def outage(self) -> int:
+        """The gateway goes away: every connection is closed and every session ends (a RESUME is refused with
+        op 9, as for an expired session); a new IDENTIFY gets no READY until `restore`. Returns sessions ended."""
+        self.down = True
+        ended = self._forget_sessions()
+        for connection in list(self._connections):
+            await connection.close(4000)  # "unknown error": the client reconnects and tries to RESUME
+        return ended
+
+    def restore(self) -> int:
+        """End an outage: every IDENTIFY that waited gets its READY (a new session). Returns how many."""
+        self.down = False
+        held, self._held = self._held, {}
+        for connection, data in held.items():
+            if not connection.ws.closed:
+                connection.session = self._identify(connection, data)
+        return len(held)
+
+    def _forget_sessions(self) -> int:
+        ended = len(self._sessions)
+        self._sessions.clear()
+        for connection in self._connections:
+            connection.session = None
+        return ended
+
     async def close(self) -> None:
         for connection in list(self._connections):
             await connection.close(1001)
@@ -183,7 +226,6 @@ class GatewayHub:
         await ws.prepare(request)
         connection = Connection(ws)
         self._connections.add(connection)
-        session: Session | None = None
         code = 1000
         try:
             if request.query.get("v", "10") != "10":
@@ -195,33 +237,38 @@ class GatewayHub:
                 if message.type != WSMsgType.TEXT:
                     raise _Closed(Close.DECODE_ERROR)
                 connection.count_client_send()
-                session = self._receive(connection, session, _decode(message.data))
+                self._receive(connection, _decode(message.data))
         except _Closed as closed:
             code = closed.code
         finally:
+            session = connection.session
             if session is not None and session.connection is connection:
                 session.connection = None
             self._connections.discard(connection)
+            self._held.pop(connection, None)
             await connection.close(code)
         return ws
 
-    def _receive(self, connection: Connection, session: Session | None, frame: dict[str, Any]) -> Session | None:
-        op, data = frame.get("op"), frame.get("d")
+    def _receive(self, connection: Connection, frame: dict[str, Any]) -> None:
+        op, data, session = frame.get("op"), frame.get("d"), connection.session
         if op == Op.HEARTBEAT:
             connection.send({"op": Op.HEARTBEAT_ACK})
         elif op == Op.IDENTIFY:
-            if session is not None:
+            if session is not None or connection in self._held:
                 raise _Closed(Close.ALREADY_AUTHENTICATED)
-            return self._identify(connection, _object(data))
+            if self.down:
+                self._check_token(_object(data))
+                self._held[connection] = _object(data)  # answered when the outage ends
+            else:
+                connection.session = self._identify(connection, _object(data))
         elif op == Op.RESUME:
-            return self._resume(connection, _object(data))
+            connection.session = self._resume(connection, _object(data))
         elif session is None:
             raise _Closed(Close.NOT_AUTHENTICATED)
         elif op == Op.REQUEST_GUILD_MEMBERS:
             self._send_members(session, _object(data))
         elif op not in (Op.PRESENCE_UPDATE, Op.VOICE_STATE_UPDATE):
             raise _Closed(Close.UNKNOWN_OPCODE)
-        return session
 
     def _check_token(self, data: dict[str, Any]) -> None:
         if str(data.get("token", "")).removeprefix("Bot ") != self.token:

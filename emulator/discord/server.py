@@ -152,6 +152,10 @@ class DiscordEmulator:
         """Gateway sessions with a live websocket."""
         return self._ctx.gateway.connected_sessions
 
+    def gateway_state(self) -> dict[str, Any]:
+        """Down or not, sessions, connected sessions, IDENTIFYs waiting (as GET /_sandbox/gateway shows it)."""
+        return self._ctx.gateway.view()
+
     def reconnect_gateway(self) -> None:
         """Send op 7 RECONNECT to every client, which then RESUMEs."""
         self._ctx.gateway.request_reconnect()

@@ -110,6 +110,23 @@ def test_webhook_changes_are_announced_and_resume_replays_missed_events() -> Non
     asyncio.run(scenario())
 
 
+def test_after_an_outage_discord_py_identifies_anew_and_never_sees_what_was_said_meanwhile() -> None:
+    async def scenario() -> None:
+        async with running() as emulator, discord_bot(emulator) as bot, aiohttp.ClientSession() as session:
+            general = emulator.world.channel_named("general")
+            await sandbox(session, emulator, "POST", "/gateway", json={"action": "outage"})
+            # Its RESUME is refused, so it IDENTIFYs (discord.py waits 5 s before identifying again).
+            await wait_for(lambda: emulator.gateway_state()["waiting"] == 1, timeout=15)
+            await _post_as(session, emulator, general.id, "alice", "while you were away")
+            await sandbox(session, emulator, "POST", "/gateway", json={"action": "restore"})
+            await wait_for(lambda: bot.events.count("READY") == 2)
+            after = await _post_as(session, emulator, general.id, "alice", "welcome back")
+            assert (await bot.next_message()).id == after and "RESUMED" not in bot.events
+            assert emulator.gateway_state() == {"down": False, "sessions": 1, "connected": 1, "waiting": 0}
+
+    asyncio.run(scenario())
+
+
 def test_message_content_is_blanked_without_the_intent() -> None:
     intents = discord.Intents.none()
     intents.guilds = intents.guild_messages = True
