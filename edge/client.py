@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -181,6 +181,30 @@ def guard_parsers(parsers: dict[str, Any]) -> None:
         parsers[event] = guarded(event, parse)
 
 
+class OneAtATime:
+    """Runs `job(since)` after each new gateway session, never two at once: a session that begins while one
+    runs is caught up after it, from the earliest loss not yet read back."""
+
+    def __init__(self, job: Callable[[float], Awaitable[Any]]) -> None:
+        self.job = job
+        self._since: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def run(self, since: float) -> asyncio.Task[None]:
+        self._since = since if self._since is None else min(self._since, since)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        return self._task
+
+    async def _drain(self) -> None:
+        while self._since is not None:
+            since, self._since = self._since, None
+            try:
+                await self.job(since)
+            except Exception:  # the next session must still be caught up
+                log.exception("catch-up failed")
+
+
 class Edge(discord.Client):
     def __init__(self, bridge: Bridge, settings: Settings, table: RoutingTable, metrics: Metrics) -> None:
         super().__init__(intents=intents())
@@ -197,10 +221,12 @@ class Edge(discord.Client):
         self.notices = NoticeWindow()
         self.breaker = SharedBreaker(breaker_path(settings.data_dir, settings.ai_model), settings.ai_breaker_failures,
                                      settings.ai_breaker_cooldown_s)  # the default model's: read for status only
-        self._caught_up = False
+        self._sweeping = False
         self.ready_once = asyncio.Event()
         self.started = time.time()
         self.disconnected_at: float | None = time.time()
+        self.lost_at = self.started  # when the gateway was lost before the current connection (or the start)
+        self.catch_ups = OneAtATime(lambda since: catch_up(self, since))
         self._status_cache: tuple[float, dict[str, Any]] | None = None
 
     async def setup_hook(self) -> None:
@@ -213,6 +239,8 @@ class Edge(discord.Client):
         return self.is_ready() and not self.is_closed() and self.disconnected_at is None
 
     async def on_connect(self) -> None:
+        if self.disconnected_at is not None:
+            self.lost_at = self.disconnected_at  # a new session reads back from here (on_ready comes next)
         self.disconnected_at = None
         self.metrics.gateway_connected.set(1)
 
@@ -283,9 +311,11 @@ class Edge(discord.Client):
         assert self.user is not None
         log.info("connected as %s (%s), %d guild(s)", self.user.name, self.user.id, len(self.guilds))
         self.ready_once.set()
-        if not self._caught_up:
-            self._caught_up = True
-            self.loop.create_task(catch_up(self))
+        # discord.py calls this after every new session (IDENTIFY), never after a RESUME (the gateway replays
+        # what was missed then): a new session means what was said since the gateway was lost was never seen.
+        self.catch_ups.run(self.lost_at)
+        if not self._sweeping:
+            self._sweeping = True
             self.loop.create_task(resend_forever(self))
 
     async def on_message(self, message: discord.Message) -> None:

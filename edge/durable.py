@@ -118,8 +118,9 @@ def snowflake_at(seconds: float) -> int:
     return (int(seconds * 1000) - 1_420_070_400_000) << 22
 
 
-async def catch_up(edge: Any) -> int:
-    """After a start: read back, in channels where someone may be talking to us, what came while we were away."""
+async def catch_up(edge: Any, since: float | None = None) -> int:
+    """After a start or a new gateway session: read back, in channels where someone may be talking to us, what
+    came while we were away (since `since`, when the gateway was lost; the edge's start by default)."""
     import discord
 
     loop = asyncio.get_running_loop()
@@ -129,8 +130,9 @@ async def catch_up(edge: Any) -> int:
     for channel_id in channels:
         try:
             channel = edge.get_channel(channel_id) or await edge.fetch_channel(channel_id)
-            # What we saw before this start: messages arriving now must not hide the gap while we were away.
-            seen = await loop.run_in_executor(edge.bridge.pool, edge.work.last_seen, channel_id, edge.started)
+            # What we saw before we were away: messages arriving now must not hide the gap.
+            before = edge.started if since is None else since
+            seen = await loop.run_in_executor(edge.bridge.pool, edge.work.last_seen, channel_id, before)
             after = discord.Object(max(seen or 0, floor))
             async for message in channel.history(after=after, limit=CATCH_UP_LIMIT, oldest_first=True):
                 known = await loop.run_in_executor(edge.bridge.pool, edge.work.known, message.id)

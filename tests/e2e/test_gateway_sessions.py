@@ -1,0 +1,52 @@
+"""A gateway outage that ends in a new session: what was said meanwhile is read back and answered, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from supervision import log as slog
+from tests.e2e.bot_process import wait_for
+
+
+def said(sb, channel: int, after: int, text: str) -> list[dict]:
+    return wait_for(lambda: [m for m in sb.replies(channel, after) if text in m["content"]],
+                    what=f"{text!r} in channel {channel}")
+
+
+def gateway(sb, action: str | None = None) -> dict:
+    """The emulator's gateway: drive it (`outage`, `restore`, ...) or read its state."""
+    response = sb.http.post("/_sandbox/gateway", json={"action": action}) if action else sb.http.get("/_sandbox/gateway")
+    response.raise_for_status()
+    return response.json()
+
+
+def test_what_was_said_while_the_session_was_lost_is_answered_once_after_a_new_session(make_stack) -> None:
+    stack = make_stack()
+    sb = stack.sandbox
+    general, lounge = sb.channel("general"), sb.channel("lounge")
+    t = sb.post(lounge, "alice", "!tz add lilith")
+    said(sb, lounge, t, "Added")
+    t = sb.post(lounge, "alice", "!tz activate lilith")  # lounge: activated
+    said(sb, lounge, t, "now answers every message")
+    t = sb.post(general, "alice", "@lilith hello")  # general: a live conversation
+    said(sb, general, t, "heard: alice: hello")
+
+    # The gateway goes away long enough for the session to expire: the bot's RESUME is refused, so it must
+    # IDENTIFY anew, and nothing said meanwhile is replayed to it.
+    assert gateway(sb, "outage")["sessions"] == 0
+    missed = [
+        (lounge, sb.post(lounge, "bob", "while you were away, bob"), "heard: bob: while you were away, bob"),
+        (lounge, sb.post(lounge, "carol", "while you were away, carol"), "heard: carol: while you were away, carol"),
+        (general, sb.post(general, "bob", "@lilith did you miss me"), "heard: bob: did you miss me"),
+    ]
+    wait_for(lambda: gateway(sb)["waiting"] == 1, what="the bot to IDENTIFY anew")
+    assert gateway(sb, "restore")["connected"] == 1
+
+    for channel, trigger, answer in missed:
+        said(sb, channel, trigger, answer)
+    wait_for(lambda: stack.bot.output().count("connected as") == 2, what="the second session's on_ready")
+    for channel, trigger, answer in missed:
+        assert sum(answer in m["content"] for m in sb.replies(channel, trigger)) == 1  # once each
+    events = slog.read(Path(stack.bot.data_dir) / "events.log")
+    caught = {int(r["trigger"]) for r in events if r["event"] == "caught_up"}
+    assert caught == {trigger for _, trigger, _ in missed}  # read back by the catch-up, not seen live
