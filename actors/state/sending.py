@@ -133,6 +133,14 @@ class WebhookSender:
 
     # ---- results ------------------------------------------------------------------------------
     def _done(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
+        # Every 429 Discord answers is counted here, whatever the request (typing, listing or creating webhooks,
+        # sending): counting only sends made the metric miss the 429s that hit anything else.
+        effects = self._result(tag, result, now)
+        if isinstance(result, Wait) and result.scope not in ("gate", "bucket"):  # those two never reached Discord
+            return [Count("discord_429", (result.scope,)), *effects]
+        return effects
+
+    def _result(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
         what = tag[0]
         if what in ("notice", "typing", "ignore"):
             return []
@@ -247,10 +255,7 @@ class WebhookSender:
                 *self._again(now),
             ]
         if isinstance(result, Wait):  # nothing was sent: not an attempt
-            counted = (
-                [Count("discord_429", (result.scope,))] if result.scope != "gate" and result.scope != "bucket" else []
-            )
-            return counted + self._retry_later(result)
+            return self._retry_later(result)
         chunk.attempts += 1
         if chunk.attempts >= SEND_ATTEMPTS:
             self.outbox.finish(chunk_id, None)
