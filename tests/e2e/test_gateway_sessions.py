@@ -15,7 +15,8 @@ def said(sb, channel: int, after: int, text: str) -> list[dict]:
 
 def gateway(sb, action: str | None = None) -> dict:
     """The emulator's gateway: drive it (`outage`, `restore`, ...) or read its state."""
-    response = sb.http.post("/_sandbox/gateway", json={"action": action}) if action else sb.http.get("/_sandbox/gateway")
+    path = "/_sandbox/gateway"
+    response = sb.http.post(path, json={"action": action}) if action else sb.http.get(path)
     response.raise_for_status()
     return response.json()
 
