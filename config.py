@@ -61,6 +61,7 @@ class Settings:
     daily_quota: int = 0
     user_commands_per_min: float = 20.0
     user_command_burst: int = 8
+    max_personalities_per_user: int = 50
     ai_slots: int = 8
     ai_breaker_failures: int = 5
     ai_breaker_cooldown_s: float = 30.0
@@ -143,6 +144,8 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "daily_quota": ("TZUROT_DAILY_QUOTA", int, lambda v: v >= 0, "addressed messages per user per UTC day (0: none)"),
     "user_commands_per_min": ("TZUROT_USER_COMMANDS_PER_MIN", float, _positive, "commands a user may send a minute"),
     "user_command_burst": ("TZUROT_USER_COMMAND_BURST", int, _positive, "how many of those may come at once"),
+    "max_personalities_per_user": ("TZUROT_MAX_PERSONALITIES_PER_USER", int, lambda v: 1 <= v <= 10_000,
+                                   "personalities one user may own"),
     "ai_slots": ("TZUROT_AI_SLOTS", int, _positive, "concurrent AI requests on the operator's key"),
     "ai_breaker_failures": ("TZUROT_AI_BREAKER_FAILURES", int, _positive, "failures in a row that open a breaker"),
     "ai_breaker_cooldown_s": ("TZUROT_AI_BREAKER_COOLDOWN_S", float, _positive, "how long an open breaker refuses"),

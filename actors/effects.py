@@ -24,6 +24,15 @@ class Save:
 
 
 @dataclass(frozen=True)
+class SaveRow:
+    """For a state kept one row per item (the catalogue: a row per personality): write that item through, or
+    delete it (`data` None), so a change costs one small row instead of rewriting everything."""
+
+    key: str
+    data: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class Tell:
     """Send `body` to the actor for (kind, key), wherever it runs; no answer expected."""
 
@@ -126,4 +135,4 @@ class Wake:
     payload: Any
 
 
-Effect = Reply | Save | Tell | Resume | Push | Timer | Call | Log | Count | Observe | WorkDone | WorkAck
+Effect = Reply | Save | SaveRow | Tell | Resume | Push | Timer | Call | Log | Count | Observe | WorkDone | WorkAck

@@ -211,6 +211,7 @@ class Incoming(Redacted):
     mentioned_alias: str = ""  # the alias text of the first of them, as written
     perms: frozenset[str] = frozenset()  # the author's permissions here: manage_messages, manage_guild, administrator
     attachment_text: str = private("")  # a small text attachment (an import), read by the edge
+    attachment_error: str = ""  # why the edge could not read the attachment a command came with
     proxy: bool = False  # a PluralKit/Tupperbox proxy message: the channel finds the real author
 
 
@@ -307,6 +308,7 @@ class CommandFor(Redacted):
     command: Any  # actors.state.commands.Command
     origin: Origin
     attachment_text: str = private("")
+    attachment_error: str = ""  # why the edge could not read the attachment (too big, not text, ...)
 
 
 @dataclass(frozen=True, repr=False)

@@ -11,6 +11,7 @@ import logging
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,6 +27,7 @@ from actors.effects import (
     Reply,
     Resume,
     Save,
+    SaveRow,
     Tell,
     Timer,
     Wake,
@@ -52,6 +54,7 @@ class StatefulActor(SupervisedChild):
         self.services: dict[str, Any] = {}
         self._depth: int | None = None
         self._store_failing = False  # the last save failed (store_failed was logged)
+        self.row_versions: dict[str, int] = {}  # for a state kept one row per item: each row's version
 
     # ---- collaborators (a test double overrides these) ----------------------------------------
     def open_store(self, start: ChildStart) -> Any:
@@ -88,9 +91,27 @@ class StatefulActor(SupervisedChild):
 
     def _restore(self, start: ChildStart, data: dict[str, Any] | None) -> tuple[Any, list[Effect]]:
         """The state made from `data` and its first effects; raises when `data` does not make a savable state."""
-        state = self.state_class.restore(start.key, data, start.settings)
+        state = self._rebuild(start.key, data, start.settings)
         encode(state.snapshot())  # a state that cannot be written back would fail every later save
         return state, (state.on_start(time.time()) if hasattr(state, "on_start") else [])
+
+    def _rebuild(self, key: str, data: dict[str, Any] | None, settings: Any) -> Any:
+        """The state from its own row, and, for a state kept one row per item (`ROWS`), from every item's row.
+        An item row the state cannot use is set aside like an unreadable actor row."""
+        state = self.state_class.restore(key, data, settings)
+        kind = getattr(self.state_class, "ROWS", None)
+        if kind is None:
+            return state
+        records = self.store.load_all(kind)
+        for item, record in records.items():
+            if record.quarantined:
+                self.log("error", "quarantined", f"unreadable {kind} {item!r} moved aside: {record.quarantined}")
+        self.row_versions = {item: r.version for item, r in records.items() if r.state is not None}
+        rejected = state.restore_rows({item: r.state for item, r in records.items() if r.state is not None})
+        for item, reason in rejected.items():
+            self.store.quarantine(kind, item, self.row_versions.pop(item), reason)
+            self.log("error", "quarantined", f"{kind} {item!r} that cannot be restored moved aside: {reason}")
+        return state
 
     def on_stop(self) -> None:
         for service in self.services.values():
@@ -144,6 +165,8 @@ class StatefulActor(SupervisedChild):
         for effect in effects:
             if isinstance(effect, Save):
                 self.save()
+            elif isinstance(effect, SaveRow):
+                self.save_row(effect.key, effect.data)
             elif isinstance(effect, Reply):
                 if msg is not None and msg.reply_to is not None:
                     self.send(msg.reply_to, Answer(msg.ref, effect.body))
@@ -185,16 +208,30 @@ class StatefulActor(SupervisedChild):
         instead of finding it already made in memory and answering success for an unsaved change."""
         try:
             record = self.store.load(self.state_class.KIND, self.key)
-            self.state = self.state_class.restore(self.key, record.state, self.settings)
+            self.state = self._rebuild(self.key, record.state, self.settings)
             self.version = record.version
         except Exception:  # the store is down: the redelivery fails too, and the asker is told so
             pass
 
     def save(self) -> None:
+        cls = self.state_class
+        self.version = self._write(lambda: self.store.save(cls.KIND, self.key, self.state.snapshot(), self.version,
+                                                           cls.SCHEMA))
+
+    def save_row(self, item: str, data: dict[str, Any] | None) -> None:
+        """Write one item's row through (None: delete it), fenced by its own row version like the actor's row."""
+        kind, version = self.state_class.ROWS, self.row_versions.get(item, 0)
+        if data is None:
+            if version:
+                self._write(lambda: self.store.delete(kind, item, version))
+            self.row_versions.pop(item, None)
+        else:
+            self.row_versions[item] = self._write(
+                lambda: self.store.save(kind, item, data, version, self.state_class.SCHEMA))
+
+    def _write(self, write: Callable[[], Any]) -> Any:
         try:
-            self.version = self.store.save(
-                self.state_class.KIND, self.key, self.state.snapshot(), self.version, self.state_class.SCHEMA
-            )
+            result = write()
         except StaleWrite as exc:
             # Another copy of this actor wrote after us: we are the stale one, so we must not go on.
             self.log("error", "stale_copy", str(exc))
@@ -211,6 +248,7 @@ class StatefulActor(SupervisedChild):
         if self._store_failing:
             self._store_failing = False
             self.events.emit("info", "store_recovered", self.kind, self.key, "a save succeeded again")
+        return result
 
 
 def where(exc: BaseException) -> str:

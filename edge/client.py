@@ -132,7 +132,8 @@ def perms_of(message: discord.Message) -> frozenset[str]:
 
 
 def incoming_of(
-    message: discord.Message, me: discord.ClientUser, table: RoutingTable, attachment_text: str = ""
+    message: discord.Message, me: discord.ClientUser, table: RoutingTable, attachment_text: str = "",
+    attachment_error: str = "",
 ) -> Incoming:
     is_reply, resolved = replied_to(message)
     author = message.author
@@ -158,6 +159,7 @@ def incoming_of(
         mentioned_alias=found[0][0] if found else "",
         perms=perms_of(message),
         attachment_text=attachment_text,
+        attachment_error=attachment_error,
         proxy=outline.is_proxy,
     )
 
@@ -337,7 +339,7 @@ class Edge(discord.Client):
             self.events.emit("info", "caught_up" if caught_up else "received", "edge", "edge",
                              f"from {message.author.name}", user=message.author.id, channel=message.channel.id,
                              trigger=message.id)
-            incoming = incoming_of(message, me, self.table, await self.small_attachment(message))
+            incoming = incoming_of(message, me, self.table, *await self.small_attachment(message))
         except Exception:  # a malformed payload must not take the edge down
             log.exception("skipped a message the edge could not read (id %s)", getattr(message, "id", "?"))
             return 0
@@ -355,17 +357,24 @@ class Edge(discord.Client):
         except Exception:
             log.exception("could not hand message %s to its channel", incoming.message_id)
 
-    async def small_attachment(self, message: discord.Message) -> str:
-        """The text of a small JSON attachment to a command (`import`); nothing else is downloaded."""
+    async def small_attachment(self, message: discord.Message) -> tuple[str, str]:
+        """(the text, or why it could not be read) of a command's attachment (`import`): only a small .json or
+        .txt file is downloaded, and anything else gets a reason the command can answer with."""
         if not message.attachments or not message.content.lstrip().lower().startswith(self.table.prefix.strip()):
-            return ""
+            return "", ""
         attachment = message.attachments[0]
-        if attachment.size > ATTACHMENT_MAX or not attachment.filename.lower().endswith((".json", ".txt")):
-            return ""
+        if not attachment.filename.lower().endswith((".json", ".txt")):
+            return "", "it is not a .json or .txt file"
+        if attachment.size > ATTACHMENT_MAX:
+            return "", f"it is {attachment.size // 1024} KB, and at most {ATTACHMENT_MAX // 1024} KB are read"
         try:
-            return (await attachment.read()).decode("utf-8", errors="replace")
+            data = await attachment.read()
         except (discord.HTTPException, discord.NotFound):
-            return ""
+            return "", "it could not be downloaded from Discord just now"
+        try:
+            return data.decode("utf-8"), ""
+        except UnicodeDecodeError:
+            return "", "it is not UTF-8 text"
 
     async def on_webhooks_update(self, channel: Any) -> None:
         await self.hand_off("channel", channel.id, WebhooksChanged(channel.id))

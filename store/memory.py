@@ -21,6 +21,15 @@ class MemoryStore:
         schema, version, data = row
         return Record(decode(data), version, schema)
 
+    def load_all(self, kind: str) -> dict[str, Record]:
+        return {key: self.load(k, key) for (k, key) in list(self.rows) if k == kind}
+
+    def delete(self, kind: str, key: str, expected_version: int | None = None) -> None:
+        current = self.rows.get((kind, key), (0, 0, b""))[1]
+        if expected_version is not None and current != expected_version:
+            raise StaleWrite(f"{kind}/{key}: row changed since version {expected_version}")
+        self.rows.pop((kind, key), None)
+
     def save(self, kind: str, key: str, state: dict[str, Any], expected_version: int, schema: int) -> int:
         current = self.rows.get((kind, key), (0, 0, b""))[1]
         if current != expected_version:
@@ -34,6 +43,12 @@ class MemoryStore:
             self.route_rows.pop((kind, key), None)
         else:
             self.route_rows[(kind, key)] = value
+
+    def expire_routes(self, kind: str, now: float) -> int:
+        ended = [k for k, v in self.route_rows.items() if k[0] == kind and float(v) <= now]
+        for k in ended:
+            del self.route_rows[k]
+        return len(ended)
 
     def routes(self, on_bad: Any = None) -> list[tuple[str, int | str, Any]]:
         return [(k, key, v) for (k, key), v in self.route_rows.items()]

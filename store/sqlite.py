@@ -83,9 +83,14 @@ class SqliteStore:
         row = self.conn.execute(
             "SELECT schema, version, data FROM actor_state WHERE kind=? AND key=?", (kind, key)
         ).fetchone()
-        if row is None:
-            return Record(None, 0)
-        schema, version, data = row
+        return Record(None, 0) if row is None else self._record(kind, key, *row)
+
+    def load_all(self, kind: str) -> dict[str, Record]:
+        """Every row of `kind` (an actor that keeps one row per item, like the catalogue's personalities)."""
+        rows = self.conn.execute("SELECT key, schema, version, data FROM actor_state WHERE kind=?", (kind,))
+        return {key: self._record(kind, key, schema, version, data) for key, schema, version, data in rows.fetchall()}
+
+    def _record(self, kind: str, key: str, schema: int, version: int, data: bytes) -> Record:
         try:
             return Record(decode(data), version, schema)
         except Exception as exc:  # any decoding failure means the row cannot be trusted
@@ -114,8 +119,16 @@ class SqliteStore:
                 raise StaleWrite(f"{kind}/{key}: row changed since version {expected_version}")
         return expected_version + 1
 
-    def delete(self, kind: str, key: str) -> None:
-        self.conn.execute("DELETE FROM actor_state WHERE kind=? AND key=?", (kind, key))
+    def delete(self, kind: str, key: str, expected_version: int | None = None) -> None:
+        """Remove a row; with `expected_version`, only if it is still that version (else StaleWrite, as `save`)."""
+        if expected_version is None:
+            self.conn.execute("DELETE FROM actor_state WHERE kind=? AND key=?", (kind, key))
+            return
+        cur = self.conn.execute(
+            "DELETE FROM actor_state WHERE kind=? AND key=? AND version=?", (kind, key, expected_version)
+        )
+        if cur.rowcount != 1:
+            raise StaleWrite(f"{kind}/{key}: row changed since version {expected_version}")
 
     def keys(self, kind: str) -> list[str]:
         rows = self.conn.execute("SELECT key FROM actor_state WHERE kind=? ORDER BY key", (kind,))
@@ -147,6 +160,12 @@ class SqliteStore:
                 if on_bad is not None:
                     on_bad(f"routing fact {kind} {key!r} quarantined: {reason}")
         return out
+
+    def expire_routes(self, kind: str, now: float) -> int:
+        """Delete the facts of `kind` whose value is a time that has passed (conversations that ended)."""
+        return self.conn.execute(
+            "DELETE FROM routes WHERE kind=? AND CAST(value AS REAL) <= ?", (kind, now)
+        ).rowcount
 
     def quarantine_route(self, kind: str, key: str, reason: str) -> None:
         """Move one routing fact aside (kept in `quarantine` as `route:<kind>` for inspection)."""

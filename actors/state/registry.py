@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.effects import Effect, Push, Reply, Save, Tell
+from actors.effects import Effect, Push, Reply, Save, SaveRow, Tell
 from actors.messages import (
     CommandFor,
     ListPersonalities,
@@ -40,29 +40,70 @@ from actors.state.registry_records import (
 )
 
 PAGE = 10
+IMPORT_CAP = 100  # personalities read from one import file
 SEEN_CAP = 500  # command trigger ids remembered, so a redelivered command is answered once
+PER_USER_CAP = 50  # personalities one user may own (TZUROT_MAX_PERSONALITIES_PER_USER)
+CATALOGUE_CAP = 100_000  # personalities in all: what bounds the edge's alias table
+ALIASES_CAP = 20  # aliases of one personality (its name and display-name alias not counted)
 
 
 @dataclass
 class RegistryState:
+    """The catalogue. Each personality (with its aliases) is its own row of kind `ROWS`, so a change writes one
+    small row; the actor's own row keeps only the command ids it has answered."""
+
     KIND = "registry"
-    SCHEMA = 2
+    ROWS = "personality"
+    SCHEMA = 3
 
     personalities: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower-cased name -> record
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> lower-cased name
     seen: deque[int] = field(default_factory=deque)
+    per_user_cap: int = PER_USER_CAP
+    migrating: bool = False  # read from the single row of schema 2: written out as rows at start
 
     @classmethod
     def restore(cls, key: str, data: dict[str, Any] | None, settings: Any = None) -> RegistryState:
-        state = cls()
+        state = cls(per_user_cap=settings.max_personalities_per_user if settings is not None else PER_USER_CAP)
         if data:
-            state.personalities = {str(k): dict(v) for k, v in data.get("personalities", {}).items()}
-            state.aliases = {str(a): str(n) for a, n in data.get("aliases", {}).items()}
             state.seen = deque(int(t) for t in data.get("seen", []))
+            if data.get("personalities"):  # schema 2 kept the whole catalogue in this row
+                state.personalities = {str(k): dict(v) for k, v in data["personalities"].items()}
+                state.aliases = {str(a): str(n) for a, n in data.get("aliases", {}).items()}
+                state.migrating = True
         return state
 
+    def restore_rows(self, rows: dict[str, dict[str, Any]]) -> dict[str, str]:
+        """Take every personality's row; returns the rows that are not a personality, with why."""
+        rejected = {}
+        for key, row in rows.items():
+            try:
+                record = dict(row)
+                aliases = [str(a) for a in record.pop("aliases", [])]
+                if str(record["name"]).lower() != key or not isinstance(record["owner_id"], int):
+                    raise ValueError("not the personality its key names")
+            except (TypeError, ValueError, KeyError) as exc:
+                rejected[key] = f"{type(exc).__name__}: {exc}"[:300]
+                continue
+            self.personalities[key] = record
+            self.aliases.update(dict.fromkeys(aliases, key))
+        return rejected
+
+    def on_start(self, now: float) -> list[Effect]:
+        if not self.migrating:
+            return []
+        self.migrating = False
+        return [*(SaveRow(key, self.row(key)) for key in self.personalities), Save()]
+
     def snapshot(self) -> dict[str, Any]:
-        return {"personalities": self.personalities, "aliases": self.aliases, "seen": list(self.seen)}
+        return {"seen": list(self.seen)}
+
+    def row(self, key: str) -> dict[str, Any]:
+        """What is stored for one personality: its record and the aliases that name it."""
+        return {**self.personalities[key], "aliases": sorted(a for a, n in self.aliases.items() if n == key)}
+
+    def saved(self, *keys: str) -> list[Effect]:
+        return [SaveRow(k, self.row(k) if k in self.personalities else None) for k in dict.fromkeys(keys)]
 
     # ---- lookups --------------------------------------------------------------------------------
     def find(self, target: str) -> dict[str, Any] | None:
@@ -94,7 +135,9 @@ class RegistryState:
                 self.seen.append(origin.trigger_id)
                 while len(self.seen) > SEEN_CAP:
                     self.seen.popleft()
-                return [Save(), *self._command(command.name, command.args, origin, msg.attachment_text, now)]
+                effects = self._command(command.name, command.args, origin, msg.attachment_text, now,
+                                        msg.attachment_error)
+                return [Save(), *effects]
             case PersonaRequest(name=name, user_id=user, trigger_id=trigger):
                 record = self.find(name)
                 if record is not None and not record.get("public", True) and record["owner_id"] != user:
@@ -102,7 +145,10 @@ class RegistryState:
                 return [Tell("user", user, PersonaReply(trigger, name, record))]
             case RegisterPersonality(name=raw, owner_id=owner, display_name=display):
                 ok, effects, record = self._add(raw, "", owner, display, now)
-                return [*effects, Reply(self.info(record) if ok else Refused(record["problem"]))]
+                if not ok:
+                    return [Reply(Refused(record["problem"]))]
+                created = self.saved(record["name"].lower()) if effects else []  # none: the same request again
+                return [*created, *effects, Reply(self.info(record))]
             case LookupPersonality(name=name):
                 record = self.find(name)
                 return [Reply(self.info(record) if record else NotFound(f"personality {name!r}"))]
@@ -110,7 +156,9 @@ class RegistryState:
                 return [Reply(PersonalityList(owner, tuple(r["name"] for r in self._owned(owner))))]
         return [Reply(Refused(f"I do not understand {type(msg).__name__}."))]
 
-    def _command(self, name: str, args: tuple[str, ...], origin: Origin, attachment: str, now: float) -> list[Effect]:
+    def _command(
+        self, name: str, args: tuple[str, ...], origin: Origin, attachment: str, now: float, problem: str = ""
+    ) -> list[Effect]:
         say = _notifier(origin)
         if name == "add":
             ok, effects, record = self._add(args[0], args[1] if len(args) > 1 else "", origin.user_id, None, now)
@@ -118,6 +166,7 @@ class RegistryState:
                 return [say(record["problem"])]
             aliases = ", ".join(f"`@{a}`" for a in self.aliases_of(record))
             return [
+                *(self.saved(record["name"].lower()) if effects else []),  # none: the same request again
                 *effects,
                 say(
                     f"Added **{record['display_name']}** (`{record['name']}`). Talk to it with "
@@ -147,7 +196,7 @@ class RegistryState:
                 )
             ]
         if name == "import":
-            return self._import(attachment, origin, now)
+            return self._import(attachment, origin, now, problem)
         if name == "status":
             count = len(self._owned(origin.user_id))
             return [
@@ -195,8 +244,13 @@ class RegistryState:
         holder = self.aliases.get(normalize_alias(name))
         if holder is not None:  # `@name` already means someone else: the name would steal it
             return False, [], {"problem": f"The name {name!r} is taken (an alias of `{holder}`)."}
+        if len(self._owned(owner)) >= self.per_user_cap:
+            return False, [], {"problem": f"You already have {self.per_user_cap} personalities, the most one person "
+                                          "may have; remove one first."}
+        if len(self.personalities) >= CATALOGUE_CAP:
+            return False, [], {"problem": "The bot has as many personalities as it can hold; ask its owner."}
         self.personalities[name.lower()] = record
-        effects: list[Effect] = [Save(), Push(RouteFact("alias", name.lower(), name))]
+        effects: list[Effect] = [Push(RouteFact("alias", name.lower(), name))]
         for candidate in (normalize_alias(record["display_name"]), alias):
             free = candidate not in self.aliases and candidate not in self.personalities
             if candidate and candidate != name.lower() and free:
@@ -210,7 +264,8 @@ class RegistryState:
         gone = [a for a, n in self.aliases.items() if n == key]
         for alias in gone:
             del self.aliases[alias]
-        return [Save(), Push(RouteFact("alias", key, None)), *(Push(RouteFact("alias", a, None)) for a in gone)]
+        unrouted = [Push(RouteFact("alias", alias, None)) for alias in [key, *gone]]
+        return [*self.saved(key), *unrouted]
 
     def _alias(self, record: dict[str, Any], alias: str, say: Any) -> list[Effect]:
         key = record["name"].lower()
@@ -220,9 +275,12 @@ class RegistryState:
         if holder is not None:
             # v2 let anyone take another owner's alias; an alias belongs to whoever made it first.
             return [say(f"The alias `{alias}` is already taken by `{self.personalities[holder]['name']}`.")]
+        own = [a for a in self.aliases_of(record) if a != normalize_alias(record["display_name"])]
+        if len(own) >= ALIASES_CAP:  # the display name's alias comes free
+            return [say(f"**{record['display_name']}** already has {ALIASES_CAP} aliases; that is the most.")]
         self.aliases[alias] = key
         return [
-            Save(),
+            *self.saved(key),
             Push(RouteFact("alias", alias, record["name"])),
             say(f"`@{alias}` now means **{record['display_name']}**."),
         ]
@@ -234,20 +292,23 @@ class RegistryState:
         if problem:
             return [say(problem)]
         shown = "(updated)" if key == "prompt" else f"`{record[CONFIG_KEYS[key]]}`"
-        return [Save(), say(f"**{record['display_name']}**: {key} is now {shown}.")]
+        return [*self.saved(record["name"].lower()), say(f"**{record['display_name']}**: {key} is now {shown}.")]
 
-    def _import(self, text: str, origin: Origin, now: float) -> list[Effect]:
+    def _import(self, text: str, origin: Origin, now: float, problem: str = "") -> list[Effect]:
         say = _notifier(origin)
+        if problem:
+            return [say(f"I couldn't read that attachment: {problem}. Attach the JSON file `export` gave you.")]
         try:
             records = json.loads(text) if text.strip() else None
-        except ValueError:
-            records = None
+        except (ValueError, RecursionError):  # nested too deeply is a RecursionError, not a ValueError
+            return [say("That attachment is not a JSON file I can read (or it is nested too deeply). "
+                        "Attach the JSON file that `export` gave you.")]
         if isinstance(records, dict):
             records = records.get("personalities")
         if not isinstance(records, list) or not records:
             return [say("Attach the JSON file that `export` gave you (a list of personalities) to `import`.")]
         added, skipped, effects = [], [], []
-        for item in records[:100]:
+        for item in records[:IMPORT_CAP]:
             problem = import_problem(item)
             if problem:
                 skipped.append(f"{str(item.get('name', '?'))[:50] if isinstance(item, dict) else '?'}: {problem}")
@@ -265,7 +326,9 @@ class RegistryState:
         summary = f"Imported {len(added)}: {', '.join(added) or 'none'}."
         if skipped:
             summary += " Skipped " + "; ".join(skipped[:10]) + ("…" if len(skipped) > 10 else "") + "."
-        return [*effects, Save(), say(summary[:1900])]
+        if len(records) > IMPORT_CAP:
+            summary += f" Only the first {IMPORT_CAP} were read."
+        return [*self.saved(*(name.lower() for name in added)), *effects, say(summary[:1900])]
 
     def _owned(self, owner: int) -> list[dict[str, Any]]:
         return sorted((r for r in self.personalities.values() if r["owner_id"] == owner), key=lambda r: r["name"])

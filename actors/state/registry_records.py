@@ -99,6 +99,9 @@ def import_problem(item: Any) -> str | None:
     """Why one exported record cannot be imported, or None."""
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         return "not a personality record"
+    nested = [k for k in EXPORTED if not isinstance(item.get(k), str | int | float | bool | None)]
+    if nested:
+        return f"{nested[0]} is not a plain value"
     if problem := name_problem(item["name"]):
         return problem
     display = item.get("display_name")

@@ -371,7 +371,7 @@ class UserState(Answering, UserCommands):
         return Tell("channel", cid, Notify(cid, self.user_id, text, heard.incoming.message_id))
 
     def forward(self, heard: Heard, command: Command, to: str, key: int | str, attachment: str = "") -> Tell:
-        return Tell(to, key, CommandFor(command, self.origin(heard), attachment))
+        return Tell(to, key, CommandFor(command, self.origin(heard), attachment, heard.incoming.attachment_error))
 
 
 def _heard_to(heard: Heard) -> dict[str, Any]:

@@ -162,3 +162,26 @@ def test_a_message_for_a_parked_actor_is_answered_unavailable_then_answered_when
     said(sb, general, t, "heard: bob: are you still there?", timeout=60)  # kept, and answered once it is back
     said(sb, general, t2, "heard: bob: hello??", timeout=60)
     assert sum("temporarily unavailable" in m["content"] for m in sb.replies(general, t)) == 1
+
+
+def test_every_bad_import_file_gets_a_clear_answer_and_changes_nothing(make_stack) -> None:
+    stack = make_stack(env={"TZUROT_USER_COMMAND_BURST": "20"})
+    sb = stack.sandbox
+    dm = sb.dm("alice")
+    nested = "[" * 50_000 + "]" * 50_000  # json.loads raises RecursionError on this, not ValueError
+    files = {
+        "nested": ({"filename": "deep.json", "content": nested}, "nested too deeply"),
+        "huge": ({"filename": "huge.json", "content": "[" + ", ".join(['{"name": "x"}'] * 20_000) + "]"},
+                 "at most 256 KB"),
+        "picture": ({"filename": "cat.png", "content": "not really a picture"}, "not a .json or .txt file"),
+        "not-a-list": ({"filename": "x.json", "content": '{"hello": 1}'}, "a list of personalities"),
+        "wrong-fields": ({"filename": "x.json", "content": '[{"name": "ok", "prompt": [[["deep"]]]}]'},
+                         "prompt is not a plain value"),
+    }
+    for name, (attachment, expected) in files.items():
+        t = sb.post(dm, "alice", "!tz import", attachments=[attachment])
+        [answer] = said(sb, dm, t)
+        assert expected in answer["content"], (name, answer["content"])
+    t = sb.post(dm, "alice", "!tz list")
+    said(sb, dm, t, "You have no personalities yet")
+    assert stack.bot.proc.poll() is None

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Push, Save, Tell
+from actors.effects import Push, Save, SaveRow, Tell
 from actors.messages import (
     CommandFor,
     LookupPersonality,
@@ -36,21 +36,20 @@ class Catalogue:
         self.state = RegistryState.restore("registry", None)
         self.trigger = 10_000
 
-    def run(
-        self, user: int, text: str, *, trigger: int | None = None, bot_owner: bool = False, attachment: str = ""
-    ) -> list[Any]:
+    def run(self, user: int, text: str, **kw: Any) -> list[Any]:
         parsed = parse_command(text)
         assert isinstance(parsed, Command), parsed
-        return self.command(user, parsed, trigger=trigger, bot_owner=bot_owner, attachment=attachment)
+        return self.command(user, parsed, **kw)
 
     def command(
-        self, user: int, cmd: Command, *, trigger: int | None = None, bot_owner: bool = False, attachment: str = ""
+        self, user: int, cmd: Command, *, trigger: int | None = None, bot_owner: bool = False, attachment: str = "",
+        attachment_error: str = "",
     ) -> list[Any]:
         if trigger is None:
             self.trigger += 1
             trigger = self.trigger
         origin = Origin(user, f"user{user}", CHANNEL, trigger, "text", 900, frozenset(), bot_owner)
-        return self.state.handle(CommandFor(cmd, origin, attachment), NOW)
+        return self.state.handle(CommandFor(cmd, origin, attachment, attachment_error), NOW)
 
     def said(self, user: int, text: str, **kw: Any) -> str:
         """The one notice a command answered with."""
@@ -137,10 +136,10 @@ def test_the_same_command_delivered_twice_confirms_once(cat: Catalogue) -> None:
 
 def test_adding_the_same_personality_again_changes_nothing(cat: Catalogue) -> None:
     cat.run(ALICE, "!tz add bob")
-    before = json.dumps(cat.state.snapshot()["personalities"], sort_keys=True)
+    before = json.dumps(cat.state.row("bob"), sort_keys=True)
     effects = cat.run(ALICE, "!tz add bob")
-    assert pushes(effects) == []
-    assert json.dumps(cat.state.snapshot()["personalities"], sort_keys=True) == before
+    assert pushes(effects) == [] and not [e for e in effects if isinstance(e, SaveRow)]
+    assert json.dumps(cat.state.row("bob"), sort_keys=True) == before
 
 
 @pytest.mark.parametrize("name", ["bob", "BOB", "Bob"])
@@ -458,6 +457,8 @@ def test_a_private_personality_cannot_be_activated_by_someone_else(cat: Catalogu
 def test_snapshot_round_trips(cat: Catalogue) -> None:
     cat.run(ALICE, "!tz add bob bobby", trigger=3)
     restored = RegistryState.restore("registry", json.loads(json.dumps(cat.state.snapshot())))
+    rows = {key: json.loads(json.dumps(cat.state.row(key))) for key in cat.state.personalities}  # a row each
+    assert restored.restore_rows(rows) == {}
     assert restored.personalities == cat.state.personalities
     assert restored.aliases == {"bobby": "bob"}
     assert list(restored.seen) == [3]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Push, Reply, Save
+from actors.effects import Push, Reply, Save, SaveRow
 from actors.messages import (
     GetUserSettings,
     ListPersonalities,
@@ -36,18 +36,25 @@ def refused(effects: list[Any]) -> str:
     return effects[0].body.reason
 
 
+def stored(state: RegistryState) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Everything the store holds for the catalogue: its own row, and a row per personality."""
+    return state.snapshot(), {key: state.row(key) for key in state.personalities}
+
+
 def test_register_defaults_the_display_name_to_the_capitalised_name() -> None:
-    assert fresh().handle(RegisterPersonality("lilith", ALICE), NOW) == [
-        Save(),
+    state = fresh()
+    assert state.handle(RegisterPersonality("lilith", ALICE), NOW) == [
+        SaveRow("lilith", state.row("lilith")),  # one row: this personality's, not the whole catalogue
         Push(RouteFact("alias", "lilith", "lilith")),  # the edge resolves @lilith from now on
         Reply(PersonalityInfo("lilith", "Lilith", ALICE)),
     ]
 
 
 def test_register_keeps_a_given_display_name_trimmed() -> None:
-    effects = fresh().handle(RegisterPersonality("lilith", ALICE, "  Lady Lilith "), NOW)
+    state = fresh()
+    effects = state.handle(RegisterPersonality("lilith", ALICE, "  Lady Lilith "), NOW)
     assert effects == [
-        Save(),
+        SaveRow("lilith", state.row("lilith")),
         Push(RouteFact("alias", "lilith", "lilith")),
         Push(RouteFact("alias", "lady lilith", "lilith")),  # the display name, lower-cased, is an alias
         Reply(PersonalityInfo("lilith", "Lady Lilith", ALICE)),
@@ -57,11 +64,11 @@ def test_register_keeps_a_given_display_name_trimmed() -> None:
 def test_a_name_is_unique_across_owners_regardless_of_case() -> None:
     state = fresh()
     state.handle(RegisterPersonality("Lilith", ALICE), NOW)
-    before = state.snapshot()
+    before = stored(state)
     for attempt in ["Lilith", "lilith", "LILITH"]:
         reason = refused(state.handle(RegisterPersonality(attempt, BOB), NOW))
         assert "taken" in reason and attempt in reason
-    assert state.snapshot() == before
+    assert stored(state) == before
 
 
 def test_the_owner_cannot_register_a_case_variant_of_their_own_name() -> None:
@@ -75,7 +82,7 @@ def test_the_same_request_again_answers_the_same_and_saves_nothing() -> None:
     first = state.handle(RegisterPersonality("lilith", ALICE), NOW)
     again = state.handle(RegisterPersonality("lilith", ALICE), NOW + 5)
     assert again == [first[-1]]
-    assert Save() not in again
+    assert not [e for e in again if isinstance(e, Save | SaveRow)]
 
 
 @pytest.mark.parametrize(
@@ -98,7 +105,7 @@ def test_bad_names_are_refused_with_a_reason(name: str, words: str) -> None:
 
 @pytest.mark.parametrize("name", ["xy", "x" * 50, "\U0001f916bot", "l\u00e9a"])
 def test_names_at_the_limits_and_beyond_ascii_are_accepted(name: str) -> None:
-    assert fresh().handle(RegisterPersonality(name, ALICE), NOW)[0] == Save()
+    assert isinstance(fresh().handle(RegisterPersonality(name, ALICE), NOW)[0], SaveRow)
 
 
 def test_an_over_long_display_name_is_refused() -> None:
@@ -106,7 +113,7 @@ def test_an_over_long_display_name_is_refused() -> None:
     reason = refused(state.handle(RegisterPersonality("lilith", ALICE, "d" * (DISPLAY_MAX + 1)), NOW))
     assert f"at most {DISPLAY_MAX}" in reason
     assert state.personalities == {}
-    assert state.handle(RegisterPersonality("lilith", ALICE, "d" * DISPLAY_MAX), NOW)[0] == Save()
+    assert isinstance(state.handle(RegisterPersonality("lilith", ALICE, "d" * DISPLAY_MAX), NOW)[0], SaveRow)
 
 
 def test_a_blank_display_name_is_refused() -> None:
@@ -152,7 +159,9 @@ def test_snapshot_restore_round_trip_keeps_uniqueness_and_lookups() -> None:
     state = fresh()
     state.handle(RegisterPersonality("Lilith", ALICE, "Lady L"), NOW)
     state.handle(RegisterPersonality("bob", BOB), NOW)
-    again = RegistryState.restore("registry", decode(encode(state.snapshot())))
+    own, rows = stored(state)
+    again = RegistryState.restore("registry", decode(encode(own)))
+    assert again.restore_rows({key: decode(encode(row)) for key, row in rows.items()}) == {}
     assert again == state
     assert again.handle(LookupPersonality("LILITH"), NOW) == [Reply(PersonalityInfo("Lilith", "Lady L", ALICE))]
     assert "taken" in refused(again.handle(RegisterPersonality("BOB", ALICE), NOW))
