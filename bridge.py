@@ -149,6 +149,7 @@ class Bridge:
 
         applied = 0
         try:
+            store.expire_routes("conversation", time.time())  # ended while the bot was away
             for kind, key, value in store.routes(bad):
                 try:
                     apply(RouteFact(kind, key, value))

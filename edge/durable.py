@@ -76,7 +76,8 @@ class WorkLog:
         return self.store.work_last_seen(channel_id, before)
 
     def prune(self) -> int:
-        return self.store.work_prune()
+        """Forget work closed long ago, and conversations that have ended (so the routing facts stay bounded)."""
+        return self.store.work_prune() + self.store.expire_routes("conversation", time.time())
 
 
 def holds_secret(content: str, prefix: str) -> bool:
@@ -110,6 +111,7 @@ async def resend_forever(edge: Any, every_s: float = 10.0) -> None:
             if time.time() - pruned_at > 3600:
                 pruned_at = time.time()
                 await loop.run_in_executor(pool, edge.work.prune)
+                edge.table.expire(pruned_at)
         except Exception:  # the sweep must outlive a bad moment (the store busy, the tree restarting)
             log.exception("work sweep failed; trying again")
 
@@ -125,7 +127,8 @@ async def catch_up(edge: Any, since: float | None = None) -> int:
 
     loop = asyncio.get_running_loop()
     floor = snowflake_at(time.time() - WINDOW_S)
-    channels = set(edge.table.activated) | {c for c, until in edge.table.conversations.items() if until > time.time()}
+    live = list(edge.table.conversations.items())  # a copy in one step: the listener thread may add meanwhile
+    channels = set(edge.table.activated) | {c for c, until in live if until > time.time()}
     handed = 0
     for channel_id in channels:
         try:

@@ -16,7 +16,6 @@ from actors.messages import RouteFact
 
 # PluralKit's and Tupperbox's application ids: their proxy webhooks speak for real users.
 PROXY_APPLICATIONS = frozenset({466378653216014359, 431544605209788416})
-CAP = 100_000  # per fact kind: the table stays bounded whatever the actors push
 _TRAILING = ".,!?:;)'\""
 
 
@@ -76,16 +75,22 @@ class RoutingTable:
     max_words: int = 1
     dropped: Counter[str] = field(default_factory=Counter)
     forwarded: int = 0
+    _pruned_at_size: int = 64  # conversations are swept of expired ones whenever they double past this
 
-    def apply(self, fact: RouteFact) -> None:
+    def apply(self, fact: RouteFact, now: float | None = None) -> None:
+        """Take one fact. Nothing is ever refused here: every kind is bounded where it is created (the catalogue,
+        the blacklists, each user's aliases, each channel's webhooks), and conversations expire."""
         kind, key, value = fact.kind, fact.key, fact.value
         if kind == "webhook":
             _put_set(self.webhooks, key, value)
         elif kind == "activated":
             _put_map(self.activated, key, value)
         elif kind == "conversation":
-            current = self.conversations.get(key, 0.0)
-            _put_map(self.conversations, key, max(current, float(value)) if value else None)
+            now = time.time() if now is None else now
+            until = max(self.conversations.get(key, 0.0), float(value)) if value else 0.0
+            _put_map(self.conversations, key, until if until > now else None)
+            if len(self.conversations) >= 2 * self._pruned_at_size:
+                self.expire(now)
         elif kind == "alias":
             _put_map(self.aliases, str(key), value)
             if value:
@@ -95,6 +100,15 @@ class RoutingTable:
             self.max_words = max(self.max_words, len(str(key).split()))
         elif kind == "blacklist":
             _put_set(self.blacklist, key, value)
+
+    def expire(self, now: float) -> int:
+        """Forget conversations that have ended; how many were forgotten."""
+        # list(): a copy made under the GIL in one step, as the listener thread may apply a fact meanwhile
+        ended = [channel for channel, until in list(self.conversations.items()) if until <= now]
+        for channel in ended:
+            self.conversations.pop(channel, None)
+        self._pruned_at_size = max(64, len(self.conversations))
+        return len(ended)
 
     def decide(self, m: Outline, now: float | None = None) -> str | None:
         """None when the message goes to its channel actor; otherwise why it was dropped."""
@@ -154,15 +168,13 @@ class RoutingTable:
 
 def _put_set(target: set, key: object, value: object) -> None:
     if value:
-        if len(target) < CAP:
-            target.add(key)
+        target.add(key)
     else:
         target.discard(key)
 
 
 def _put_map(target: dict, key: object, value: object) -> None:
     if value:
-        if len(target) < CAP or key in target:
-            target[key] = value
+        target[key] = value
     else:
         target.pop(key, None)

@@ -12,7 +12,9 @@ from typing import Any
 from actors.effects import Effect, Push, Reply, Save, Tell
 from actors.messages import CommandFor, Notify, Origin, Refused, RouteFact
 
-CAP = 10_000  # entries per list
+CAP = 10_000  # entries in the bot owner's list (everywhere)
+SERVER_CAP = 1_000  # entries in one server's list
+TOTAL_CAP = 100_000  # entries in all servers' lists together: what bounds the edge's blacklist table
 
 
 @dataclass
@@ -63,8 +65,8 @@ class BlacklistState:
         if action == "add":
             if user == origin.user_id:
                 return [self._say(origin, "You cannot blacklist yourself.")]
-            if len(entries) >= CAP and user not in entries:
-                return [self._say(origin, f"The blacklist is full ({CAP} entries).")]
+            if user not in entries and (full := self._full(entries, global_scope)):
+                return [self._say(origin, full)]
             entries[user] = args[2] if len(args) > 2 else ""
             return [
                 Save(),
@@ -80,6 +82,15 @@ class BlacklistState:
                 self._say(origin, f"<@{user}> is no longer ignored {scope}."),
             ]
         return [self._say(origin, f"Unknown blacklist action `{action}`.")]
+
+    def _full(self, entries: dict[int, str], global_scope: bool) -> str | None:
+        """Why no entry can be added to this list now, or None."""
+        cap = CAP if global_scope else SERVER_CAP
+        if len(entries) >= cap:
+            return f"This blacklist is full ({cap} entries); remove someone first."
+        if not global_scope and sum(len(users) for users in self.servers.values()) >= TOTAL_CAP:
+            return "The bot's server blacklists are full; ask the bot's owner."
+        return None
 
     @staticmethod
     def _say(origin: Origin, text: str) -> Tell:
