@@ -56,6 +56,8 @@ class Settings:
     ai_api_key: str = field(default="", repr=False)
     ai_model: str = "openai/gpt-4o-mini"
     ai_timeout_s: float = 120.0
+    ai_max_tokens: int = 1024
+    dm_requires_verification: int = 0
     user_rate_per_min: float = 6.0
     user_burst: int = 3
     daily_quota: int = 0
@@ -139,6 +141,10 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "ai_api_key": ("AI_API_KEY", str, None, "the operator's AI key (secret)"),
     "ai_model": ("AI_MODEL", str, None, "the operator's default model"),
     "ai_timeout_s": ("AI_TIMEOUT_S", float, _positive, "whole-request timeout of one AI call"),
+    "ai_max_tokens": ("AI_MAX_TOKENS", int, lambda v: 0 <= v <= 100_000,
+                      "longest answer, in tokens, unless a personality sets its own (0: not sent)"),
+    "dm_requires_verification": ("TZUROT_DM_REQUIRES_VERIFICATION", int, lambda v: v in (0, 1),
+                                 "1: every personality answers in DMs only users who ran `verify`"),
     "user_rate_per_min": ("TZUROT_USER_RATE_PER_MIN", float, _positive, "addressed messages a user may send a minute"),
     "user_burst": ("TZUROT_USER_BURST", int, _positive, "how many of those may come at once"),
     "daily_quota": ("TZUROT_DAILY_QUOTA", int, lambda v: v >= 0, "addressed messages per user per UTC day (0: none)"),

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from actors.effects import Call, Count, Effect, Observe, Push, Save, Tell, Timer
+from actors.effects import Call, Count, Effect, Observe, Push, Save, Tell, Timer, WorkDone
 from actors.messages import Heard, Persona, RouteFact, SlotGranted, SlotRelease, SlotRequest, Speak, TypingFor
 from actors.state import context as ctx
 from actors.state.addressing import Target, conversation_timeout
@@ -35,12 +35,19 @@ class Answering:
     answers: Any
     limits: Any
     waiting: Any
+    verified: bool
 
     # and log(), _next(), _done_with() from UserState; sealed() from UserCommands.
 
     def _answer(self, heard: Heard, target: Target, record: dict[str, Any], now: float) -> list[Effect]:
         msg = heard.incoming
         cid = msg.place.channel_id
+        why = age_gate(record, msg.place, self.verified, self.options.dm_verification, self.options.prefix)
+        if why is not None:
+            self._done_with(self.inbox.popleft())
+            said = self.log(heard, "info", "age_gate", f"{record['name']} in a {msg.place.kind}")
+            told = self.notify(heard, why) if self.limits.notice_due("age_gate", now) else WorkDone(msg.message_id)
+            return [Save(), said, told, *self._next(now)]
         speaker = ctx.Speaker(
             record["name"],
             record["display_name"],
@@ -69,6 +76,8 @@ class Answering:
         }
         if record.get("temperature") is not None:
             request["temperature"] = record["temperature"]
+        if max_tokens := record.get("max_tokens") or self.options.max_tokens:
+            request["max_tokens"] = max_tokens
         persona = Persona(record["name"], record["display_name"], record.get("avatar_url") or None)
         job = Job(heard, cid, persona, turn, request, self.sealed_key)
         typing = Tell("channel", cid, TypingFor(cid, self.user_id, msg.message_id))
@@ -173,6 +182,23 @@ class Answering:
         while len(self.histories) > HISTORY_CAP:
             self.histories.popitem(last=False)
         self.conversations[cid] = (name, now)
+
+
+def age_gate(record: dict[str, Any], place: Any, verified: bool, dm_verification: bool, prefix: str) -> str | None:
+    """Why this personality may not answer here, or None. An age-restricted (`nsfw`) personality answers in a
+    server only in an age-restricted channel, and in DMs only to a user who ran `verify` in one; the operator
+    may require that verification for every DM (TZUROT_DM_REQUIRES_VERIFICATION)."""
+    name = f"**{record['display_name']}**"
+    if place.kind == "dm":
+        if verified or not (record.get("nsfw") or dm_verification):
+            return None
+        where = "in an age-restricted channel of a server we share"
+        if record.get("nsfw"):
+            return f"{name} is age-restricted: first run `{prefix}verify` {where}."
+        return f"Talking to personalities in DMs needs `{prefix}verify` first: run it {where}."
+    if record.get("nsfw") and not place.nsfw:
+        return f"{name} is age-restricted: it only talks in age-restricted channels."
+    return None
 
 
 @dataclass(frozen=True)

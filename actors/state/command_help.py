@@ -32,6 +32,8 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "vision": ("<on|off>", "show it the images in messages"),
     "context-line": ("<on|off>", "tell it the server, channel and time of each message"),
     "public": ("<on|off>", "let other people talk to it"),
+    "nsfw": ("<on|off>", "age-restricted: it talks only in age-restricted channels, and in DMs only to verified users"),
+    "max-tokens": ("<1-100000|default>", "the longest answer it may give, in tokens"),
 }
 
 _SPECS = (

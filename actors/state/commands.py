@@ -297,6 +297,12 @@ def _temperature(value: str) -> Checked:
     return ("The temperature is a number from 0.0 to 2.0, like 0.7.",)
 
 
+def _max_tokens(value: str) -> Checked:
+    if value.lower() == "default" or (_PAGE.fullmatch(value) and 1 <= int(value) <= 100_000):
+        return value.lower()
+    return ("Max tokens is a whole number from 1 to 100000, or default (the bot's setting).",)
+
+
 def _switch(value: str) -> Checked:
     word = value.lower()
     return "on" if word in _ON else "off" if word in _OFF else ("Use on or off.",)
@@ -311,6 +317,8 @@ _VALUES: dict[str, Callable[[str], Checked]] = {
     "vision": _switch,
     "context-line": _switch,
     "public": _switch,
+    "nsfw": _switch,
+    "max-tokens": _max_tokens,
 }
 
 

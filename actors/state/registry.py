@@ -213,6 +213,9 @@ class RegistryState:
         if name == "activate":
             if not record.get("public", True) and record["owner_id"] != origin.user_id:
                 return [say(f"`{record['name']}` is private.")]
+            if record.get("nsfw") and not origin.nsfw:
+                return [say(f"**{record['display_name']}** is age-restricted: it can only be activated in an "
+                            "age-restricted channel.")]
             activate = CommandFor(Command("activate", (record["name"],)), origin)
             return [Tell("channel", origin.channel_id, activate)]
         owner_only = name == "config"
@@ -291,7 +294,8 @@ class RegistryState:
         problem = apply_config(record, key, value)
         if problem:
             return [say(problem)]
-        shown = "(updated)" if key == "prompt" else f"`{record[CONFIG_KEYS[key]]}`"
+        value = record[CONFIG_KEYS[key]]
+        shown = "(updated)" if key == "prompt" else f"`{'default' if value is None else value}`"
         return [*self.saved(record["name"].lower()), say(f"**{record['display_name']}**: {key} is now {shown}.")]
 
     def _import(self, text: str, origin: Origin, now: float, problem: str = "") -> list[Effect]:

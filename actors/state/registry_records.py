@@ -17,9 +17,13 @@ CONFIG_KEYS = {
     "vision": "vision",
     "context-line": "context_line",
     "public": "public",
+    "nsfw": "nsfw",
+    "max-tokens": "max_tokens",
 }
-EXPORTED = ("name", "display_name", "avatar_url", "prompt", "model", "temperature", "vision", "context_line", "public")
+EXPORTED = ("name", "display_name", "avatar_url", "prompt", "model", "temperature", "vision", "context_line", "public",
+            "nsfw", "max_tokens")
 PROMPT_MAX = 4_000
+MAX_TOKENS_MAX = 100_000
 _MODEL = re.compile(r"^[A-Za-z0-9/._:@-]{1,100}$")
 _TRUE, _FALSE = {"on", "true", "yes", "1"}, {"off", "false", "no", "0"}
 
@@ -40,6 +44,8 @@ def new_record(name: str, owner: int, display: str | None, now: float) -> dict[s
         "vision": False,
         "context_line": False,
         "public": True,
+        "nsfw": False,  # age-restricted: see `age_gate`
+        "max_tokens": None,  # None: the operator's AI_MAX_TOKENS
         "owner_id": owner,
         "created": now,
     }
@@ -67,7 +73,11 @@ def apply_config(record: dict[str, Any], key: str, raw: str) -> str | None:
             problem = None if 0.0 <= value <= 2.0 else "Temperature must be between 0 and 2."
         except ValueError:
             problem = "Temperature must be a number between 0 and 2."
-    else:  # vision, context-line, public
+    elif key == "max-tokens":
+        limit = f"Max tokens is a whole number from 1 to {MAX_TOKENS_MAX}, or default."
+        value = None if value == "default" else int(value) if value.isascii() and value.isdigit() else 0
+        problem = None if value is None or 1 <= value <= MAX_TOKENS_MAX else limit
+    else:  # vision, context-line, public, nsfw
         lowered = value.lower()
         problem = None if lowered in _TRUE | _FALSE else f"`{key}` is either on or off."
         value = lowered in _TRUE
@@ -80,11 +90,13 @@ def apply_config(record: dict[str, Any], key: str, raw: str) -> str | None:
 def describe(record: dict[str, Any], aliases: list[str]) -> str:
     lines = [
         f"**{record['display_name']}** (`{record['name']}`)",
-        f"Owner: <@{record['owner_id']}>  ·  {'public' if record.get('public', True) else 'private'}",
+        f"Owner: <@{record['owner_id']}>  ·  {'public' if record.get('public', True) else 'private'}"
+        f"{'  ·  age-restricted' if record.get('nsfw') else ''}",
         f"Aliases: {', '.join(f'`@{a}`' for a in aliases) or 'none'}",
         f"Model: {record.get('model') or 'the default'}  ·  temperature "
         f"{'default' if record.get('temperature') is None else record['temperature']}"
-        f"  ·  vision {'on' if record.get('vision') else 'off'}",
+        f"  ·  vision {'on' if record.get('vision') else 'off'}"
+        f"  ·  max tokens {record.get('max_tokens') or 'default'}",
     ]
     if record.get("avatar_url"):
         lines.append(f"Avatar: {record['avatar_url']}")

@@ -183,7 +183,8 @@ class Stats:
         with self._lock:
             self.total += 1
             if isinstance(body, dict):  # what the model was asked, for tests; never the key
-                self.recent.append({"model": model, "key": key_fingerprint(key), "messages": body.get("messages")})
+                self.recent.append({"model": model, "key": key_fingerprint(key), "messages": body.get("messages"),
+                                    "max_tokens": body.get("max_tokens")})
             self.by_model[model] += 1
             self.by_key[key_fingerprint(key)] += 1
 

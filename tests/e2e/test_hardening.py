@@ -92,6 +92,7 @@ def test_a_slow_answer_is_not_taken_for_a_lost_one(make_stack) -> None:
     t = sb.post(general, "alice", "@lilith take your time")
     said(sb, general, t, "heard: alice: take your time", timeout=60)
     assert events(stack, "redelivered", t) == []  # in an actor's hands all along: never handed on again
+    assert stack.ai.last_requests(1)[0]["max_tokens"] == 1024  # AI_MAX_TOKENS: answers have a bound
     assert len([m for m in sb.replies(general, t) if "take your time" in m["content"]]) == 1
 
 

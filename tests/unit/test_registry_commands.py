@@ -108,6 +108,8 @@ def test_add_creates_a_personality_with_the_defaults(cat: Catalogue) -> None:
         "vision": False,
         "context_line": False,
         "public": True,
+        "nsfw": False,
+        "max_tokens": None,
     }
     assert record["owner_id"] == ALICE
 
