@@ -8,6 +8,8 @@ import signal
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.bot_process import wait_for
 
 
@@ -82,6 +84,7 @@ def actor_pid(stack, kind: str, key: int) -> int | None:
     return None
 
 
+@pytest.mark.slow  # 40 s: the model takes 35 s, longer than the sweep's old patience
 def test_a_slow_answer_is_not_taken_for_a_lost_one(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
