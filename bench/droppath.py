@@ -20,7 +20,7 @@ def _table() -> RoutingTable:
     table = RoutingTable()
     for n in range(2_000):
         table.apply(RouteFact("webhook", 10_000 + n, True))
-        table.apply(RouteFact("name", n, f"persona{n} the great"))
+        table.apply(RouteFact("alias", f"persona{n} the great", f"persona{n}"))
     for n in range(500):
         table.apply(RouteFact("activated", 50_000 + n, f"persona{n}"))
     return table
@@ -37,6 +37,8 @@ def _message(rng: random.Random, me: Any) -> Any:
         application_id=None,
         mentions=[],
         reference=None,
+        guild=SimpleNamespace(id=900),
+        type=None,
     )
 
 
