@@ -11,15 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.bot_process import wait_for
+from tests.e2e.test_bad_input import said
 
 
-def said(sb, channel: int, after: int, text: str = "", n: int = 1, timeout: float = 20.0) -> list[dict]:
-    """At least `n` bot messages in `channel` after message `after` (containing `text`)."""
-    def found() -> list[dict]:
-        hits = [m for m in sb.replies(channel, after) if text in m["content"]]
-        return hits if len(hits) >= n else []
-
-    return wait_for(found, timeout, what=f"{n} bot message(s) with {text!r} in channel {channel}")
+def add_lilith(sb, channel: int) -> None:
+    t = sb.post(channel, "alice", "!tz add lilith")
+    said(sb, channel, t, "Added **Lilith**")
 
 
 def test_names_that_look_like_numbers_never_stop_the_bot_from_starting_again(make_stack) -> None:
@@ -89,8 +86,7 @@ def test_a_slow_answer_is_not_taken_for_a_lost_one(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    t = sb.post(general, "alice", "!tz add lilith")
-    said(sb, general, t, "Added **Lilith**")
+    add_lilith(sb, general)
     stack.ai.add_fault(model="e2e-model", latency_s=35.0, count=1)  # a slow model (or a long wait for a slot)
     t = sb.post(general, "alice", "@lilith take your time")
     said(sb, general, t, "heard: alice: take your time", timeout=60)
@@ -103,8 +99,7 @@ def test_messages_lost_with_a_killed_actor_are_answered_in_the_order_sent(make_s
     stack = make_stack(env={"TZUROT_USER_BURST": "50"})
     sb = stack.sandbox
     general, lounge = sb.channel("general"), sb.channel("lounge")
-    t = sb.post(general, "alice", "!tz add lilith")
-    said(sb, general, t, "Added **Lilith**")
+    add_lilith(sb, general)
     alice = sb.user("alice")
     stack.ai.add_fault(model="e2e-model", latency_s=4.0, count=2)  # the first answer is slow, also after a restart
     zero = sb.post(general, "alice", "@lilith zero")
@@ -146,8 +141,7 @@ def test_a_message_for_a_parked_actor_is_answered_unavailable_then_answered_when
     stack = make_stack(env={"TZUROT_INTENSITY_MAX_RESTARTS": "1", "TZUROT_PARK_COOLDOWN_S": "8"})
     sb = stack.sandbox
     general = sb.channel("general")
-    t = sb.post(general, "alice", "!tz add lilith")
-    said(sb, general, t, "Added **Lilith**")
+    add_lilith(sb, general)
     t = sb.post(general, "bob", "@lilith hello")
     said(sb, general, t, "heard: bob: hello")
     bob, last = sb.user("bob"), None

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,25 +21,9 @@ from bench.stack import wait_for
 from observability.logs import read_all
 from supervision.log import SupervisorLog
 from supervision.runtime import log_defs
+from tests.unit.test_supervisor_log import exit_code, fork
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def fork(work: Callable[[], None]) -> int:
-    """Run `work()` in a forked child that never returns into pytest; return the child's pid."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            work()
-            code = 0
-        finally:
-            os._exit(code)
-    return pid
-
-
-def exit_code(pid: int) -> int:
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
 def generations(path: Path) -> list[Path]:
