@@ -53,14 +53,14 @@ class ForTheEdge:
                 self._held.append(fact)
                 return
             edge, loop = self._target
-        loop.call_soon_threadsafe(edge.on_undelivered, fact)
+        loop.call_soon_threadsafe(edge.notices.on_undelivered, fact)
 
     def attach(self, edge: Edge, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
             self._target = (edge, loop)
             held, self._held = list(self._held), deque(maxlen=self._held.maxlen)
         for fact in held:
-            loop.call_soon_threadsafe(edge.on_undelivered, fact)
+            loop.call_soon_threadsafe(edge.notices.on_undelivered, fact)
 
 
 def start_tree(settings: Settings) -> tuple[Bridge, RoutingTable, Metrics, ForTheEdge]:

@@ -22,13 +22,12 @@ from bridge import Bridge
 from config import Settings
 from discord_rest.invalid import read_invalid
 from edge.durable import WorkLog, catch_up, resend_forever
-from edge.notices import NoticeWindow
+from edge.notices import AuthorNotices
 from edge.routing import Outline, RoutingTable
 from observability.activity import Activity
 from observability.metrics import Metrics
 from observability.status import collect
 from supervision.log import SupervisorLog
-from supervision.protocol import Undelivered
 
 log = logging.getLogger("tzurot.edge")
 
@@ -220,7 +219,7 @@ class Edge(discord.Client):
                                     keep=settings.log_keep)
         self.work = WorkLog(settings)
         self.in_order = ThreadPoolExecutor(1, thread_name_prefix="hand-off")
-        self.notices = NoticeWindow()
+        self.notices = AuthorNotices(self, self.work, self.events)
         self.breaker = SharedBreaker(breaker_path(settings.data_dir, settings.ai_model), settings.ai_breaker_failures,
                                      settings.ai_breaker_cooldown_s)  # the default model's: read for status only
         self._sweeping = False
@@ -384,40 +383,3 @@ class Edge(discord.Client):
             await self.bridge.tell_async(kind, key, body)
         except Exception:
             log.exception("could not hand %s to %s %s", type(body).__name__, kind, key)
-
-    def on_undelivered(self, fact: Undelivered) -> None:
-        """From the bridge's listener (via the loop): an actor refused a message because it is parked."""
-        self.loop.create_task(self.undelivered(fact))
-
-    async def undelivered(self, fact: Undelivered) -> None:
-        """A user's message reached a parked actor: keep it in the work table until the actor is back (the sweep
-        hands it on then), and tell its author now, as an ask would have been told (once a window)."""
-        body = fact.body
-        incoming = body if isinstance(body, Incoming) else getattr(body, "incoming", None)
-        if not isinstance(incoming, Incoming):
-            log.warning("undelivered: a %s for %s %s was refused (%s)", type(body).__name__, fact.kind, fact.key,
-                        fact.reason[:200])
-            return
-        until = time.time() + max(1.0, fact.retry_after_s)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.bridge.pool, self.work.defer, incoming.message_id, until)
-        self.events.emit("warning", "unavailable", "edge", "edge", f"{fact.kind} parked; kept until it is back",
-                         user=incoming.author.id, channel=incoming.place.channel_id, trigger=incoming.message_id)
-        minutes = max(1, round(fact.retry_after_s / 60))
-        await self.tell_author(incoming, "I'm temporarily unavailable for this (it failed several times in a row). "
-                                         f"I kept your message and will answer it when I'm back, in about {minutes} "
-                                         "min.", kind="unavailable")
-
-    async def tell_author(self, incoming: Incoming, text: str, kind: str = "edge") -> None:
-        """Say `text` as the bot in reply to `incoming`, when no actor can: at most once a window per user and
-        kind, never pinging anyone. A failure is logged, never raised (nothing depends on this reply)."""
-        if not self.notices.due(incoming.author.id, kind, time.time()):
-            return
-        cid = incoming.place.channel_id
-        try:
-            channel = self.get_channel(cid) or await self.fetch_channel(cid)
-            reference = discord.MessageReference(message_id=incoming.message_id, channel_id=cid,
-                                                 fail_if_not_exists=False)
-            await channel.send(text, reference=reference, allowed_mentions=discord.AllowedMentions.none())
-        except Exception as exc:  # noqa: BLE001 - the notice is a courtesy; the work row tells the rest
-            log.warning("could not tell the author of message %s (%s)", incoming.message_id, type(exc).__name__)

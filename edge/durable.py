@@ -102,7 +102,8 @@ async def resend_forever(edge: Any, every_s: float = 10.0) -> None:
                     await loop.run_in_executor(pool, edge.work.give_up, incoming.message_id)
                     log.error("work_failed: message %s in channel %s got no answer after %d hand-offs",
                               incoming.message_id, incoming.place.channel_id, attempts)
-                    await edge.tell_author(incoming, "I couldn't answer this message, sorry. Please send it again.")
+                    sorry = "I couldn't answer this message, sorry. Please send it again."
+                    await edge.notices.tell_author(incoming, sorry)
                     continue
                 edge.events.emit("warning" if attempts else "info", "redelivered", "edge", "edge",
                                  f"hand-off {attempts + 2}", user=incoming.author.id,
