@@ -50,7 +50,15 @@ class Outbox:
             return "user queue full"
         if len(self) >= TOTAL_CAP:
             return "channel outbox full"
-        self.queues.setdefault(chunk.user_id, deque()).append(chunk)
+        queue = self.queues.setdefault(chunk.user_id, deque())
+        # A user's answers go out in the order of the messages they answer, whatever order they reached us in
+        # (Thespian can deliver two messages between the same actors out of order when a send is retried): a new
+        # answer goes before the first later answer that has not begun, never into the middle of one.
+        at = next((i for i, c in enumerate(queue) if c.trigger_id > chunk.trigger_id and _starts_answer(c)), None)
+        if at is None or not _starts_answer(chunk):
+            queue.append(chunk)
+        else:
+            queue.insert(at, chunk)
         return None
 
     def peek(self) -> Chunk | None:
@@ -113,3 +121,8 @@ class Outbox:
                 box.queues[int(uid)] = deque(Chunk(**c) for c in chunks)
             box.done = OrderedDict((str(c), int(m)) for c, m in data.get("done", []))
         return box
+
+
+def _starts_answer(chunk: Chunk) -> bool:
+    """The first part of an answer or notice (ids `<trigger>:0`, `n<trigger>:0`), not a continuation."""
+    return chunk.id.endswith(":0")

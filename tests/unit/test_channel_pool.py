@@ -951,3 +951,24 @@ def test_a_permission_granted_later_brings_webhooks_back_after_the_notice_interv
     d.now = NOW + 600.0  # the admin granted Manage Webhooks meanwhile: the next look finds it
     d.deliver(speak("Once allowed."))
     assert d.discord.said()[-1].content == "Once allowed." and d.discord.said()[-1].webhook_id is not None
+
+
+def test_answers_that_arrive_out_of_order_go_out_in_the_order_of_the_messages_they_answer() -> None:
+    """Thespian can swap two messages between the same actors when a send is retried: while the channel waits
+    (here on a rate limit), a later answer that arrived first must not go out before an earlier one."""
+    discord = FakeDiscord({CID: [ours(7001)]}).then("execute_webhook", Wait(1.0, "user"))
+    d = channel(discord=discord)
+    d.deliver(speak("A0 first.", trigger=100))  # waits on the rate limit
+    d.deliver(speak("C0 third.", trigger=300), speak("B0 second.", trigger=200))
+    d.drain()
+    assert tags(discord.said()) == ["A0", "B0", "C0"]
+
+
+def test_an_earlier_answer_never_cuts_into_one_that_has_begun() -> None:
+    discord = FakeDiscord({CID: [ours(7001)]})
+    d = channel(discord=discord)
+    discord.then("execute_webhook", lambda call: discord._execute_webhook(*call.args), Wait(1.0, "user"))
+    d.deliver(speak(paragraphs(3, "L"), trigger=300))  # its first chunk is sent, then a rate limit
+    d.deliver(speak("E0 earlier.", trigger=200))
+    d.drain()
+    assert tags(discord.said()) == ["L0", "L1", "L2", "E0"]
