@@ -107,6 +107,7 @@ class Bridge:
         self.routes = Routes()  # straight to the owning shard; Root only while the route is unknown
         self._listener: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.start_timeout_s = 30.0
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def start(self, on_fact: Callable[[Any], None] | None = None) -> Bridge:
@@ -123,17 +124,31 @@ class Bridge:
         self.system = start_actor_system(s.data_dir, s.actor_admin_port, s.bind_host, s.log_max_bytes, s.log_keep)
         try:
             self.root = self.system.createActor(ROOT_CLASS)
-            ready = self.system.ask(self.root, ChildStart("root", "root", s, self.tree, ROOT_CLASS), 30)
-            if not isinstance(ready, ChildReady):
-                raise RuntimeError(f"the actor tree did not start (got {ready!r})")
+            self.system.tell(self.root, ChildStart("root", "root", s, self.tree, ROOT_CLASS))
+            early = self._await_ready(self.system, time.monotonic() + self.start_timeout_s)
         except BaseException:
             self.system.shutdown()
             raise
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="bridge")
         self._on_fact = on_fact
+        for fact in early:
+            self._take(fact)
         self._listener = threading.Thread(target=self._listen, name="bridge-outlet", daemon=True)
         self._listener.start()
         return self
+
+    def _await_ready(self, handle: Any, deadline: float) -> list[Any]:
+        """Wait for Root's ChildReady; what Root publishes meanwhile (a Directory as each shard comes up) is kept,
+        not mistaken for the answer: Thespian may deliver it first when a send has to be retried."""
+        early: list[Any] = []
+        while (remaining := deadline - time.monotonic()) > 0:
+            msg = handle.listen(remaining)
+            if isinstance(msg, ChildReady):
+                return early
+            if msg is not None:
+                early.append(msg)
+        raise RuntimeError(f"the actor tree did not start within {self.start_timeout_s:g} s "
+                           f"(heard only {len(early)} other message(s))")
 
     def load_facts(self, apply: Callable[[RouteFact], None]) -> int:
         """Hand `apply` every routing fact the actors persisted (what the edge must know before any actor wakes).
@@ -168,10 +183,15 @@ class Bridge:
                 msg = self.system.listen(0.2)
             except Exception:  # noqa: BLE001 - the system is stopping under us
                 return
-            if isinstance(msg, Directory):
-                self.routes.update(msg)
-            elif msg is not None and self._on_fact is not None and not isinstance(msg, (Answer, ChildReady)):
-                self._on_fact(msg)
+            if msg is not None:
+                self._take(msg)
+
+    def _take(self, msg: Any) -> None:
+        """One message published to the outlet: a new Directory for routing, any other fact for `on_fact`."""
+        if isinstance(msg, Directory):
+            self.routes.update(msg)
+        elif self._on_fact is not None and not isinstance(msg, (Answer, ChildReady)):
+            self._on_fact(msg)
 
     def stop(self) -> None:
         ours = self._tree_pids() if self.system is not None else set()  # ask while the handles still work
