@@ -34,10 +34,10 @@ from actors.effects import (
     WorkAck,
     WorkDone,
 )
+from observability.events import EventLog
 from store import SqliteStore, StaleWrite
 from store.sqlite import encode
 from supervision.child import SupervisedChild
-from supervision.log import SupervisorLog
 from supervision.protocol import Answer, ChildStart, Deliver, Failed
 
 log = logging.getLogger("tzurot.actors")
@@ -65,8 +65,8 @@ class StatefulActor(SupervisedChild):
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def on_start(self, start: ChildStart) -> None:
-        self.events = SupervisorLog(start.settings.data_dir / "events.log", echo_level="warning",
-                                    max_bytes=start.settings.log_max_bytes, keep=start.settings.log_keep)
+        self.events = EventLog.in_dir(start.settings.data_dir, echo_level="warning",
+                                     max_bytes=start.settings.log_max_bytes, keep=start.settings.log_keep)
         self.store = self.open_store(start)
         record = self.store.load(self.state_class.KIND, start.key)
         if record.quarantined:

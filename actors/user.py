@@ -13,8 +13,8 @@ from actors.state.user import UserState
 from ai import AIClient
 from ai.breaker import SharedBreaker, breaker_path
 from ai.errors import AIError, AuthError
+from observability.events import EventLog
 from store.keys import KeyBox
-from supervision.log import SupervisorLog
 from supervision.protocol import ChildStart
 
 log = logging.getLogger("tzurot.ai")
@@ -23,7 +23,7 @@ log = logging.getLogger("tzurot.ai")
 class AIService:
     """The AI client behind `Call("ai", ...)`: the user's key, if any, wins; the operator's has a shared breaker."""
 
-    def __init__(self, settings: Any, keys: KeyBox, events: SupervisorLog | None = None, user: str = "") -> None:
+    def __init__(self, settings: Any, keys: KeyBox, events: EventLog | None = None, user: str = "") -> None:
         self.client = AIClient(settings.ai_base_url, settings.ai_api_key or None, timeout_s=settings.ai_timeout_s)
         self.keys = keys
         self.events, self.user = events, user  # the events log, and whose call this service makes

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from edge.app import free_port
-from supervision import log as slog
+from observability import jsonlog
 from supervision.procs import descendants, pid_alive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ class BotProcess:
             self.lines.append(line)
 
     def supervisor_log(self) -> list[dict[str, Any]]:
-        return slog.read(self.data_dir / "supervisor.log")
+        return jsonlog.read(self.data_dir / "supervisor.log")
 
     def output(self) -> str:
         """Everything the bot printed, over all its runs."""

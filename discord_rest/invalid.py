@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supervision.log import SupervisorLog
+from observability.events import EventLog
 
 BUDGET = 10_000
 WINDOW_S = 600.0
@@ -82,10 +82,10 @@ def invalid_path(data_dir: Path | str) -> Path:
 class InvalidRequests:
     """The bot-wide window, as one process sees it (every process opens the same file)."""
 
-    def __init__(self, path: Path | str, budget: int = BUDGET, events: SupervisorLog | None = None) -> None:
+    def __init__(self, path: Path | str, budget: int = BUDGET, events: EventLog | None = None) -> None:
         self.path = Path(path)
         self.budget = budget
-        self.events = events or SupervisorLog(self.path.with_name("events.log"), echo_level="warning")
+        self.events = events or EventLog.in_dir(self.path.parent, echo_level="warning")
         self._fd: int | None = None
         self._pid = 0
 

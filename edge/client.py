@@ -25,9 +25,9 @@ from edge.durable import WorkLog, catch_up, resend_forever
 from edge.notices import AuthorNotices
 from edge.routing import Outline, RoutingTable
 from observability.activity import Activity
+from observability.events import EventLog
 from observability.metrics import Metrics
 from observability.status import collect
-from supervision.log import SupervisorLog
 
 log = logging.getLogger("tzurot.edge")
 
@@ -215,8 +215,8 @@ class Edge(discord.Client):
         self.table = table
         self.metrics = metrics
         self.usage = Activity()
-        self.events = SupervisorLog(settings.data_dir / "events.log", echo=False, max_bytes=settings.log_max_bytes,
-                                    keep=settings.log_keep)
+        self.events = EventLog.in_dir(settings.data_dir, echo=False, max_bytes=settings.log_max_bytes,
+                                     keep=settings.log_keep)
         self.work = WorkLog(settings)
         self.in_order = ThreadPoolExecutor(1, thread_name_prefix="hand-off")
         self.notices = AuthorNotices(self, self.work, self.events)

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supervision.log import LEVELS, open_generations, readable
+from observability.events import FILE as EVENTS_FILE
+from observability.jsonlog import LEVELS, open_generations, readable
 
-FILES = ("supervisor.log", "events.log")
+FILES = ("supervisor.log", EVENTS_FILE)
 _SINCE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 
 

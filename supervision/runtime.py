@@ -24,7 +24,7 @@ from thespian.actors import ActorSystem
 from thespian.system.transport import IPBase
 from thespian.system.utilis import str_to_loglevel, thesplog_control
 
-from supervision.log import DEFAULT_KEEP, DEFAULT_MAX_BYTES
+from observability.jsonlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES
 
 SYSTEM_BASE = "multiprocTCPBase"
 log = logging.getLogger("tzurot.runtime")

@@ -18,8 +18,8 @@ from actors.messages import (
     UserSettings,
 )
 from actors.user import UserActor
+from observability.jsonlog import read
 from store import MemoryStore
-from supervision.log import read
 from supervision.protocol import Failed
 from tests.harness import ActorHarness
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.stack import free_port
-from supervision import log as slog
+from observability import jsonlog
 from supervision.procs import descendants, pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ class SandboxProcess:
 
     def _logged_pids(self) -> set[int]:
         pids = set()
-        for record in slog.read(self.data_dir / "supervisor.log"):
+        for record in jsonlog.read(self.data_dir / "supervisor.log"):
             pids.add(int(record["pid"]))
             pids.update(int(p) for p in re.findall(r"pid (\d+)", str(record.get("detail", ""))))
         return pids

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from supervision import log as slog
+from observability import jsonlog
 from tests.e2e.bot_process import wait_for
 
 
@@ -48,6 +48,6 @@ def test_what_was_said_while_the_session_was_lost_is_answered_once_after_a_new_s
     wait_for(lambda: stack.bot.output().count("connected as") == 2, what="the second session's on_ready")
     for channel, trigger, answer in missed:
         assert sum(answer in m["content"] for m in sb.replies(channel, trigger)) == 1  # once each
-    events = slog.read(Path(stack.bot.data_dir) / "events.log")
+    events = jsonlog.read(Path(stack.bot.data_dir) / "events.log")
     caught = {int(r["trigger"]) for r in events if r["event"] == "caught_up"}
     assert caught == {trigger for _, trigger, _ in missed}  # read back by the catch-up, not seen live

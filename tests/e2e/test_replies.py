@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from supervision import log as slog
+from observability import jsonlog
 from tests.e2e.bot_process import wait_for
 
 
@@ -27,7 +27,8 @@ def recorded(stack, message_id: int) -> bool:
 
 def received(stack, message_id: int) -> list[dict]:
     """The edge's events.log lines about this message."""
-    return [r for r in slog.read(Path(stack.bot.data_dir) / "events.log") if str(r.get("trigger")) == str(message_id)]
+    records = jsonlog.read(Path(stack.bot.data_dir) / "events.log")
+    return [r for r in records if str(r.get("trigger")) == str(message_id)]
 
 
 def test_a_reply_to_another_human_wakes_no_actor_but_a_reply_to_a_personality_is_answered(make_stack) -> None:

@@ -19,7 +19,7 @@ import pytest
 import config
 from bench.stack import free_port, wait_for
 from bridge import Bridge, default_tree
-from supervision import log as slog
+from observability import jsonlog
 from supervision.procs import descendants, pid_alive
 from supervision.protocol import GroupSpec, TreeSpec
 
@@ -85,7 +85,7 @@ class Tree:
         return None
 
     def log(self) -> list[dict[str, Any]]:
-        records = slog.read(self.settings.supervisor_log_path)
+        records = jsonlog.read(self.settings.supervisor_log_path)
         for r in records:
             self.pids.add(int(r["pid"]))
             if r.get("child_pid"):

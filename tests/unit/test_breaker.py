@@ -273,9 +273,10 @@ def test_the_operators_breaker_opening_is_logged_once(tmp_path: Path, caplog: py
 
 
 def test_the_operators_breaker_opening_goes_to_the_events_log_once(tmp_path: Path) -> None:
-    from supervision.log import SupervisorLog, read
+    from observability.events import EventLog
+    from observability.jsonlog import read
 
-    events = SupervisorLog(tmp_path / "events.log", echo=False)
+    events = EventLog(tmp_path / "events.log", echo=False)
     service = _service(tmp_path, UnavailableError("down"), events)
     for _ in range(7):
         with pytest.raises(UnavailableError):

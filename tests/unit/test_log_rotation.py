@@ -18,6 +18,7 @@ import pytest
 
 import config
 from bench.stack import wait_for
+from observability.events import EventLog
 from observability.logs import read_all
 from supervision.log import SupervisorLog
 from supervision.runtime import log_defs
@@ -145,7 +146,7 @@ def test_read_all_reads_the_rotated_files_oldest_first_merged_by_time(tmp_path: 
 
 
 def test_read_all_after_a_real_rotation_has_every_kept_record(tmp_path: Path) -> None:
-    log = SupervisorLog(tmp_path / "events.log", echo=False, max_bytes=1_500, keep=50)
+    log = EventLog(tmp_path / "events.log", echo=False, max_bytes=1_500, keep=50)
     for i in range(40):
         log.emit("info", "said", "user", str(i))
     assert len(generations(tmp_path / "events.log")) > 3

@@ -25,9 +25,9 @@ from actors.state.channel import ChannelState
 from actors.state.registry import RegistryState
 from actors.state.user import UserState
 from actors.user import UserActor
+from observability import jsonlog
 from store import SqliteStore
 from store.sqlite import decode, encode
-from supervision import log as slog
 
 FAST = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 STATES = [(UserState, "42"), (ChannelState, "7"), (RegistryState, "registry"), (BlacklistState, "blacklist")]
@@ -161,7 +161,7 @@ def test_an_actor_with_a_bad_row_starts_clean_and_the_row_is_quarantined(
         assert answer == ChannelInfo(7, None, None, 0)  # clean
     quarantined = store.quarantined(kind)
     assert [(k, q) for k, q, _ in quarantined] == [(kind, key)]
-    errors = [r for r in slog.read(harness.settings.supervisor_log_path)
+    errors = [r for r in jsonlog.read(harness.settings.supervisor_log_path)
               if r["event"] == "quarantined" and r["level"] == "error"]
     assert len(errors) == 1 and errors[0]["key"] == key and quarantined[0][2] in errors[0]["detail"]
     row = store.conn.execute("SELECT data FROM quarantine WHERE kind=? AND key=?", (kind, key)).fetchone()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from supervision.log import SupervisorLog, read, readable
+from observability.jsonlog import read, readable
+from supervision.log import SupervisorLog
 from supervision.sharding import shard_key, shard_of
 
 REQUIRED = {"ts", "level", "event", "kind", "key", "pid", "detail"}
