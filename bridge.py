@@ -32,7 +32,7 @@ from actors.messages import RouteFact
 from ai.tls import shared_context
 from config import Settings
 from store import SqliteStore
-from store.keys import ensure_key_file
+from store.sealed_keys import ensure_key_file
 from supervision.log import SupervisorLog
 from supervision.procs import descendants, pid_alive
 from supervision.protocol import (

@@ -14,7 +14,7 @@ from ai import AIClient
 from ai.breaker import SharedBreaker, breaker_path
 from ai.errors import AIError, AuthError
 from observability.events import EventLog
-from store.keys import KeyBox
+from store.sealed_keys import KeyBox
 from supervision.protocol import ChildStart
 
 log = logging.getLogger("tzurot.ai")

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 
 import config
 from config import ConfigError, Settings
-from store.keys import KeyBox, ensure_key_file
+from store.sealed_keys import KeyBox, ensure_key_file
 
 GOOD = Fernet.generate_key().decode()
 
