@@ -12,8 +12,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from actors.messages import RouteFact
-from edge.client import outline_of
 from edge.routing import RoutingTable
+from edge.translate import outline_of
 
 
 def _table() -> RoutingTable:

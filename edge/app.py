@@ -95,7 +95,8 @@ async def serve(
     point_discord_py_at(settings)
     edge = Edge(bridge, settings, table, metrics)
     for_edge.attach(edge, asyncio.get_running_loop())
-    http = HttpServer(edge, settings.http_host, settings.http_port, sandbox=sandbox)
+    http = HttpServer(settings, bridge, edge.live_status, metrics, settings.http_host, settings.http_port,
+                      sandbox=sandbox)
     await http.start()
     watchdog = asyncio.create_task(watch_gateway(edge))
     stop = asyncio.Event()

@@ -13,11 +13,15 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from typing import Any, Protocol
 
 from actors.messages import Incoming
 from actors.state.commands import Command, CommandError, parse_command
 from actors.state.proxies import incoming_from, incoming_to
+from config import Settings
+from observability.events import EventLog
 from store import SqliteStore
 
 log = logging.getLogger("tzurot.edge")
@@ -32,7 +36,7 @@ CATCH_UP_LIMIT = 100  # messages read back per channel
 class WorkLog:
     """The work table, seen from the edge's threads (one SQLite connection per thread)."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.path = settings.store_path
         self.prefix = settings.command_prefix
         self._local = threading.local()
@@ -88,62 +92,126 @@ def holds_secret(content: str, prefix: str) -> bool:
     )
 
 
-async def resend_forever(edge: Any, every_s: float = 10.0) -> None:
-    """Hand on again what fell due: handed on, and no actor said it has it (it may have died with it unread),
-    or held by an actor for longer than any answer takes (it is asked again, and says so if it still has it)."""
-    pool, loop = edge.bridge.pool, asyncio.get_running_loop()
-    pruned_at = 0.0
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            due = await loop.run_in_executor(pool, edge.work.due)
-            for incoming, attempts, hopeless in due:
-                if hopeless:
-                    await loop.run_in_executor(pool, edge.work.give_up, incoming.message_id)
-                    log.error("work_failed: message %s in channel %s got no answer after %d hand-offs",
-                              incoming.message_id, incoming.place.channel_id, attempts)
-                    sorry = "I couldn't answer this message, sorry. Please send it again."
-                    await edge.notices.tell_author(incoming, sorry)
-                    continue
-                edge.events.emit("warning" if attempts else "info", "redelivered", "edge", "edge",
-                                 f"hand-off {attempts + 2}", user=incoming.author.id,
-                                 channel=incoming.place.channel_id, trigger=incoming.message_id)
-                await edge.bridge.tell_async("channel", incoming.place.channel_id, incoming)
-            if time.time() - pruned_at > 3600:
-                pruned_at = time.time()
-                await loop.run_in_executor(pool, edge.work.prune)
-                edge.table.expire(pruned_at)
-        except Exception:  # the sweep must outlive a bad moment (the store busy, the tree restarting)
-            log.exception("work sweep failed; trying again")
-
-
 def snowflake_at(seconds: float) -> int:
     return (int(seconds * 1000) - 1_420_070_400_000) << 22
 
 
-async def catch_up(edge: Any, since: float | None = None) -> int:
-    """After a start or a new gateway session: read back, in channels where someone may be talking to us, what
-    came while we were away (since `since`, when the gateway was lost; the edge's start by default)."""
-    import discord
+class HandOn(Protocol):
+    """The bridge as redelivery uses it: its thread pool (for the store's calls), and a tell."""
 
-    loop = asyncio.get_running_loop()
-    floor = snowflake_at(time.time() - WINDOW_S)
-    live = list(edge.table.conversations.items())  # a copy in one step: the listener thread may add meanwhile
-    channels = set(edge.table.activated) | {c for c, until in live if until > time.time()}
-    handed = 0
-    for channel_id in channels:
-        try:
-            channel = edge.get_channel(channel_id) or await edge.fetch_channel(channel_id)
-            # What we saw before we were away: messages arriving now must not hide the gap.
-            before = edge.started if since is None else since
-            seen = await loop.run_in_executor(edge.bridge.pool, edge.work.last_seen, channel_id, before)
-            after = discord.Object(max(seen or 0, floor))
-            async for message in channel.history(after=after, limit=CATCH_UP_LIMIT, oldest_first=True):
-                known = await loop.run_in_executor(edge.bridge.pool, edge.work.known, message.id)
-                if not known:
-                    handed += await edge.handle(message, caught_up=True)
-        except Exception:  # one unreadable channel must not stop the others
-            log.exception("catch-up failed for channel %s", channel_id)
-    if handed:
-        log.warning("caught_up: %d message(s) said while the bot was away were handed on", handed)
-    return handed
+    @property
+    def pool(self) -> Executor | None: ...
+
+    async def tell_async(self, kind: str, key: int | str, body: Any) -> None: ...
+
+
+class Watched(Protocol):
+    """The routing table as redelivery reads it: the channels where someone may be talking to us."""
+
+    activated: dict[int, str]
+    conversations: dict[int, float]  # channel id -> until (epoch seconds)
+
+    def expire(self, now: float) -> int: ...
+
+
+class Notices(Protocol):
+    """Who tells a message's author when no actor can (edge/notices.py)."""
+
+    async def tell_author(self, incoming: Incoming, text: str, kind: str = "edge") -> None: ...
+
+
+class Reader(Protocol):
+    """Where catch-up reads a channel's history, and who filters and hands on what it finds (the edge)."""
+
+    def get_channel(self, id: int, /) -> Any: ...
+
+    async def fetch_channel(self, channel_id: int, /) -> Any: ...
+
+    async def handle(self, message: Any, caught_up: bool = False) -> int: ...
+
+
+class Redelivery:
+    """What keeps the promise: the sweep that hands on again what fell due, and the catch-up after a start or a
+    new gateway session."""
+
+    def __init__(self, work: WorkLog, bridge: HandOn, routes: Watched, notices: Notices, events: EventLog) -> None:
+        self.work, self.bridge, self.routes, self.notices, self.events = work, bridge, routes, notices, events
+
+    async def resend_forever(self, every_s: float = 10.0) -> None:
+        """Hand on again what fell due: handed on, and no actor said it has it (it may have died with it
+        unread), or held by an actor for longer than any answer takes (it is asked again, and says so if it
+        still has it)."""
+        pool, loop = self.bridge.pool, asyncio.get_running_loop()
+        pruned_at = 0.0
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                due = await loop.run_in_executor(pool, self.work.due)
+                for incoming, attempts, hopeless in due:
+                    if hopeless:
+                        await loop.run_in_executor(pool, self.work.give_up, incoming.message_id)
+                        log.error("work_failed: message %s in channel %s got no answer after %d hand-offs",
+                                  incoming.message_id, incoming.place.channel_id, attempts)
+                        sorry = "I couldn't answer this message, sorry. Please send it again."
+                        await self.notices.tell_author(incoming, sorry)
+                        continue
+                    self.events.emit("warning" if attempts else "info", "redelivered", "edge", "edge",
+                                     f"hand-off {attempts + 2}", user=incoming.author.id,
+                                     channel=incoming.place.channel_id, trigger=incoming.message_id)
+                    await self.bridge.tell_async("channel", incoming.place.channel_id, incoming)
+                if time.time() - pruned_at > 3600:
+                    pruned_at = time.time()
+                    await loop.run_in_executor(pool, self.work.prune)
+                    self.routes.expire(pruned_at)
+            except Exception:  # the sweep must outlive a bad moment (the store busy, the tree restarting)
+                log.exception("work sweep failed; trying again")
+
+    async def catch_up(self, reader: Reader, since: float) -> int:
+        """After a start or a new gateway session: read back, in channels where someone may be talking to us,
+        what came while we were away (since `since`, when the gateway was lost)."""
+        import discord
+
+        loop = asyncio.get_running_loop()
+        floor = snowflake_at(time.time() - WINDOW_S)
+        live = list(self.routes.conversations.items())  # a copy in one step: the listener thread may add meanwhile
+        channels = set(self.routes.activated) | {c for c, until in live if until > time.time()}
+        handed = 0
+        for channel_id in channels:
+            try:
+                channel = reader.get_channel(channel_id) or await reader.fetch_channel(channel_id)
+                # What we saw before we were away: messages arriving now must not hide the gap.
+                seen = await loop.run_in_executor(self.bridge.pool, self.work.last_seen, channel_id, since)
+                after = discord.Object(max(seen or 0, floor))
+                async for message in channel.history(after=after, limit=CATCH_UP_LIMIT, oldest_first=True):
+                    known = await loop.run_in_executor(self.bridge.pool, self.work.known, message.id)
+                    if not known:
+                        handed += await reader.handle(message, caught_up=True)
+            except Exception:  # one unreadable channel must not stop the others
+                log.exception("catch-up failed for channel %s", channel_id)
+        if handed:
+            log.warning("caught_up: %d message(s) said while the bot was away were handed on", handed)
+        return handed
+
+
+class OneAtATime:
+    """Runs `job(since)` after each new gateway session, never two at once: a session that begins while one
+    runs is caught up after it, from the earliest loss not yet read back."""
+
+    def __init__(self, job: Callable[[float], Awaitable[Any]]) -> None:
+        self.job = job
+        self._since: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def run(self, since: float) -> asyncio.Task[None]:
+        self._since = since if self._since is None else min(self._since, since)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        return self._task
+
+    async def _drain(self) -> None:
+        while self._since is not None:
+            since, self._since = self._since, None
+            try:
+                await self.job(since)
+            except Exception:  # the next session must still be caught up
+                log.exception("catch-up failed")

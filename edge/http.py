@@ -16,14 +16,17 @@ import os
 import signal
 import sqlite3
 import time
+from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from actors.messages import GetUserSettings
+from config import Settings
 from discord_rest.invalid import read_invalid
+from observability.metrics import Metrics
 
 log = logging.getLogger("tzurot.http")
 OPEN_PATHS = frozenset({"/healthz", "/metrics"})  # probes and scrapers carry no token
@@ -45,12 +48,34 @@ def authorized(header: str, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+class Actors(Protocol):
+    """The actor tree as the probes reach it (the bridge)."""
+
+    @property
+    def pool(self) -> Executor | None: ...
+
+    def directory(self, timeout: float | None = None) -> Any: ...
+
+    async def ask_async(self, kind: str, key: int | str, body: Any, timeout: float | None = None) -> Any: ...
+
+
+class StatusSource(Protocol):
+    """What the bot says of itself (observability/live.py's LiveStatus)."""
+
+    def connected(self) -> bool: ...
+
+    async def status(self, max_age_s: float = 1.0, deadline: float | None = None) -> dict[str, Any]: ...
+
+    async def refresh_gauges(self, deadline: float | None = None) -> None: ...
+
+
 class HttpServer:
-    def __init__(self, edge: Any, host: str, port: int, sandbox: bool = False) -> None:
-        self.edge = edge
+    def __init__(self, settings: Settings, actors: Actors, live_status: StatusSource, metrics: Metrics, host: str,
+                 port: int, sandbox: bool = False) -> None:
+        self.settings, self.actors, self.live_status, self.counters = settings, actors, live_status, metrics
         self.host, self.port, self.sandbox = host, port, sandbox
-        self.token: str = edge.settings.http_token
-        self.origins = page_origins(edge.settings.discord_api_base) if sandbox else frozenset()
+        self.token: str = settings.http_token
+        self.origins = page_origins(settings.discord_api_base) if sandbox else frozenset()
         self.started = time.time()
         self._runner: web.AppRunner | None = None
 
@@ -59,7 +84,7 @@ class HttpServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/status", self.status)
-        if self.edge.settings.http_ping:
+        if self.settings.http_ping:
             app.router.add_get("/ping", self.ping)
         if self.sandbox:
             app.router.add_route("OPTIONS", "/{tail:.*}", self.preflight)
@@ -92,11 +117,11 @@ class HttpServer:
     async def healthz(self, request: web.Request) -> web.Response:
         deadline = time.monotonic() + HEALTHZ_BUDGET_S
         failing = []
-        if not self.edge.connected():
+        if not self.live_status.connected():
             failing.append("gateway: not connected")
         actors, store = await asyncio.gather(
-            self.bounded(deadline, lambda left: self.edge.bridge.directory(timeout=left)),
-            self.bounded(deadline, lambda left: store_writable(self.edge.settings, left)),
+            self.bounded(deadline, lambda left: self.actors.directory(timeout=left)),
+            self.bounded(deadline, lambda left: store_writable(self.settings, left)),
             return_exceptions=True,
         )
         if isinstance(actors, BaseException):
@@ -111,17 +136,17 @@ class HttpServer:
         """Always answers: when the actors do not answer within the budget, the gauges keep their last values."""
         deadline = time.monotonic() + METRICS_BUDGET_S
         try:
-            await asyncio.wait_for(self.edge.refresh_gauges(deadline), METRICS_BUDGET_S + GRACE_S)
+            await asyncio.wait_for(self.live_status.refresh_gauges(deadline), METRICS_BUDGET_S + GRACE_S)
         except Exception as exc:  # noqa: BLE001 - a scrape must still get the counters
             log.info("metrics: live-actor gauges not refreshed (%s)", type(exc).__name__)
-        self.edge.metrics.observe_invalid(read_invalid(self.edge.settings.data_dir))
-        body = self.edge.metrics.render()
+        self.counters.observe_invalid(read_invalid(self.settings.data_dir))
+        body = self.counters.render()
         return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     async def status(self, request: web.Request) -> web.Response:
         deadline = time.monotonic() + STATUS_BUDGET_S
         try:
-            status = await asyncio.wait_for(self.edge.status(deadline=deadline), STATUS_BUDGET_S + GRACE_S)
+            status = await asyncio.wait_for(self.live_status.status(deadline=deadline), STATUS_BUDGET_S + GRACE_S)
         except Exception as exc:  # noqa: BLE001
             return web.json_response({"error": f"actor system not answering: {type(exc).__name__}"}, status=503)
         return web.json_response(status)
@@ -134,7 +159,7 @@ class HttpServer:
         except (KeyError, ValueError):
             return web.json_response({"error": "GET /ping?user=<user id>"}, status=400)
         started = time.perf_counter()
-        await self.edge.bridge.ask_async("user", user, GetUserSettings(user))
+        await self.actors.ask_async("user", user, GetUserSettings(user))
         return web.json_response({"ms": round((time.perf_counter() - started) * 1000, 3)})
 
     async def preflight(self, request: web.Request) -> web.Response:
@@ -148,7 +173,7 @@ class HttpServer:
             pid = int((await request.json())["pid"])
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": "send {\"pid\": <actor pid>}"}, status=400)
-        status = await self.edge.status()
+        status = await self.live_status.status()
         ours = {c["pid"] for s in status["supervisors"] for c in s["children"] if c["pid"]}
         if pid not in ours:
             return web.json_response({"error": f"{pid} is not an actor of this bot"}, status=404)
@@ -160,11 +185,11 @@ class HttpServer:
         """`call(seconds_left)` on the bridge's pool; the time left is measured when a thread takes it, and the
         call must end by then, so the thread is free again when this returns."""
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self.edge.bridge.pool, lambda: call(max(0.0, deadline - time.monotonic())))
+        work = loop.run_in_executor(self.actors.pool, lambda: call(max(0.0, deadline - time.monotonic())))
         return await asyncio.wait_for(work, max(0.0, deadline - time.monotonic()) + GRACE_S)
 
 
-def store_writable(settings: Any, timeout: float = 2.0) -> None:
+def store_writable(settings: Settings, timeout: float = 2.0) -> None:
     """The store's write lock can be had within `timeout` (one busy wait, nothing created or migrated)."""
     if timeout <= 0:
         raise TimeoutError("no time left to check the store")

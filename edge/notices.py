@@ -10,11 +10,12 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
 
 import discord
 
 from actors.messages import Incoming
+from edge.durable import WorkLog
+from observability.events import EventLog
 from supervision.protocol import Undelivered
 
 log = logging.getLogger("tzurot.edge")
@@ -42,7 +43,7 @@ class NoticeWindow:
 class AuthorNotices:
     """The edge's own voice: a plain reply from the bot, through discord.py, once a window per user and kind."""
 
-    def __init__(self, client: discord.Client, work: Any, events: Any) -> None:
+    def __init__(self, client: discord.Client, work: WorkLog, events: EventLog) -> None:
         self.client, self.work, self.events = client, work, events
         self.window = NoticeWindow()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from actors.messages import RouteFact
 
@@ -118,6 +119,12 @@ class RoutingTable:
         else:
             self.dropped[reason] += 1
         return reason
+
+    def summary(self) -> dict[str, Any]:
+        """What the filter did and what it knows, for the status screen."""
+        return {"forwarded": self.forwarded, "dropped": dict(self.dropped),
+                "routing": {"webhooks": len(self.webhooks), "aliases": len(self.aliases),
+                            "activated": len(self.activated)}}
 
     def ours(self, webhook_id: int | None, application_id: int | None) -> bool:
         """A message through one of our webhooks: one we know, or any our application owns (even one deleted

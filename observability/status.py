@@ -75,6 +75,16 @@ def collect(statuses: list[Any], extra: dict[str, Any], data_dir: Path) -> dict[
     }
 
 
+def live_by_kind(status: dict[str, Any]) -> dict[str, int]:
+    """How many actors of each kind have a process, from a collected status."""
+    counts: dict[str, int] = {}
+    for supervisor in status["supervisors"]:
+        for child in supervisor["children"]:
+            if child["pid"] is not None:
+                counts[child["kind"]] = counts.get(child["kind"], 0) + 1
+    return counts
+
+
 def render(status: dict[str, Any]) -> str:
     """One screen for people."""
     lines = [f"Tzurot status  {status['time']}  uptime {status.get('uptime_s', 0) / 60:.0f} min  "

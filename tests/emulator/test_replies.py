@@ -7,8 +7,8 @@ import asyncio
 import aiohttp
 import discord
 
-from edge.client import outline_of
 from edge.routing import RoutingTable
+from edge.translate import outline_of
 from emulator.discord import World, default_world
 from emulator.discord.models import Message
 from emulator.discord.openapi import load_spec

@@ -15,9 +15,10 @@ from typing import Any
 import aiohttp
 
 from bridge import Bridge
-from edge.client import Edge
 from edge.http import HttpServer
 from edge.routing import RoutingTable
+from observability.activity import Activity
+from observability.live import LiveStatus
 from observability.metrics import Metrics
 
 
@@ -43,9 +44,11 @@ def test_probes_answer_in_time_and_free_the_bridge_when_root_does_not_answer(mak
     tree.pids.add(root_pid)
 
     async def main() -> dict[str, Any]:
-        edge = Edge(bridge, tree.settings, RoutingTable(prefix=tree.settings.command_prefix), Metrics())
-        edge.connected = lambda: True  # type: ignore[method-assign]  # no gateway here: only the actors count
-        server = HttpServer(edge, "127.0.0.1", 0)
+        settings, metrics = tree.settings, Metrics()
+        # no gateway here: only the actors count
+        live = LiveStatus(bridge, settings, metrics, RoutingTable(prefix=settings.command_prefix), Activity(),
+                          gateway_up=lambda: True)
+        server = HttpServer(settings, bridge, live, metrics, "127.0.0.1", 0)
         await server.start()
         base = f"http://127.0.0.1:{server.port}"
         got: dict[str, Any] = {}
@@ -63,7 +66,6 @@ def test_probes_answer_in_time_and_free_the_bridge_when_root_does_not_answer(mak
                 got["recovered"] = await get(session, f"{base}/healthz")
         finally:
             await server.stop()
-            edge.in_order.shutdown(wait=False)
         return got
 
     got = asyncio.run(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from edge.client import OneAtATime
+from edge.durable import OneAtATime
 
 
 def test_sessions_that_begin_during_a_catch_up_are_caught_up_after_it_from_the_earliest_loss() -> None:

@@ -42,6 +42,8 @@ class FakeBridge:
 
 
 class FakeEdge:
+    """The server's collaborators: the settings, the actors (a fake bridge), the counters and a live status."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.bridge = FakeBridge()
@@ -55,6 +57,10 @@ class FakeEdge:
 
     async def refresh_gauges(self, *_: Any, **__: Any) -> None:
         return None
+
+    def server(self, sandbox: bool = False) -> HttpServer:
+        """The server on a free loopback port, with this edge's parts."""
+        return HttpServer(self.settings, self.bridge, self, self.metrics, "127.0.0.1", 0, sandbox=sandbox)
 
 
 def settings_for(tmp_path: Path, **changes: Any) -> Settings:
@@ -70,7 +76,7 @@ def serve(settings: Settings, sandbox: bool, scenario: Any) -> Any:
     """Run the server on a free loopback port and `scenario(session, base_url)` against it."""
 
     async def main() -> Any:
-        server = HttpServer(FakeEdge(settings), "127.0.0.1", 0, sandbox=sandbox)
+        server = FakeEdge(settings).server(sandbox=sandbox)
         await server.start()
         try:
             async with aiohttp.ClientSession() as session:
@@ -180,7 +186,7 @@ def running_server(tmp_path: Path) -> Iterator[Any]:
     """The server with a token, on a loop in another thread, for the synchronous `bot.py status`."""
     settings = settings_for(tmp_path, http_token=TOKEN)
     loop = asyncio.new_event_loop()
-    server = HttpServer(FakeEdge(settings), "127.0.0.1", 0, sandbox=False)
+    server = FakeEdge(settings).server(sandbox=False)
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
@@ -228,7 +234,7 @@ def test_healthz_answers_within_its_budget_and_holds_no_bridge_thread_after(tmp_
     edge.bridge = stuck = StuckBridge()
 
     async def main() -> tuple[int, str, float, int]:
-        server = HttpServer(edge, "127.0.0.1", 0)
+        server = edge.server()
         await server.start()
         try:
             async with aiohttp.ClientSession() as session:

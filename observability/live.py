@@ -1,0 +1,106 @@
+"""The running bot's status and live-actor gauges: what `bot.py status`, `GET /status` and `GET /metrics` show.
+
+Gathered from the actor tree (through the bridge), the edge's own counters and the files every actor process
+shares (the AI breaker, Discord's invalid-request window). Gathering asks every supervisor, so a status is kept
+for a moment; every ask ends by the caller's deadline, so no bridge thread still waits on the actors after a
+probe has answered. `observability/status.py` shapes and renders what is gathered here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any, Protocol
+
+from actors.messages import GetSlots, SlotsInfo
+from ai.breaker import SharedBreaker, breaker_path
+from config import Settings
+from discord_rest.invalid import read_invalid
+from observability.activity import Activity
+from observability.metrics import Metrics
+from observability.status import collect, live_by_kind
+
+LIVE_KINDS = ("shard", "user", "channel", "registry", "blacklist", "slots")  # the live_actors gauge's labels
+
+
+class Tree(Protocol):
+    """The actor tree as status reads it (the bridge)."""
+
+    @property
+    def pool(self) -> Executor | None: ...
+
+    def status(self, timeout: float | None = None) -> list[Any]: ...
+
+    def ask(self, kind: str, key: int | str, body: Any, timeout: float | None = None) -> Any: ...
+
+
+class Counted(Protocol):
+    """What the edge counts of its filter (the routing table)."""
+
+    def summary(self) -> dict[str, Any]: ...
+
+
+class LiveStatus:
+    def __init__(self, tree: Tree, settings: Settings, metrics: Metrics, routing: Counted, usage: Activity,
+                 gateway_up: Callable[[], bool], started: float | None = None) -> None:
+        self.tree, self.settings, self.metrics, self.routing, self.usage = tree, settings, metrics, routing, usage
+        self._gateway_up = gateway_up
+        self.started = time.time() if started is None else started
+        self.breaker = SharedBreaker(breaker_path(settings.data_dir, settings.ai_model), settings.ai_breaker_failures,
+                                     settings.ai_breaker_cooldown_s)  # the default model's: read for status only
+        self._cache: tuple[float, dict[str, Any]] | None = None
+
+    def connected(self) -> bool:
+        """Is the gateway connected (the edge's discord.py client says)."""
+        return self._gateway_up()
+
+    async def status(self, max_age_s: float = 1.0, deadline: float | None = None) -> dict[str, Any]:
+        """Everything `bot.py status` shows; asks every supervisor, so cached for a moment. Every ask ends by
+        `deadline` (time.monotonic(); default: the ask timeout from now), so no bridge thread outlives it."""
+        fresh = {"discord_invalid": read_invalid(self.settings.data_dir)}  # a file read: never from the cache
+        if self._cache is not None and time.time() - self._cache[0] < max_age_s:
+            return {**self._cache[1], **fresh}
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + self.settings.ask_timeout_s if deadline is None else deadline
+
+        def left(cap: float = float("inf")) -> float:  # measured when the bridge thread starts, not before
+            return max(0.0, min(cap, deadline - time.monotonic()))
+
+        statuses = await loop.run_in_executor(self.tree.pool, lambda: self.tree.status(timeout=left()))
+        extra = {
+            "uptime_s": round(time.time() - self.started, 1),
+            "gateway_connected": self.connected(),
+            "edge": self.routing.summary(),
+            "outboxes": self.metrics.deepest("channel_depth"),
+            "inboxes": self.metrics.deepest("user_depth"),
+            "top_users": self.usage.top(),
+            "ai_slots": await self.slots_view(left),
+            "breaker": await loop.run_in_executor(self.tree.pool, self.breaker_state),
+        }
+        status = collect(statuses, extra, self.settings.data_dir)
+        self._cache = (time.time(), status)
+        return {**status, **fresh}
+
+    async def slots_view(self, left: Callable[[float], float] = lambda cap: cap) -> dict[str, int]:
+        """The operator's AI slots (capacity, in use, waiting), or {} while the slots actor does not answer
+        within 3 s or what `left` says remains."""
+        loop = asyncio.get_running_loop()
+        try:
+            info = await loop.run_in_executor(
+                self.tree.pool, lambda: self.tree.ask("slots", "slots", GetSlots(), timeout=max(1e-3, left(3.0))))
+        except Exception:  # noqa: BLE001 - status must still answer; the screen shows "?"
+            return {}
+        return {"capacity": info.capacity, "in_use": info.in_use, "waiting": info.waiting} if isinstance(
+            info, SlotsInfo) else {}
+
+    def breaker_state(self) -> str:
+        """The operator's AI breaker as every actor process sees it: closed, open or half-open."""
+        return self.breaker.state()
+
+    async def refresh_gauges(self, deadline: float | None = None) -> None:
+        """The live-actor gauges, from a status at most 2 s old."""
+        counts = live_by_kind(await self.status(max_age_s=2.0, deadline=deadline))
+        for kind in LIVE_KINDS:
+            self.metrics.live_actors.labels(kind).set(counts.get(kind, 0))
