@@ -64,7 +64,7 @@ def replied_to(message: discord.Message) -> tuple[bool, discord.Message | None]:
 
 def outline_of(message: discord.Message, me: discord.ClientUser) -> Outline:
     """What the filter decides on (`RoutingTable.decide`)."""
-    is_reply, resolved = replied_to(message)
+    is_reply, resolved = replied_to(message) if message.reference is not None else (False, None)
     return Outline(
         channel_id=message.channel.id,
         author_id=message.author.id,
