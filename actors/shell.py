@@ -63,6 +63,11 @@ class StatefulActor(SupervisedChild):
     def make_services(self, start: ChildStart) -> dict[str, Any]:
         return {}
 
+    def restore_args(self) -> dict[str, Any]:
+        """What the state class is handed besides its row and the settings (e.g. an id source): the clock comes
+        with every message, anything else from the outside world comes from here, so the state stays pure."""
+        return {}
+
     # ---- lifecycle ------------------------------------------------------------------------------
     def on_start(self, start: ChildStart) -> None:
         self.events = EventLog.in_dir(start.settings.data_dir, echo_level="warning",
@@ -98,7 +103,7 @@ class StatefulActor(SupervisedChild):
     def _rebuild(self, key: str, data: dict[str, Any] | None, settings: Any) -> Any:
         """The state from its own row, and, for a state kept one row per item (`ROWS`), from every item's row.
         An item row the state cannot use is set aside like an unreadable actor row."""
-        state = self.state_class.restore(key, data, settings)
+        state = self.state_class.restore(key, data, settings, **self.restore_args())
         kind = getattr(self.state_class, "ROWS", None)
         if kind is None:
             return state
@@ -145,7 +150,7 @@ class StatefulActor(SupervisedChild):
                 self._forget_unsaved()
                 if self._exiting:
                     return
-        reference = uuid.uuid4().hex[:8]
+        reference = new_reference()
         self.log("error", "failed", f"ref {reference}: {type(body).__name__} raised {where(error)}")
         self._answer_failed(msg, reference, "handler failed")
         try:
@@ -249,6 +254,11 @@ class StatefulActor(SupervisedChild):
             self._store_failing = False
             self.events.emit("info", "store_recovered", self.kind, self.key, "a save succeeded again")
         return result
+
+
+def new_reference() -> str:
+    """A short random id that a user, the asker and the log share for one failure."""
+    return uuid.uuid4().hex[:8]
 
 
 def where(exc: BaseException) -> str:

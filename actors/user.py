@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from actors.shell import StatefulActor
+from actors.shell import StatefulActor, new_reference
 from actors.state.user import UserState
 from ai import AIClient
 from ai.breaker import SharedBreaker, breaker_path
@@ -74,6 +74,9 @@ class AIService:
 
 class UserActor(StatefulActor):
     state_class = UserState
+
+    def restore_args(self) -> dict[str, Any]:
+        return {"ids": new_reference}  # the reference ids of failures spoken to the user
 
     def make_services(self, start: ChildStart) -> dict[str, Any]:
         keys = KeyBox.load(start.settings)

@@ -1,9 +1,6 @@
-"""Circuit breakers for the AI backend: one per user's own key (in that user's state), and one shared by
-every actor process for the operator's key (its state in a locked file, like the Discord request gate).
-
-closed: calls go through; `threshold` failures in a row open it. open: calls are refused at once (users get
-one clear answer instead of a timeout each) until `cooldown_s` passes. half-open: one probe call goes
-through; its success closes the breaker, its failure opens it again.
+"""The operator's AI circuit breaker, shared by every actor process: the pure rule (`actors/state/breaker.py`)
+applied to numbers kept in a small locked file, like the Discord request gate. One file per model, so one
+personality's broken model does not stop the others.
 """
 
 from __future__ import annotations
@@ -13,48 +10,15 @@ import hashlib
 import os
 import struct
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+from actors.state.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
 
+__all__ = ["CLOSED", "HALF_OPEN", "OPEN", "Breaker", "SharedBreaker", "breaker_path"]
 
-@dataclass
-class Breaker:
-    """The pure rule; `failures`, `opened_at` and `probing` are all the state there is."""
-
-    threshold: int = 5
-    cooldown_s: float = 30.0
-    failures: int = 0
-    opened_at: float = 0.0
-    probing: float = 0.0  # when the current probe started (0: none); a lost probe expires after cooldown_s
-
-    def state(self, now: float) -> str:
-        if self.failures < self.threshold:
-            return CLOSED
-        return HALF_OPEN if now - self.opened_at >= self.cooldown_s else OPEN
-
-    def allow(self, now: float) -> bool:
-        state = self.state(now)
-        if state == CLOSED:
-            return True
-        if state == HALF_OPEN and (not self.probing or now - self.probing > self.cooldown_s):
-            self.probing = now  # exactly one probe at a time
-            return True
-        return False
-
-    def record(self, ok: bool, now: float) -> bool:
-        """Note a call's outcome; True when this outcome opened the breaker."""
-        was_open = self.failures >= self.threshold
-        self.probing = 0.0
-        if ok:
-            self.failures = 0
-            return False
-        self.failures += 1
-        if self.failures >= self.threshold:
-            self.opened_at = now
-            return not was_open
-        return False
+T = TypeVar("T")
 
 
 def breaker_path(data_dir: Path, model: str) -> Path:
@@ -83,7 +47,7 @@ class SharedBreaker:
     def state(self, now: float | None = None) -> str:
         return self._update(lambda b, t: b.state(t), now)
 
-    def _update(self, step, now: float | None):  # type: ignore[no-untyped-def]
+    def _update(self, step: Callable[[Breaker, float], T], now: float | None) -> T:
         now = time.time() if now is None else now
         fd = self._file()
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -1,7 +1,8 @@
 """Discord REST v10 from inside an actor process: synchronous httpx, rate limits from the headers, no sleeping.
 
 Every call returns a result instead of waiting: `Ok`, `Fail`, or `Wait(seconds)` when a bucket is empty, the
-bot's shared budget is spent, or Discord answered 429. The actor then sets a Thespian timer and tries again;
+bot's shared budget is spent, or Discord answered 429 (the types are `actors/results.py`'s, which the pure state
+classes read). The actor then sets a Thespian timer and tries again;
 an actor never sleeps. Buckets are keyed by Discord's `X-RateLimit-Bucket` plus the major parameter (webhook
 or channel id), because different webhooks have been seen to report the same bucket string. A global 429
 pauses every sender in every process through the shared gate. Every 401, 403 and non-shared 429 is counted
@@ -18,45 +19,14 @@ from typing import Any
 
 import httpx
 
+from actors.results import Fail, Ok, Result, Wait
 from ai.tls import shared_context
 from discord_rest.gate import GlobalGate
 from discord_rest.invalid import InvalidRequests, invalid_path, is_invalid, pace
 
 NO_MENTIONS: dict[str, Any] = {"parse": []}
 
-
-@dataclass(frozen=True)
-class Ok:
-    status: int
-    data: Any
-
-
-@dataclass(frozen=True)
-class Fail:
-    """Discord refused (or could not be reached: status 0). `code` is Discord's JSON error code."""
-
-    status: int
-    code: int | None
-    message: str
-
-    @property
-    def unknown_webhook(self) -> bool:
-        return self.status == 404 and self.code in (10015, None)
-
-    @property
-    def missing_permission(self) -> bool:
-        return self.status == 403
-
-
-@dataclass(frozen=True)
-class Wait:
-    """Nothing was sent: try again after `seconds`. `scope` says why (bucket, global, user, shared, gate)."""
-
-    seconds: float
-    scope: str
-
-
-Result = Ok | Fail | Wait
+__all__ = ["DiscordRest", "Fail", "Ok", "Result", "Wait"]  # the result types are defined in actors/results.py
 
 
 @dataclass

@@ -7,11 +7,10 @@ readable.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from actors.effects import Call, Count, Effect, Observe, Push, Save, Tell, Timer, WorkDone
+from actors.effects import Call, Count, Effect, IdSource, Observe, Push, Save, Tell, Timer, WorkDone
 from actors.messages import Heard, Persona, RouteFact, SlotGranted, SlotRelease, SlotRequest, Speak, TypingFor
 from actors.state import context as ctx
 from actors.state.addressing import Target, conversation_timeout
@@ -36,6 +35,7 @@ class Answering:
     limits: Any
     waiting: Any
     verified: bool
+    ids: IdSource
 
     # and log(), _next(), _done_with() from UserState; sealed() from UserCommands.
 
@@ -56,7 +56,7 @@ class Answering:
             bool(record.get("context_line")),
         )
         line = (
-            ctx.context_line(msg.place.guild_name, msg.place.name, msg.place.kind, msg.created_at)
+            ctx.context_line(msg.place.guild_name, msg.place.name, msg.place.kind, msg.created_at or now)
             if speaker.context_line
             else ""
         )
@@ -159,7 +159,7 @@ class Answering:
             ]
             effects.append(Push(RouteFact("conversation", cid, now + conversation_timeout(heard.incoming.place.kind))))
         else:
-            reference = uuid.uuid4().hex[:8]
+            reference = self.ids()
             kind = ctx.error_kind(result) if not isinstance(text, str) else "empty"
             effects.append(self.log(heard, "warning", "ai_failed", f"ref {reference}: {kind} {type(result).__name__}"))
             text = ctx.spoken_error(kind, reference)

@@ -48,12 +48,12 @@ from actors.messages import (
     TypingFor,
     WebhooksChanged,
 )
+from actors.results import Ok
+from actors.state.discord_text import LIMIT, split_message
 from actors.state.names import name_problem
 from actors.state.outbox import Chunk, Outbox
 from actors.state.proxies import incoming_from, incoming_to, proxy_match
 from actors.state.sending import WebhookSender
-from discord_rest.client import Ok
-from discord_rest.split import LIMIT, split_message
 
 REPLY_MAP_CAP = 1000
 

@@ -7,8 +7,8 @@ that is written to the log too, so an operator can find the details of the one f
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 MAX_TURNS = 20
@@ -34,7 +34,7 @@ def author_label(display_name: str, username: str) -> str:
 
 
 def context_line(guild_name: str, channel_name: str, kind: str, at: float) -> str:
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at or time.time()))
+    when = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     if kind == "dm":
         return f"[direct message | {when}]"
     return f"[{guild_name} > #{channel_name} | {when}]"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ai.breaker import Breaker
+from actors.state.breaker import Breaker
 
 DAY_S = 86_400
 NOTICE_WINDOW_S = 60.0  # refusals of the same kind: at most one notice to the user per window

@@ -10,10 +10,9 @@ from typing import Any
 
 from actors.effects import Call, Count, Effect, Log, Observe, Push, Resume, Save, Timer, WorkDone
 from actors.messages import Notify, Pump, RouteFact
+from actors.results import Fail, Ok, Wait
+from actors.state.discord_text import LIMIT, legal_username, split_message
 from actors.state.outbox import Chunk, Outbox
-from discord_rest.client import Fail, Ok, Wait
-from discord_rest.names import legal_username
-from discord_rest.split import LIMIT, split_message
 
 MAX_WEBHOOKS = 15  # Discord's per-channel limit, counting other bots' webhooks
 SEND_ATTEMPTS = 5

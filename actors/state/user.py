@@ -11,7 +11,23 @@ from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from actors.effects import Call, Count, Done, Effect, Log, Push, Reply, Save, Tell, Timer, Wake, WorkAck, WorkDone
+from actors.effects import (
+    Call,
+    Count,
+    Done,
+    Effect,
+    IdSource,
+    Log,
+    Push,
+    Reply,
+    Save,
+    Tell,
+    Timer,
+    Wake,
+    WorkAck,
+    WorkDone,
+    counting_ids,
+)
 from actors.messages import (
     CommandFor,
     GetUserSettings,
@@ -31,13 +47,13 @@ from actors.messages import (
 )
 from actors.state.addressing import Target, addressed
 from actors.state.answering import Answering
+from actors.state.breaker import Breaker
 from actors.state.commands import Command, CommandError, parse_command
 from actors.state.limits import UserLimits
 from actors.state.names import alias_problem, name_problem, normalize_alias
 from actors.state.proxies import incoming_from, incoming_to
 from actors.state.registry_records import default_prompt
 from actors.state.user_commands import UserCommands
-from ai.breaker import Breaker
 
 MAX_ALIASES = 50
 INBOX_CAP = 20  # messages waiting while the previous one is answered
@@ -86,11 +102,15 @@ class UserState(Answering, UserCommands):
     waiting: tuple[int, str, Any] | None = None  # (trigger id, purpose, what to continue with)
     personas: dict[str, tuple[dict[str, Any], float]] = field(default_factory=dict)
     expected: dict[int, float] = field(default_factory=dict)  # our earlier messages asked for again -> wait until
+    ids: IdSource = field(default_factory=counting_ids, repr=False, compare=False)  # reference ids, from the shell
 
     # ---- persistence --------------------------------------------------------------------------
     @classmethod
-    def restore(cls, key: str, data: dict[str, Any] | None, settings: Any = None) -> UserState:
+    def restore(cls, key: str, data: dict[str, Any] | None, settings: Any = None,
+                ids: IdSource | None = None) -> UserState:
         state = cls(int(key), UserOptions.from_settings(settings))
+        if ids is not None:
+            state.ids = ids
         if settings is not None:
             state.limits = UserLimits(
                 settings.user_rate_per_min,

@@ -7,7 +7,7 @@ the bot owner. Keys are accepted only in DMs: one posted in a server channel is 
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime
 from typing import Any
 
 from actors.effects import Call, Effect, Log, Save, Tell
@@ -50,7 +50,7 @@ class UserCommands:
         name, args, dm = cmd.name, cmd.args, msg.place.kind == "dm"
         owner = self.user_id == self.options.bot_owner
         if name in REGISTRY_COMMANDS:
-            facts = self.status_text(heard) if name == "status" else msg.attachment_text
+            facts = self.status_text(heard, now) if name == "status" else msg.attachment_text
             return [self.forward(heard, cmd, "registry", "registry", facts)]
         if name in ("activate", "deactivate"):
             if dm:
@@ -172,12 +172,13 @@ class UserCommands:
             return [Save(), self.notify(heard, text)]
         return [self.notify(heard, f"Autorespond is {'on' if self.autorespond else 'off'}.")]
 
-    def status_text(self, heard: Heard) -> str:
+    def status_text(self, heard: Heard, now: float) -> str:
         activation = heard.activated or "none"
+        checked = datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S UTC")
         return (
             f"Autorespond: {'on' if self.autorespond else 'off'} · Key: "
             f"{'your own' if self.sealed_key else 'the bot’s'} · Verified: {'yes' if self.verified else 'no'} · "
-            f"This channel's activation: {activation} · Checked {time.strftime('%H:%M:%S UTC', time.gmtime())}"
+            f"This channel's activation: {activation} · Checked {checked}"
         )
 
     # Provided by UserState.

@@ -32,12 +32,11 @@ from actors.messages import (
     TypingFor,
     WebhooksChanged,
 )
+from actors.results import Fail, Ok, Wait
 from actors.state.channel import OUTBOX_BACKLOG, REPLY_MAP_CAP, TYPING_REFRESH_S, ChannelState
+from actors.state.discord_text import LIMIT, legal_username
 from actors.state.outbox import DONE_CAP, TOTAL_CAP, USER_QUEUE_CAP
 from actors.state.sending import MAX_WEBHOOKS, SEND_ATTEMPTS
-from discord_rest.client import Fail, Ok, Wait
-from discord_rest.names import legal_username
-from discord_rest.split import LIMIT
 from store.sqlite import decode, encode
 
 NOW = 1_700_000_000.0

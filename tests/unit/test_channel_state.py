@@ -20,8 +20,8 @@ from actors.messages import (
     ReplyTarget,
     RouteFact,
 )
+from actors.results import Fail, Ok, Wait
 from actors.state.channel import REPLY_MAP_CAP, ChannelState
-from discord_rest.client import Fail, Ok, Wait
 from store.sqlite import decode, encode
 
 NOW = 1_700_000_000.0

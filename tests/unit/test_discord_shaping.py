@@ -7,9 +7,8 @@ import time
 
 import pytest
 
+from actors.state.discord_text import LIMIT, legal_username, split_message
 from discord_rest.gate import GlobalGate
-from discord_rest.names import legal_username
-from discord_rest.split import LIMIT, split_message
 
 
 def test_short_text_is_one_message_and_blank_is_none() -> None:

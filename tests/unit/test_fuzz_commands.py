@@ -23,13 +23,13 @@ from hypothesis import strategies as st
 
 from actors.effects import Call, Done, Push, Resume, Save, SaveRow, Tell, WorkAck, WorkDone
 from actors.messages import Author, Incoming, Place, RouteFact
+from actors.results import Ok
 from actors.state.blacklist import BlacklistState
 from actors.state.channel import ChannelState
 from actors.state.command_help import ALIASES as COMMAND_WORDS
 from actors.state.registry import RegistryState
 from actors.state.user import UserState
 from config import Settings
-from discord_rest.client import Ok
 from edge.routing import RoutingTable
 from store import SqliteStore
 from store.sqlite import encode

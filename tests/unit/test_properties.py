@@ -17,8 +17,7 @@ from actors.state.addressing import personal_alias
 from actors.state.command_help import ALIASES as COMMAND_WORDS
 from actors.state.command_help import DISCORD_MAX
 from actors.state.commands import MESSAGE_MAX, Command, CommandError, parse_command
-from discord_rest.names import USERNAME_MAX, legal_username
-from discord_rest.split import LIMIT, split_message
+from actors.state.discord_text import LIMIT, USERNAME_MAX, legal_username, split_message
 from edge.routing import mentions
 from emulator.ai.replies import long_text
 from emulator.discord.rules import execute_problems
