@@ -1,53 +1,65 @@
 """How a user's actor answers one message: the model's context, the operator's capacity, the call, and
 speaking the answer (or the failure, in character, with a reference id).
 
-A mixin of UserState (`actors/state/user.py`), which owns the state; split out only to keep each module
-readable.
+A part of UserState (`actors/state/user.py`), over the records it reads and changes: the profile, the
+conversation memory, the limits. It never touches the queue of messages: each decision comes back as a `Step`
+(the effects, and what the queue now waits for, or that the message's turn is over), which the queue applies.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
-from actors.effects import Call, Count, Effect, IdSource, Observe, Push, Save, Tell, Timer, WorkDone
+from actors.effects import Call, Count, Effect, IdSource, Observe, Push, Save, Tell, Timer, WorkDone, counting_ids
 from actors.messages import Heard, Persona, RouteFact, SlotGranted, SlotRelease, SlotRequest, Speak, TypingFor
 from actors.state import context as ctx
 from actors.state.addressing import Target, conversation_timeout
+from actors.state.limits import UserLimits
+from actors.state.user_commands import Profile
+from actors.state.voice import Voice
 
 SLOT_RETRY_S = 15.0  # ask the Slots actor again (it keeps nothing across a restart)
 SLOT_TRIES = 8  # then give up with a "very busy" answer
 ANSWERS_CAP = 50
 HISTORY_CAP = 30  # conversations (channel x personality) remembered per user
 
+Waiting = tuple[int, str, Any]  # (trigger id, purpose, what to continue with): what a user's queue waits for
 
+
+@dataclass(frozen=True)
+class Step:
+    """What answering decided: its effects, then what the queue waits for now, or the message whose turn is over
+    (`finished`: the queue sets it aside as handled and goes on to the next)."""
+
+    effects: list[Effect]
+    waiting: Waiting | None = None
+    finished: int | None = None
+
+
+@dataclass(slots=True)
 class Answering:
-    """The answering half of UserState: it reads and changes that state's fields."""
+    voice: Voice
+    profile: Profile
+    limits: UserLimits
+    histories: OrderedDict[str, list[dict[str, str]]] = field(default_factory=OrderedDict)  # "chan:name" -> turns
+    conversations: dict[int, tuple[str, float]] = field(default_factory=dict)  # channel -> (personality, last)
+    answers: OrderedDict[int, Speak] = field(default_factory=OrderedDict)  # recent answers, to say again
+    ids: IdSource = field(default_factory=counting_ids)  # reference ids of failures
 
-    # Provided by UserState.
-    user_id: int
-    options: Any
-    sealed_key: str | None
-    inbox: Any
-    histories: Any
-    conversations: dict[int, tuple[str, float]]
-    answers: Any
-    limits: Any
-    waiting: Any
-    verified: bool
-    ids: IdSource
-
-    # and log(), _next(), _done_with() from UserState; sealed() from UserCommands.
-
-    def _answer(self, heard: Heard, target: Target, record: dict[str, Any], now: float) -> list[Effect]:
+    def begin(self, heard: Heard, target: Target, record: dict[str, Any], now: float) -> Step:
+        """Start answering `heard` as `record` (the personality): refuse at the age gate, or ask the model (the
+        user's own key), or first ask whether the operator's key is available."""
         msg = heard.incoming
         cid = msg.place.channel_id
-        why = age_gate(record, msg.place, self.verified, self.options.dm_verification, self.options.prefix)
+        options = self.voice.options
+        why = age_gate(record, msg.place, self.profile.verified, options.dm_verification, options.prefix)
         if why is not None:
-            self._done_with(self.inbox.popleft())
-            said = self.log(heard, "info", "age_gate", f"{record['name']} in a {msg.place.kind}")
-            told = self.notify(heard, why) if self.limits.notice_due("age_gate", now) else WorkDone(msg.message_id)
-            return [Save(), said, told, *self._next(now)]
+            said = self.voice.log(heard, "info", "age_gate", f"{record['name']} in a {msg.place.kind}")
+            due = self.limits.notice_due("age_gate", now)
+            told = self.voice.notify(heard, why) if due else WorkDone(msg.message_id)
+            return Step([Save(), said, told], finished=msg.message_id)
         speaker = ctx.Speaker(
             record["name"],
             record["display_name"],
@@ -72,106 +84,99 @@ class Answering:
         history = self.histories.get(f"{cid}:{record['name']}", [])
         request = {
             "messages": ctx.build_messages(speaker, history, turn),
-            "model": record.get("model") or self.options.model,
+            "model": record.get("model") or options.model,
         }
         if record.get("temperature") is not None:
             request["temperature"] = record["temperature"]
-        if max_tokens := record.get("max_tokens") or self.options.max_tokens:
+        if max_tokens := record.get("max_tokens") or options.max_tokens:
             request["max_tokens"] = max_tokens
         persona = Persona(record["name"], record["display_name"], record.get("avatar_url") or None)
-        job = Job(heard, cid, persona, turn, request, self.sealed_key)
-        typing = Tell("channel", cid, TypingFor(cid, self.user_id, msg.message_id))
+        job = Job(heard, cid, persona, turn, request, self.profile.sealed_key)
+        typing = Tell("channel", cid, TypingFor(cid, self.voice.user_id, msg.message_id))
         if job.sealed_key:  # the user's own key: no shared slot, but its own breaker
             if not self.limits.key_breaker.allow(now):
                 return self._finish(job, KeyFailing(), now)
-            return [typing, *self._call(job)]
+            return self._call(job, typing)
         # The operator's key: a clear answer at once while its breaker is open, else a fair turn at a slot.
-        self.waiting = (msg.message_id, "available", job)
-        return [typing, Call("ai", "available", (job.request["model"],), ("available", msg.message_id))]
+        available = Call("ai", "available", (job.request["model"],), ("available", msg.message_id))
+        return Step([typing, available], (msg.message_id, "available", job))
 
-    def _call(self, job: Job) -> list[Effect]:
-        self.waiting = (job.heard.incoming.message_id, "ai", job)
+    def _call(self, job: Job, *before: Effect) -> Step:
         key = "own key" if job.sealed_key else "operator key"
         model = job.request["model"] or "default"
-        return [
-            self.log(job.heard, "info", "ai_call", f"{job.persona.name} model {model} ({key})"),
+        return Step([
+            *before,
+            self.voice.log(job.heard, "info", "ai_call", f"{job.persona.name} model {model} ({key})"),
             Call("ai", "complete", (job.request, job.sealed_key), ("ai", job.heard.incoming.message_id)),
-        ]
+        ], (job.heard.incoming.message_id, "ai", job))
 
-    def _slot(self, msg: Any, now: float) -> list[Effect]:
+    def slot(self, waiting: Waiting | None, msg: Any, now: float) -> Step:
         """The operator's capacity: ask for a slot, retry on a timer, call the model once granted."""
         trigger = msg.trigger_id if isinstance(msg, SlotGranted) else msg.payload[1]
-        if self.waiting is not None and self.waiting[0] == trigger and self.waiting[1] == "ai":
-            return []  # a second grant for the call already running (a retry crossed the first): still ours
-        if self.waiting is None or self.waiting[0] != trigger or self.waiting[1] != "slot":
-            return [Tell("slots", "slots", SlotRelease(self.user_id, trigger))] if isinstance(msg, SlotGranted) else []
-        job = self.waiting[2]
+        release = Tell("slots", "slots", SlotRelease(self.voice.user_id, trigger))
+        if waiting is not None and waiting[0] == trigger and waiting[1] == "ai":
+            return Step([], waiting)  # a second grant for the call already running (a retry crossed the first)
+        if waiting is None or waiting[0] != trigger or waiting[1] != "slot":
+            return Step([release] if isinstance(msg, SlotGranted) else [], waiting)
+        job = waiting[2]
         if isinstance(msg, SlotGranted):
             return self._call(job)
         attempt = msg.payload[2]
         if attempt >= SLOT_TRIES:
-            self.waiting = None
-            return [Tell("slots", "slots", SlotRelease(self.user_id, trigger)), *self._finish(job, Busy(), now)]
-        return [
-            Tell("slots", "slots", SlotRequest(self.user_id, trigger)),
+            return self._finish(job, Busy(), now, release)
+        return Step([
+            Tell("slots", "slots", SlotRequest(self.voice.user_id, trigger)),
             Timer(SLOT_RETRY_S, ("slot_retry", trigger, attempt + 1)),
-        ]
+        ], waiting)
 
-    def _done(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
-        if tag[0] == "seal":
-            return self.sealed(tag, result)
-        if self.waiting is None or self.waiting[0] != tag[1]:
-            return []
-        job = self.waiting[2]
+    def done(self, waiting: Waiting | None, tag: tuple[Any, ...], result: Any, now: float) -> Step:
+        """A collaborator's answer: whether the operator's key is available, or the model's answer."""
+        if waiting is None or waiting[0] != tag[1]:
+            return Step([], waiting)
+        job = waiting[2]
         if tag[0] == "available":
             if result is not True:
-                self.waiting = None
                 return self._finish(job, ServiceDown(), now)
-            self.waiting = (tag[1], "slot", job)
-            return [
-                Tell("slots", "slots", SlotRequest(self.user_id, tag[1])),
+            return Step([
+                Tell("slots", "slots", SlotRequest(self.voice.user_id, tag[1])),
                 Timer(SLOT_RETRY_S, ("slot_retry", tag[1], 1)),
-            ]
+            ], (tag[1], "slot", job))
         if tag[0] != "ai":
-            return []
-        self.waiting = None
-        effects: list[Effect] = []
+            return Step([], waiting)
         if job.sealed_key:  # the key the call used, not one set since
             self.limits.key_breaker.record(not _failed(result), now)
-        else:
-            effects.append(Tell("slots", "slots", SlotRelease(self.user_id, tag[1])))
-        return effects + self._finish(job, result, now)
+            return self._finish(job, result, now)
+        return self._finish(job, result, now, Tell("slots", "slots", SlotRelease(self.voice.user_id, tag[1])))
 
-    def _finish(self, job: Job, result: Any, now: float) -> list[Effect]:
-        """Speak the answer (or the failure, in character, with a reference id) and go on to the next message."""
+    def _finish(self, job: Job, result: Any, now: float, *before: Effect) -> Step:
+        """Speak the answer (or the failure, in character, with a reference id); the message's turn is over."""
         heard, cid, persona, turn = job.heard, job.cid, job.persona, job.turn
         trigger = heard.incoming.message_id
-        if self.inbox and self.inbox[0].incoming.message_id == trigger:
-            self._done_with(self.inbox.popleft())
         text = getattr(result, "text", None)
-        effects: list[Effect] = [Save()]
+        effects: list[Effect] = [*before, Save()]
         if isinstance(text, str) and not ctx.looks_like_error(text):
-            self._remember(cid, persona.name, turn, text, heard, now)
+            self._remember(cid, persona.name, turn, text, now)
             effects += [
                 Count("answered"),
                 Observe("ai_latency_s", getattr(result, "latency_ms", 0.0) / 1000),
-                self.log(heard, "info", "answered", f"{len(text)} characters from {persona.name}"),
+                self.voice.log(heard, "info", "answered", f"{len(text)} characters from {persona.name}"),
             ]
             effects.append(Push(RouteFact("conversation", cid, now + conversation_timeout(heard.incoming.place.kind))))
         else:
             reference = self.ids()
             kind = ctx.error_kind(result) if not isinstance(text, str) else "empty"
-            effects.append(self.log(heard, "warning", "ai_failed", f"ref {reference}: {kind} {type(result).__name__}"))
+            detail = f"ref {reference}: {kind} {type(result).__name__}"
+            effects.append(self.voice.log(heard, "warning", "ai_failed", detail))
             text = ctx.spoken_error(kind, reference)
             effects.append(Count("ai_error", (kind,)))
-        speak = Speak(cid, self.user_id, persona, text, trigger, heard.incoming.created_at)
+        speak = Speak(cid, self.voice.user_id, persona, text, trigger, heard.incoming.created_at)
         self.answers[trigger] = speak
         while len(self.answers) > ANSWERS_CAP:
             self.answers.popitem(last=False)
         effects.append(Tell("channel", cid, speak))
-        return effects + self._next(now)
+        return Step(effects, finished=trigger)
 
-    def _remember(self, cid: int, name: str, turn: dict[str, Any], answer: str, heard: Heard, now: float) -> None:
+    def _remember(self, cid: int, name: str, turn: dict[str, Any], answer: str, now: float) -> None:
         key = f"{cid}:{name}"
         content = turn["content"] if isinstance(turn["content"], str) else turn["content"][0]["text"]
         turns = self.histories.pop(key, []) + [

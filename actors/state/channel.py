@@ -14,6 +14,7 @@ from typing import Any
 
 from actors.effects import (
     Call,
+    Count,
     Done,
     Effect,
     Log,
@@ -38,7 +39,6 @@ from actors.messages import (
     LookupReply,
     Notify,
     Origin,
-    Place,
     Pump,
     RecordSent,
     Refused,
@@ -48,15 +48,12 @@ from actors.messages import (
     TypingFor,
     WebhooksChanged,
 )
-from actors.results import Ok
+from actors.results import Fail, Ok, Wait
 from actors.state.discord_text import LIMIT, split_message
 from actors.state.names import name_problem
-from actors.state.outbox import Chunk, Outbox
+from actors.state.outbox import Chunk, ReplyMap
 from actors.state.proxies import incoming_from, incoming_to, proxy_match
-from actors.state.sending import WebhookSender
-
-REPLY_MAP_CAP = 1000
-
+from actors.state.sending import SEND_ATTEMPTS, ChannelOptions, WebhookSender
 
 TYPING_REFRESH_S = 8.0  # Discord shows typing for 10 s
 PURGE_MAX = 20  # messages one purgbot deletes
@@ -67,119 +64,80 @@ HELD_CAP = 50
 OUTBOX_BACKLOG = 50  # chunks waiting: crossing this logs one WARNING `outbox_backlog` (again only after draining)
 
 
-@dataclass
-class ChannelOptions:
-    bot_name: str = "Tzurot"
-    pool_size: int = 2
-    notice_interval_s: float = 3600.0
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> ChannelOptions:
-        if settings is None:
-            return cls()
-        return cls(settings.bot_name, settings.webhook_pool_size, settings.no_webhook_notice_s)
+def _in_sender(name: str) -> Any:
+    """`state.<name>` is `state.sender.<name>`: the outbox and the send in progress have one home, the sender."""
+    return property(lambda self: getattr(self.sender, name), lambda self, value: setattr(self.sender, name, value))
 
 
-@dataclass
-class ChannelState(WebhookSender):
+@dataclass(slots=True)
+class ChannelState:
+    """The record of one channel (activation, reply map, proxies, typing) and the part that sends for it,
+    `sender` (sending.py: the webhook pool and the outbox), which it holds and shares its reply map with."""
+
     KIND = "channel"
     SCHEMA = 1
 
     channel_id: int
     options: ChannelOptions = field(default_factory=ChannelOptions)
-    place: Place | None = None
     activated: str | None = None
     activated_by: int | None = None
-    sent: OrderedDict[int, str] = field(default_factory=OrderedDict)  # message id -> personality
-    hooks: list[tuple[int, str]] = field(default_factory=list)  # our webhooks: (id, token)
-    others: int = 0  # other bots' webhooks in the webhook channel
-    no_webhooks: bool = False  # no Manage Webhooks permission, or no room: speak as the bot
-    notice_at: float = 0.0
-    outbox: Outbox = field(default_factory=Outbox)
+    sent: ReplyMap = field(default_factory=ReplyMap)  # message id -> personality
     proxy_seen_at: float = 0.0  # when a PluralKit/Tupperbox proxy last spoke here
-    sending: str | None = None  # the chunk whose send had begun when last saved
     held: OrderedDict[int, Incoming] = field(default_factory=OrderedDict)  # waiting to see if a proxy replaces it
+    sender: WebhookSender = field(init=False)
     # Not persisted: what is in progress right now.
     recent: deque[Incoming] = field(default_factory=deque)  # recently handed on, to recognise a late proxy
-    hooks_known: bool = False
-    busy: bool = False  # a Discord call or a retry timer is outstanding
-    next_hook: int = 0
     typing: dict[int, float] = field(default_factory=dict)  # trigger id -> show typing until
     typing_timer: bool = False  # a typing refresh timer is pending
-    setup_failures: int = 0  # consecutive failed webhook list/create calls
-    checked_at: float = 0.0  # when the webhooks were last listed
     backlogged: bool = False  # the outbox is at or over OUTBOX_BACKLOG (warned once for this crossing)
+
+    outbox = _in_sender("outbox")
+    sending = _in_sender("sending")
+
+    def __post_init__(self) -> None:
+        self.sender = WebhookSender(self.channel_id, self.options, self.sent)
 
     # ---- persistence --------------------------------------------------------------------------
     @classmethod
     def restore(cls, key: str, data: dict[str, Any] | None, settings: Any = None) -> ChannelState:
         state = cls(int(key), ChannelOptions.from_settings(settings))
         if data:
-            state.place = Place(**data["place"]) if data.get("place") else None
             state.activated = data.get("activated")
             state.activated_by = data.get("activated_by")
-            state.sent = OrderedDict((int(m), str(p)) for m, p in data.get("sent", []))
-            state.hooks = [(int(i), str(t)) for i, t in data.get("hooks", [])]
-            state.others = int(data.get("others", 0))
-            state.no_webhooks = bool(data.get("no_webhooks", False))
-            state.notice_at = float(data.get("notice_at", 0.0))
-            state.outbox = Outbox.restore(data.get("outbox"))
+            state.sent.update((int(m), str(p)) for m, p in data.get("sent", []))  # the sender's too
             state.proxy_seen_at = float(data.get("proxy_seen_at", 0.0))
-            state.sending = data.get("sending")
             state.held = OrderedDict((int(m), incoming_from(i)) for m, i in data.get("held", []))
+            state.sender.restore(data)
         return state
 
     def snapshot(self) -> dict[str, Any]:
+        out = self.sender
         return {
-            "place": self.place.__dict__ if self.place else None,
+            "place": out.place.__dict__ if out.place else None,
             "activated": self.activated,
             "activated_by": self.activated_by,
             "sent": [[m, p] for m, p in self.sent.items()],
-            "hooks": [list(h) for h in self.hooks],
-            "others": self.others,
-            "no_webhooks": self.no_webhooks,
-            "notice_at": self.notice_at,
-            "outbox": self.outbox.snapshot(),
+            "hooks": [list(h) for h in out.hooks],
+            "others": out.others,
+            "no_webhooks": out.no_webhooks,
+            "notice_at": out.notice_at,
+            "outbox": out.outbox.snapshot(),
             "proxy_seen_at": self.proxy_seen_at,
-            "sending": self.sending,
+            "sending": out.sending,
             "held": [[m, incoming_to(i)] for m, i in self.held.items()],
         }
 
     def on_start(self, now: float) -> list[Effect]:
         """After a restart: facts for the edge, and the unfinished outbox resumes."""
-        facts: list[Effect] = [Push(RouteFact("webhook", hook_id, True)) for hook_id, _ in self.hooks]
+        facts: list[Effect] = [Push(RouteFact("webhook", hook_id, True)) for hook_id, _ in self.sender.hooks]
         facts += [Timer(PROXY_GRACE_S, ("release", mid)) for mid in self.held]
         if self.activated:
             facts.append(Push(RouteFact("activated", self.channel_id, self.activated)))
-        head = self.outbox.peek()
-        if self.sending is not None and head is not None and head.id == self.sending:
-            # We died while sending this: look before sending it again.
-            self.busy = True
-            call = Call("discord", "channel_messages", (self.channel_id, head.trigger_id, 50), ("verify", head.id))
-            return [*facts, call]
-        return facts + self._pump(now)
-
-    def _verified(self, chunk_id: str, result: Any, now: float) -> list[Effect]:
-        self.sending, self.busy = None, False
-        chunk = self.outbox.find(chunk_id)
-        if chunk is None:
-            return self._pump(now)
-        ours = {h for h, _ in self.hooks}
-        texts = {chunk.text, self._prefix(chunk.display_name) + chunk.text}
-        for message in result.data if isinstance(result, Ok) and isinstance(result.data, list) else []:
-            by_us = (message.get("webhook_id") and int(message["webhook_id"]) in ours) or message.get("author", {}).get(
-                "bot"
-            )
-            if by_us and message.get("content") in texts:
-                return [
-                    Log("info", "send_verified", f"chunk {chunk_id} had been sent as {message['id']}"),
-                    *self._sent(chunk_id, None, Ok(200, message), now),
-                ]
-        return self._pump(now)
+        return facts + self.sender.resume(now)
 
     def depth(self) -> int:
         """Chunks waiting to be sent: what an operator watches for a backlog."""
-        return len(self.outbox)
+        return len(self.sender.outbox)
 
     def view(self) -> ChannelInfo:
         return ChannelInfo(self.channel_id, self.activated, self.activated_by, len(self.sent))
@@ -189,22 +147,25 @@ class ChannelState(WebhookSender):
         effects = self._handle(msg, now)
         return effects + self._backlog()
 
+    def _typing(self) -> Call:
+        return Call("discord", "typing", (self.channel_id,), ("typing",))
+
     def _backlog(self) -> list[Effect]:
         """One WARNING when the outbox crosses OUTBOX_BACKLOG; re-armed once it drains below it."""
-        depth = len(self.outbox)
+        depth = len(self.sender.outbox)
         if depth < OUTBOX_BACKLOG:
             self.backlogged = False
             return []
         if self.backlogged:
             return []
         self.backlogged = True
-        detail = f"{depth} chunks waiting (threshold {OUTBOX_BACKLOG}) for {len(self.outbox.queues)} user(s)"
+        detail = f"{depth} chunks waiting (threshold {OUTBOX_BACKLOG}) for {len(self.sender.outbox.queues)} user(s)"
         return [Log("warning", "outbox_backlog", detail, channel=self.channel_id)]
 
     def _handle(self, msg: Any, now: float) -> list[Effect]:
         match msg:
             case Incoming(place=place):
-                self.place = place
+                self.sender.place = place
                 return self._incoming(msg, now)
             case Wake(payload=("release", mid)):
                 held = self.held.pop(mid, None)
@@ -224,18 +185,18 @@ class ChannelState(WebhookSender):
                 self.typing[trigger] = now + seconds
                 chain = [] if self.typing_timer else [Timer(TYPING_REFRESH_S, "typing")]
                 self.typing_timer = True  # one refresh chain, however many triggers come and go
-                return [self._typing_call(), *chain]
+                return [self._typing(), *chain]
             case Pump() | Wake(payload="pump"):
-                self.busy = False
-                return self._pump(now)
+                self.sender.busy = False
+                return self.sender.pump(now)
             case Wake(payload="typing"):
                 self.typing = {t: until for t, until in self.typing.items() if until > now}
                 self.typing_timer = bool(self.typing)
-                return [self._typing_call(), Timer(TYPING_REFRESH_S, "typing")] if self.typing else []
+                return [self._typing(), Timer(TYPING_REFRESH_S, "typing")] if self.typing else []
             case Done(tag=tag, result=result):
                 return self._done(tag, result, now)
             case WebhooksChanged():
-                self.hooks_known = False  # listed again before the next send
+                self.sender.hooks_known = False  # listed again before the next send
                 return []
             case GetChannelInfo():
                 return [Reply(self.view())]
@@ -252,7 +213,7 @@ class ChannelState(WebhookSender):
                 self.activated = self.activated_by = None
                 return [Save(), Push(RouteFact("activated", self.channel_id, None)), Reply(self.view())]
             case RecordSent(message_id=mid, personality=name):
-                return [Save()] if self._remember(mid, name) else []
+                return [Save()] if self.sent.remember(mid, name) else []
             case LookupReply(message_id=mid):
                 return [Reply(ReplyTarget(self.channel_id, mid, self.sent.get(mid)))]
         return [Reply(Refused(f"I do not understand {type(msg).__name__}."))]
@@ -300,7 +261,7 @@ class ChannelState(WebhookSender):
     def _speak(self, msg: Speak, now: float) -> list[Effect]:
         self.typing.pop(msg.trigger_id, None)
         p = msg.persona
-        limit = LIMIT - len(self._prefix(p.display_name)) if self._plain else LIMIT
+        limit = LIMIT - len(self.sender.prefix(p.display_name)) if self.sender.plain else LIMIT
         refused = []
         for index, text in enumerate(split_message(msg.text, limit)):
             chunk = Chunk(
@@ -313,12 +274,12 @@ class ChannelState(WebhookSender):
                 msg.trigger_id,
                 created_at=msg.created_at,
             )
-            if why := self.outbox.add(chunk):
+            if why := self.sender.outbox.add(chunk):
                 refused.append(why)
         effects: list[Effect] = [Save()]
         if refused:
             effects.append(Log("warning", "outbox_full", f"dropped {len(refused)} chunk(s): {refused[0]}"))
-        return effects + self._pump(now)
+        return effects + self.sender.pump(now)
 
     def _notify(self, msg: Notify, now: float) -> list[Effect]:
         effects: list[Effect] = [Save()]
@@ -335,9 +296,9 @@ class ChannelState(WebhookSender):
                 file_name=msg.file_name if index == 0 else "",
                 file_text=msg.file_text if index == 0 else "",
             )
-            if why := self.outbox.add(chunk):
+            if why := self.sender.outbox.add(chunk):
                 effects.append(Log("warning", "outbox_full", f"dropped a notice: {why}"))
-        return effects + self._pump(now)
+        return effects + self.sender.pump(now)
 
     def _command(self, name: str, args: tuple[str, ...], origin: Origin, now: float) -> list[Effect]:
         def say(text: str) -> list[Effect]:
@@ -363,6 +324,36 @@ class ChannelState(WebhookSender):
             mode = args[0] if args else "system"
             return [Call("discord", "channel_messages", (self.channel_id, None, 100), ("purge", mode, origin))]
         return say(f"This channel does not handle `{name}`.")
+
+    # ---- Discord's answers ----------------------------------------------------------------------
+    def _done(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
+        # Every 429 Discord answers is counted here, whatever the request (typing, listing or creating webhooks,
+        # sending): counting only sends made the metric miss the 429s that hit anything else.
+        effects = self._result(tag, result, now)
+        if isinstance(result, Wait) and result.scope not in ("gate", "bucket"):  # those two never reached Discord
+            return [Count("discord_429", (result.scope,)), *effects]
+        return effects
+
+    def _result(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
+        if tag[0] == "delete":
+            return self._deleted(tag[1], tag[2], result, now)
+        if tag[0] == "purge":
+            return self._purge(tag[1], tag[2], result, now)
+        return self.sender.result(tag, result, now)  # sending, and the calls whose answer needs nothing
+
+    def _deleted(self, delete: DeleteMessage, attempt: int, result: Any, now: float) -> list[Effect]:
+        """A key posted here must not stay because Discord said "not now": try again. Then tell its author the
+        truth: deleted (or already gone), or still visible."""
+        if isinstance(result, Wait) and attempt < SEND_ATTEMPTS:
+            return [Timer(result.seconds, ("delete", delete, attempt))]
+        gone = isinstance(result, Ok) or (isinstance(result, Fail) and result.status == 404)
+        text = delete.deleted if gone else delete.failed
+        effects: list[Effect] = [] if gone else [
+            Log("warning", "delete_failed", f"message {delete.message_id}: {_why(result)}", delete.user_id,
+                self.channel_id, delete.message_id)]
+        if text:
+            effects += self._notify(Notify(self.channel_id, delete.user_id, text, delete.message_id), now)
+        return effects
 
     def _purge(self, mode: str, origin: Origin, result: Any, now: float) -> list[Effect]:
         if not isinstance(result, Ok) or not isinstance(result.data, list):
@@ -390,10 +381,8 @@ class ChannelState(WebhookSender):
         )
         return calls + self._notify(Notify(self.channel_id, origin.user_id, text, origin.trigger_id), now)
 
-    def _remember(self, message_id: int, personality: str) -> bool:
-        if self.sent.get(message_id) == personality:
-            return False
-        self.sent[message_id] = personality
-        while len(self.sent) > REPLY_MAP_CAP:
-            self.sent.popitem(last=False)
-        return True
+
+def _why(result: Any) -> str:
+    if isinstance(result, Fail):
+        return f"{result.status} {result.message}"[:200]
+    return f"still rate limited after {SEND_ATTEMPTS} tries" if isinstance(result, Wait) else type(result).__name__

@@ -36,6 +36,17 @@ class UserLimits:
     notices: dict[str, float] = field(default_factory=dict)  # kind of refusal -> no further notice before
     key_breaker: Breaker = field(default_factory=lambda: Breaker(3, 60.0))
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> UserLimits:
+        return cls(
+            settings.user_rate_per_min,
+            settings.user_burst,
+            settings.daily_quota,
+            command_rate_per_min=settings.user_commands_per_min,
+            command_burst=settings.user_command_burst,
+            key_breaker=Breaker(settings.ai_breaker_failures, settings.ai_breaker_cooldown_s),
+        )
+
     def take(self, now: float) -> tuple[str | None, bool]:
         """(why it is refused or None, whether to tell the user now); spends a token when allowed."""
         tokens = refill(self.tokens, self.at, self.rate_per_min, self.burst, now)
@@ -71,6 +82,15 @@ class UserLimits:
             for stale in sorted(self.notices, key=self.notices.__getitem__)[: len(self.notices) - NOTICES_CAP]:
                 del self.notices[stale]
         return True
+
+    def notice(self, why: str) -> str:
+        """What a user is told when an addressed message is refused `why` ("quota" or "rate")."""
+        if why == "quota":
+            return f"You've used today's {self.daily_quota} answers; they come back at midnight UTC."
+        return (
+            f"You're sending messages faster than I can answer ({self.rate_per_min:g} a minute). "
+            f"I skipped that one; try again in {max(1, round(self.seconds_to_token()))} s."
+        )
 
     def seconds_to_token(self) -> float:
         return max(0.0, (1.0 - max(self.tokens, 0.0)) * 60 / self.rate_per_min)

@@ -13,6 +13,7 @@ from typing import Any
 USER_QUEUE_CAP = 50  # chunks waiting for one user
 TOTAL_CAP = 500  # chunks waiting in one channel
 DONE_CAP = 1000  # chunk ids remembered as sent
+REPLY_MAP_CAP = 1000  # our messages remembered, for replies to them
 
 
 @dataclass
@@ -121,6 +122,20 @@ class Outbox:
                 box.queues[int(uid)] = deque(Chunk(**c) for c in chunks)
             box.done = OrderedDict((str(c), int(m)) for c, m in data.get("done", []))
         return box
+
+
+class ReplyMap(OrderedDict[int, str]):
+    """Our messages in a channel -> the personality that spoke each (a reply to one is for it), the newest
+    REPLY_MAP_CAP. Filled by the sender as chunks go out, and by the edge for messages it saw us send."""
+
+    def remember(self, message_id: int, personality: str) -> bool:
+        """True when this is new (the state changed)."""
+        if self.get(message_id) == personality:
+            return False
+        self[message_id] = personality
+        while len(self) > REPLY_MAP_CAP:
+            self.popitem(last=False)
+        return True
 
 
 def _starts_answer(chunk: Chunk) -> bool:

@@ -123,3 +123,18 @@ def import_problem(item: Any) -> str | None:
     if prompt is not None and (not isinstance(prompt, str) or len(prompt) > PROMPT_MAX):
         return "bad prompt"
     return None
+
+
+def builtin_persona(bot_name: str) -> dict[str, Any]:
+    """The bot's own voice, for mentions of the bot itself when no personality carries its name."""
+    return {
+        "name": bot_name.lower(),
+        "display_name": bot_name,
+        "prompt": default_prompt(bot_name),
+        "model": "",
+        "avatar_url": "",
+        "vision": False,
+        "context_line": False,
+        "public": True,
+        "owner_id": 0,
+    }

@@ -1,45 +1,79 @@
 """How a channel's actor sends: the webhook pool, the order of sends, and what each Discord answer means.
 
-A mixin of ChannelState (`actors/state/channel.py`), which owns the state; split out only to keep each
-module readable. Every Discord call is a `Call` effect; its result comes back as `Done` to `_done`.
+A part of ChannelState (`actors/state/channel.py`), which holds it: it owns the pool and the outbox, the channel
+queues chunks into the outbox and hands it the results of its calls. Every Discord call is a `Call` effect; its
+result comes back as `Done`, which the channel passes to `result`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from actors.effects import Call, Count, Effect, Log, Observe, Push, Resume, Save, Timer, WorkDone
-from actors.messages import Notify, Pump, RouteFact
+from actors.effects import Call, Effect, Log, Observe, Push, Resume, Save, Timer, WorkDone
+from actors.messages import Place, Pump, RouteFact
 from actors.results import Fail, Ok, Wait
 from actors.state.discord_text import LIMIT, legal_username, split_message
-from actors.state.outbox import Chunk, Outbox
+from actors.state.outbox import Chunk, Outbox, ReplyMap
 
 MAX_WEBHOOKS = 15  # Discord's per-channel limit, counting other bots' webhooks
 SEND_ATTEMPTS = 5
 
 
-class WebhookSender:
-    """The sending half of ChannelState: it reads and changes that state's fields."""
+@dataclass(slots=True)
+class ChannelOptions:
+    bot_name: str = "Tzurot"
+    pool_size: int = 2
+    notice_interval_s: float = 3600.0
 
-    # Provided by ChannelState.
+    @classmethod
+    def from_settings(cls, settings: Any) -> ChannelOptions:
+        if settings is None:
+            return cls()
+        return cls(settings.bot_name, settings.webhook_pool_size, settings.no_webhook_notice_s)
+
+
+@dataclass(slots=True)
+class WebhookSender:
     channel_id: int
-    options: Any
-    place: Any
-    hooks: list[tuple[int, str]]
-    others: int
-    no_webhooks: bool
-    notice_at: float
-    outbox: Outbox
-    hooks_known: bool
-    busy: bool
-    next_hook: int
-    setup_failures: int
-    checked_at: float
-    sending: str | None
+    options: ChannelOptions = field(default_factory=ChannelOptions)
+    sent: ReplyMap = field(default_factory=ReplyMap)  # the channel's reply map: what we sent, for replies
+    place: Place | None = None
+    hooks: list[tuple[int, str]] = field(default_factory=list)  # our webhooks: (id, token)
+    others: int = 0  # other bots' webhooks in the webhook channel
+    no_webhooks: bool = False  # no Manage Webhooks permission, or no room: speak as the bot
+    notice_at: float = 0.0
+    outbox: Outbox = field(default_factory=Outbox)
+    sending: str | None = None  # the chunk whose send had begun when last saved
+    # Not persisted: what is in progress right now.
+    hooks_known: bool = False
+    busy: bool = False  # a Discord call or a retry timer is outstanding
+    next_hook: int = 0
+    setup_failures: int = 0  # consecutive failed webhook list/create calls
+    checked_at: float = 0.0  # when the webhooks were last listed
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """The persisted fields, from the channel's row (`ChannelState.snapshot` writes them)."""
+        self.place = Place(**data["place"]) if data.get("place") else None
+        self.hooks = [(int(i), str(t)) for i, t in data.get("hooks", [])]
+        self.others = int(data.get("others", 0))
+        self.no_webhooks = bool(data.get("no_webhooks", False))
+        self.notice_at = float(data.get("notice_at", 0.0))
+        self.outbox = Outbox.restore(data.get("outbox"))
+        self.sending = data.get("sending")
+
+    def resume(self, now: float) -> list[Effect]:
+        """After a restart: if we died while sending the head chunk, look whether it went out before sending it
+        again; otherwise go on sending."""
+        head = self.outbox.peek()
+        if self.sending is not None and head is not None and head.id == self.sending:
+            self.busy = True
+            return [Call("discord", "channel_messages", (self.channel_id, head.trigger_id, 50), ("verify", head.id))]
+        return self.pump(now)
 
     # ---- sending ------------------------------------------------------------------------------
     @property
-    def _plain(self) -> bool:
+    def plain(self) -> bool:
         """Speak as the bot: always in DMs; elsewhere only while the last look at the webhooks said so."""
         return (self.place is not None and self.place.kind == "dm") or (self.no_webhooks and self.hooks_known)
 
@@ -50,10 +84,10 @@ class WebhookSender:
         return self.channel_id
 
     @staticmethod
-    def _prefix(display_name: str) -> str:
+    def prefix(display_name: str) -> str:
         return f"**{display_name}:** "
 
-    def _pump(self, now: float) -> list[Effect]:
+    def pump(self, now: float) -> list[Effect]:
         """Send the next chunk whose turn it is; a send is noted (and saved) first, so that after a crash we
         can tell whether it reached Discord instead of posting it twice."""
         effects = self._next_step(now)
@@ -73,7 +107,7 @@ class WebhookSender:
             return [self._send_as_bot(chunk)]
         if self.no_webhooks and now - self.checked_at >= self.options.notice_interval_s:
             self.hooks_known = False  # the permission may have been granted since: look again
-        if self._plain:
+        if self.plain:
             return self._notice(now) + self._send_plain(chunk)
         if not self.hooks_known:
             self.checked_at = now
@@ -98,7 +132,7 @@ class WebhookSender:
         return not self.hooks or len(self.outbox) > 1
 
     def _send_plain(self, chunk: Chunk) -> list[Effect]:
-        prefix = self._prefix(chunk.display_name)
+        prefix = self.prefix(chunk.display_name)
         if len(prefix) + len(chunk.text) > LIMIT:  # cut for a webhook; the prefix needs room too
             self.outbox.split_head(chunk.id, split_message(chunk.text, LIMIT - len(prefix)))
             chunk = self.outbox.find(chunk.id) or chunk
@@ -127,26 +161,10 @@ class WebhookSender:
         )
         return [Save(), Call("discord", "create_message", (self.channel_id, {"content": text}), ("notice",))]
 
-    def _typing_call(self) -> Call:
-        return Call("discord", "typing", (self.channel_id,), ("typing",))
-
     # ---- results ------------------------------------------------------------------------------
-    def _done(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
-        # Every 429 Discord answers is counted here, whatever the request (typing, listing or creating webhooks,
-        # sending): counting only sends made the metric miss the 429s that hit anything else.
-        effects = self._result(tag, result, now)
-        if isinstance(result, Wait) and result.scope not in ("gate", "bucket"):  # those two never reached Discord
-            return [Count("discord_429", (result.scope,)), *effects]
-        return effects
-
-    def _result(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
+    def result(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
+        """What Discord answered to one of our calls (tags `verify`, `list`, `create`, `send`; others: nothing)."""
         what = tag[0]
-        if what in ("notice", "typing", "ignore"):
-            return []
-        if what == "delete":
-            return self._deleted(tag[1], tag[2], result, now)
-        if what == "purge":
-            return self._purge(tag[1], tag[2], result, now)
         if what == "verify":
             return self._verified(tag[1], result, now)
         if what == "list":
@@ -158,19 +176,23 @@ class WebhookSender:
             return self._sent(tag[1], tag[2], result, now)
         return []
 
-    def _deleted(self, delete: Any, attempt: int, result: Any, now: float) -> list[Effect]:
-        """A key posted here must not stay because Discord said "not now": try again. Then tell its author the
-        truth: deleted (or already gone), or still visible."""
-        if isinstance(result, Wait) and attempt < SEND_ATTEMPTS:
-            return [Timer(result.seconds, ("delete", delete, attempt))]
-        gone = isinstance(result, Ok) or (isinstance(result, Fail) and result.status == 404)
-        text = delete.deleted if gone else delete.failed
-        effects: list[Effect] = [] if gone else [
-            Log("warning", "delete_failed", f"message {delete.message_id}: {_why(result)}", delete.user_id,
-                self.channel_id, delete.message_id)]
-        if text:
-            effects += self._notify(Notify(self.channel_id, delete.user_id, text, delete.message_id), now)
-        return effects
+    def _verified(self, chunk_id: str, result: Any, now: float) -> list[Effect]:
+        self.sending, self.busy = None, False
+        chunk = self.outbox.find(chunk_id)
+        if chunk is None:
+            return self.pump(now)
+        ours = {h for h, _ in self.hooks}
+        texts = {chunk.text, self.prefix(chunk.display_name) + chunk.text}
+        for message in result.data if isinstance(result, Ok) and isinstance(result.data, list) else []:
+            by_us = (message.get("webhook_id") and int(message["webhook_id"]) in ours) or message.get("author", {}).get(
+                "bot"
+            )
+            if by_us and message.get("content") in texts:
+                return [
+                    Log("info", "send_verified", f"chunk {chunk_id} had been sent as {message['id']}"),
+                    *self._sent(chunk_id, None, Ok(200, message), now),
+                ]
+        return self.pump(now)
 
     def _listed(self, result: Any, now: float) -> list[Effect]:
         if isinstance(result, Ok):
@@ -213,7 +235,7 @@ class WebhookSender:
         chunk = self.outbox.find(chunk_id)
         if chunk is None:
             self.busy = False
-            return self._pump(now)
+            return self.pump(now)
         if isinstance(result, Ok):
             message_id = int(result.data["id"]) if isinstance(result.data, dict) and "id" in result.data else None
             self.outbox.finish(chunk_id, message_id)
@@ -232,7 +254,7 @@ class WebhookSender:
             if chunk.id.endswith(":0"):
                 effects.append(WorkDone(chunk.trigger_id, message_id))  # the message has its answer
             if message_id is not None and not chunk.as_bot:
-                self._remember(message_id, chunk.name)
+                self.sent.remember(message_id, chunk.name)
                 if chunk.id.endswith(":0") and chunk.created_at:
                     effects.append(Observe("reply_latency_s", max(0.0, now - chunk.created_at)))
             return effects
@@ -273,13 +295,7 @@ class WebhookSender:
 
     def _again(self, now: float) -> list[Effect]:
         self.busy = False
-        return self._pump(now)
+        return self.pump(now)
 
     def _is_ours(self, webhook: dict[str, Any]) -> bool:
         return webhook.get("name") == self.options.bot_name and bool(webhook.get("token"))
-
-
-def _why(result: Any) -> str:
-    if isinstance(result, Fail):
-        return f"{result.status} {result.message}"[:200]
-    return f"still rate limited after {SEND_ATTEMPTS} tries" if isinstance(result, Wait) else type(result).__name__

@@ -17,7 +17,6 @@ from actors.effects import (
     Done,
     Effect,
     IdSource,
-    Log,
     Push,
     Reply,
     Save,
@@ -29,10 +28,8 @@ from actors.effects import (
     counting_ids,
 )
 from actors.messages import (
-    CommandFor,
     GetUserSettings,
     Heard,
-    Notify,
     Persona,
     PersonaReply,
     PersonaRequest,
@@ -46,14 +43,14 @@ from actors.messages import (
     UserSettings,
 )
 from actors.state.addressing import Target, addressed
-from actors.state.answering import Answering
-from actors.state.breaker import Breaker
-from actors.state.commands import Command, CommandError, parse_command
+from actors.state.answering import Answering, Step, Waiting
+from actors.state.commands import CommandError, parse_command
 from actors.state.limits import UserLimits
 from actors.state.names import alias_problem, name_problem, normalize_alias
 from actors.state.proxies import incoming_from, incoming_to
-from actors.state.registry_records import default_prompt
-from actors.state.user_commands import UserCommands
+from actors.state.registry_records import builtin_persona
+from actors.state.user_commands import Profile, UserCommands
+from actors.state.voice import UserOptions, Voice
 
 MAX_ALIASES = 50
 INBOX_CAP = 20  # messages waiting while the previous one is answered
@@ -63,34 +60,22 @@ HANDLED_CAP = 200
 EXPECT_WAIT_S = 5.0  # after a restart, how long newer messages wait for an earlier one asked for again
 
 
-@dataclass
-class UserOptions:
-    bot_name: str = "Tzurot"
-    model: str = ""
-    prefix: str = "!tz "
-    bot_owner: int = 0
-    max_tokens: int = 0  # the operator's AI_MAX_TOKENS (0: none sent)
-    dm_verification: bool = False  # TZUROT_DM_REQUIRES_VERIFICATION: every DM needs `verify` first
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> UserOptions:
-        if settings is None:
-            return cls()
-        return cls(settings.bot_name, settings.ai_model, settings.command_prefix, settings.bot_owner_id,
-                   settings.ai_max_tokens, bool(settings.dm_requires_verification))
+def _in_profile(name: str) -> Any:
+    """`state.<name>` is `state.profile.<name>`: what the user set has one home, the profile."""
+    return property(lambda self: getattr(self.profile, name), lambda self, value: setattr(self.profile, name, value))
 
 
-@dataclass
-class UserState(Answering, UserCommands):
+@dataclass(slots=True)
+class UserState:
+    """The record of one user, the queue of their messages, and the parts that decide the rest: `commands`
+    (user_commands.py) and `answering` (answering.py), each made over this record's own fields when used."""
+
     KIND = "user"
     SCHEMA = 2
 
     user_id: int
     options: UserOptions = field(default_factory=UserOptions)
-    autorespond: bool = False
-    verified: bool = False
-    aliases: dict[str, str] = field(default_factory=dict)  # personal alias -> personality
-    sealed_key: str | None = None  # the user's own AI key, encrypted by the shell; never in clear here
+    profile: Profile = field(default_factory=Profile)  # autorespond, verified, sealed_key, aliases
     conversations: dict[int, tuple[str, float]] = field(default_factory=dict)  # channel -> (personality, last)
     histories: OrderedDict[str, list[dict[str, str]]] = field(default_factory=OrderedDict)  # "chan:name" -> turns
     inbox: deque[Heard] = field(default_factory=deque)
@@ -99,10 +84,29 @@ class UserState(Answering, UserCommands):
     answers: OrderedDict[int, Speak] = field(default_factory=OrderedDict)  # recent answers, to say again
     # Not persisted: what is in progress right now.
     resets: dict[int, Heard] = field(default_factory=dict)  # `reset` commands waiting for the Registry
-    waiting: tuple[int, str, Any] | None = None  # (trigger id, purpose, what to continue with)
+    waiting: Waiting | None = None  # (trigger id, purpose, what to continue with)
     personas: dict[str, tuple[dict[str, Any], float]] = field(default_factory=dict)
     expected: dict[int, float] = field(default_factory=dict)  # our earlier messages asked for again -> wait until
     ids: IdSource = field(default_factory=counting_ids, repr=False, compare=False)  # reference ids, from the shell
+
+    autorespond = _in_profile("autorespond")
+    verified = _in_profile("verified")
+    sealed_key = _in_profile("sealed_key")
+    aliases = _in_profile("aliases")
+
+    # ---- the parts ----------------------------------------------------------------------------
+    @property
+    def voice(self) -> Voice:
+        return Voice(self.user_id, self.options)
+
+    @property
+    def commands(self) -> UserCommands:
+        return UserCommands(self.voice, self.profile, self.histories, self.resets)
+
+    @property
+    def answering(self) -> Answering:
+        return Answering(self.voice, self.profile, self.limits, self.histories, self.conversations, self.answers,
+                         self.ids)
 
     # ---- persistence --------------------------------------------------------------------------
     @classmethod
@@ -112,14 +116,7 @@ class UserState(Answering, UserCommands):
         if ids is not None:
             state.ids = ids
         if settings is not None:
-            state.limits = UserLimits(
-                settings.user_rate_per_min,
-                settings.user_burst,
-                settings.daily_quota,
-                command_rate_per_min=settings.user_commands_per_min,
-                command_burst=settings.user_command_burst,
-                key_breaker=Breaker(settings.ai_breaker_failures, settings.ai_breaker_cooldown_s),
-            )
+            state.limits = UserLimits.from_settings(settings)
         if data:
             state.limits.restore(data.get("limits"))
             state.autorespond = bool(data.get("autorespond", False))
@@ -166,13 +163,15 @@ class UserState(Answering, UserCommands):
             case Heard():
                 return self._heard(msg, now)
             case PersonaReply(trigger_id=trigger) if trigger in self.resets:
-                return self.continue_command("reset", self.resets.pop(trigger), msg.record, now)
+                return self.commands.reset_found(self.resets.pop(trigger), msg.record)
             case PersonaReply(trigger_id=trigger):
                 return self._persona(msg, trigger, now)
             case Done(tag=("open_work",), result=rows):
                 return self._open_work(rows, now)
+            case Done(tag=("seal", *_) as tag, result=result):
+                return self.commands.sealed(tag, result)
             case Done(tag=tag, result=result):
-                return self._done(tag, result, now)
+                return self._apply(self.answering.done(self.waiting, tag, result, now), now)
             case Wake(payload=("expected",)):
                 return self._next(now)
             case Wake(payload=("persona_timeout", trigger)):
@@ -180,7 +179,7 @@ class UserState(Answering, UserCommands):
                     return self._persona(PersonaReply(trigger, "", None), trigger, now, timed_out=True)
                 return []
             case SlotGranted() | Wake(payload=("slot_retry", _, _)):
-                return self._slot(msg, now)
+                return self._apply(self.answering.slot(self.waiting, msg, now), now)
             case GetUserSettings():
                 return [Reply(self.view())]
             case SetAutorespond(enabled=enabled):
@@ -209,7 +208,7 @@ class UserState(Answering, UserCommands):
         message needs no word now: it is still open in the work table, so it is handed on again and answered."""
         if not isinstance(msg, Heard) or parse_command(msg.incoming.content, self.options.prefix) is None:
             return []
-        return [self.notify(msg, f"Something went wrong on my side with that command (reference: `{reference}`). "
+        return [self.voice.notify(msg, f"Something went wrong on my side with that command (reference: `{reference}`). "
                                  "Please try again in a moment.")]
 
     def _change(self, **fields: Any) -> list[Effect]:
@@ -227,18 +226,18 @@ class UserState(Answering, UserCommands):
         parsed = parse_command(heard.incoming.content, self.options.prefix)
         if parsed is not None:
             if isinstance(parsed, CommandError) and parsed.sensitive and heard.incoming.place.kind != "dm":
-                return self.auth(("key", ""), heard)  # it may hold a key: take it out of the channel, always
+                return self.commands.auth(("key", ""), heard)  # it may hold a key: take it out of the channel, always
             allowed, tell = self.limits.take_command(now)
             if not allowed:
-                said = self.log(heard, "info", "rate_limited", "commands")
+                said = self.voice.log(heard, "info", "rate_limited", "commands")
                 if not tell:
                     return [said, WorkDone(mid)]
                 wait = max(1, round(self.limits.command_wait()))
-                return [said, self.notify(heard, "You're sending commands faster than I can handle them. "
+                return [said, self.voice.notify(heard, "You're sending commands faster than I can handle them. "
                                                  f"I skipped that one; try again in {wait} s.")]
             if isinstance(parsed, CommandError):
-                return [self.notify(heard, parsed.message)]
-            return self.command(parsed, heard, now)
+                return [self.voice.notify(heard, parsed.message)]
+            return self.commands.command(parsed, heard, now)
         if any(h.incoming.message_id == mid for h in self.inbox):
             return [WorkAck(mid)]  # handed on again while it waits here: still ours, and in hand
         if mid in self.handled:
@@ -247,10 +246,10 @@ class UserState(Answering, UserCommands):
             answer = self.answers.get(mid)
             return [Tell("channel", answer.channel_id, answer)] if answer is not None else [WorkDone(mid)]
         if len(self.inbox) >= INBOX_CAP:
-            skipped = self.log(heard, "info", "inbox_full", f"{len(self.inbox)} waiting")
+            skipped = self.voice.log(heard, "info", "inbox_full", f"{len(self.inbox)} waiting")
             if self.limits.notice_due("inbox_full", now):
-                return [skipped, self.notify(heard, "You have many messages waiting for an answer; I skipped this "
-                                                    "one (and will skip more until I catch up).")]
+                return [skipped, self.voice.notify(heard, "You have many messages waiting for an answer; I skipped "
+                                                          "this one (and will skip more until I catch up).")]
             return [skipped, WorkDone(mid)]
         # In the order they were sent (ids grow with time), whatever order they arrived in; never ahead of the
         # message being answered now.
@@ -259,7 +258,7 @@ class UserState(Answering, UserCommands):
         self.inbox.insert(len(self.inbox) if at is None else at, heard)
         if self.waiting is None:
             return [Save(), WorkAck(mid), *self._next(now)]
-        return [Save(), WorkAck(mid), self.log(heard, "info", "queued", f"behind {len(self.inbox) - 1} earlier "
+        return [Save(), WorkAck(mid), self.voice.log(heard, "info", "queued", f"behind {len(self.inbox) - 1} earlier "
                                                                         "message(s)")]
 
     def _open_work(self, rows: Any, now: float) -> list[Effect]:
@@ -296,24 +295,33 @@ class UserState(Answering, UserCommands):
             conv = self.conversations.get(heard.incoming.place.channel_id)
             target = addressed(heard, self.aliases, conv, self.autorespond, self.options.bot_name, now)
             if target is not None:
-                said = self.log(heard, "info", "addressed", f"to {target.name} ({target.how})")
+                said = self.voice.log(heard, "info", "addressed", f"to {target.name} ({target.how})")
                 why, tell = self.limits.take(now)
                 if why is None:
                     return effects + [Count("addressed", (target.how,)), said, *self._resolve(heard, target, now)]
                 self._done_with(self.inbox.popleft())
-                effects += [Save(), said, self.log(heard, "info", "rate_limited", why)]
+                effects += [Save(), said, self.voice.log(heard, "info", "rate_limited", why)]
                 if tell:
-                    effects += [Count("rate_limit_notice"), self.notify(heard, self.limit_notice(why))]
+                    effects += [Count("rate_limit_notice"), self.voice.notify(heard, self.limits.notice(why))]
                 else:
                     effects.append(WorkDone(heard.incoming.message_id))
                 continue
             self._done_with(self.inbox.popleft())
             effects.append(Save())
             if heard.incoming.place.kind == "dm":
-                effects.append(self.notify(heard, self.dm_hint()))
+                effects.append(self.voice.notify(heard, self.dm_hint()))
             else:
                 effects.append(WorkDone(heard.incoming.message_id))  # nobody addressed: nothing to answer
         return effects
+
+    def _apply(self, step: Step, now: float) -> list[Effect]:
+        """Take answering's step: wait for what it waits for, or set the message aside and go on to the next."""
+        self.waiting = step.waiting
+        if step.finished is None:
+            return step.effects
+        if self.inbox and self.inbox[0].incoming.message_id == step.finished:
+            self._done_with(self.inbox.popleft())
+        return step.effects + self._next(now)
 
     def _done_with(self, heard: Heard) -> None:
         """Remember a message as handled, so a redelivery of it is not answered twice."""
@@ -324,7 +332,7 @@ class UserState(Answering, UserCommands):
     def _resolve(self, heard: Heard, target: Target, now: float) -> list[Effect]:
         cached = self.personas.get(target.name.lower())
         if cached is not None and now - cached[1] < PERSONA_TTL_S:
-            return self._answer(heard, target, cached[0], now)
+            return self._apply(self.answering.begin(heard, target, cached[0], now), now)
         trigger = heard.incoming.message_id
         self.waiting = (trigger, "answer", target)
         return [
@@ -339,7 +347,7 @@ class UserState(Answering, UserCommands):
         self.waiting = None
         record = reply.record
         if record is None and isinstance(target, Target) and target.how == "bot":
-            record = self.builtin_persona()
+            record = builtin_persona(self.options.bot_name)
         if record is not None:
             self.personas[target.name.lower() if isinstance(target, Target) else reply.name.lower()] = (record, now)
         heard = self.inbox[0]
@@ -348,34 +356,10 @@ class UserState(Answering, UserCommands):
             why = "took too long to answer" if timed_out else f"doesn't know `{target.name}`"
             return [
                 Save(),
-                self.notify(heard, f"I couldn't reach that personality (the catalogue {why})."),
+                self.voice.notify(heard, f"I couldn't reach that personality (the catalogue {why})."),
                 *self._next(now),
             ]
-        return self._answer(heard, target, record, now)
-
-    def limit_notice(self, why: str) -> str:
-        if why == "quota":
-            return f"You've used today's {self.limits.daily_quota} answers; they come back at midnight UTC."
-        wait = self.limits.seconds_to_token()
-        return (
-            f"You're sending messages faster than I can answer ({self.limits.rate_per_min:g} a minute). "
-            f"I skipped that one; try again in {max(1, round(wait))} s."
-        )
-
-    def builtin_persona(self) -> dict[str, Any]:
-        """The bot's own voice, for mentions of the bot itself when no personality carries its name."""
-        name = self.options.bot_name
-        return {
-            "name": name.lower(),
-            "display_name": name,
-            "prompt": default_prompt(name),
-            "model": "",
-            "avatar_url": "",
-            "vision": False,
-            "context_line": False,
-            "public": True,
-            "owner_id": 0,
-        }
+        return self._apply(self.answering.begin(heard, target, record, now), now)
 
     def dm_hint(self) -> str:
         p = self.options.prefix
@@ -383,18 +367,6 @@ class UserState(Answering, UserCommands):
             f"Tag a personality with `@name`, or reply to one of its messages, to talk to it here. "
             f"`{p}list` shows yours, `{p}add <name>` creates one, `{p}help` explains the rest."
         )
-
-    def log(self, heard: Heard, level: str, event: str, detail: str) -> Log:
-        """A line about one message: its user, channel and id let `bot.py logs` tell its whole story."""
-        msg = heard.incoming
-        return Log(level, event, detail, self.user_id, msg.place.channel_id, msg.message_id)
-
-    def notify(self, heard: Heard, text: str) -> Tell:
-        cid = heard.incoming.place.channel_id
-        return Tell("channel", cid, Notify(cid, self.user_id, text, heard.incoming.message_id))
-
-    def forward(self, heard: Heard, command: Command, to: str, key: int | str, attachment: str = "") -> Tell:
-        return Tell(to, key, CommandFor(command, self.origin(heard), attachment, heard.incoming.attachment_error))
 
 
 def _heard_to(heard: Heard) -> dict[str, Any]:

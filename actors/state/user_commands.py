@@ -7,74 +7,72 @@ the bot owner. Keys are accepted only in DMs: one posted in a server channel is 
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from actors.effects import Call, Effect, Log, Save, Tell
-from actors.messages import CommandFor, DeleteMessage, Heard, Origin, PersonaRequest
+from actors.messages import DeleteMessage, Heard, PersonaRequest
 from actors.state.commands import Command, help_text
+from actors.state.voice import Voice
 
 MODERATE = frozenset({"manage_messages", "administrator"})
 ADMIN = frozenset({"manage_guild", "administrator"})
 REGISTRY_COMMANDS = frozenset({"add", "remove", "alias", "list", "info", "config", "export", "import", "status"})
 
 
+@dataclass(slots=True)
+class Profile:
+    """What a user set about themselves and commands change (kept in their row, see `UserState.snapshot`)."""
+
+    autorespond: bool = False
+    verified: bool = False
+    sealed_key: str | None = None  # the user's own AI key, encrypted by the shell; never in clear here
+    aliases: dict[str, str] = field(default_factory=dict)  # personal alias -> personality
+
+
+@dataclass(slots=True)
 class UserCommands:
-    """Mixed into UserState: the command half of a user's decisions."""
+    """The commands a user's actor answers itself, over the records they change: the profile, the histories
+    (`reset`), and the `reset`s waiting for the Registry."""
 
-    user_id: int
-    autorespond: bool
-    verified: bool
-    sealed_key: str | None
-    options: Any
-    waiting: Any
-    histories: Any
-    resets: dict[int, Heard]
-
-    def origin(self, heard: Heard) -> Origin:
-        msg = heard.incoming
-        return Origin(
-            self.user_id,
-            msg.author.username,
-            msg.place.channel_id,
-            msg.message_id,
-            msg.place.kind,
-            msg.place.guild_id,
-            msg.perms,
-            self.user_id == self.options.bot_owner,
-            msg.place.nsfw,
-        )
+    voice: Voice
+    profile: Profile
+    histories: OrderedDict[str, list[dict[str, str]]] = field(default_factory=OrderedDict)  # "chan:name" -> turns
+    resets: dict[int, Heard] = field(default_factory=dict)
 
     def command(self, cmd: Command, heard: Heard, now: float) -> list[Effect]:
         msg = heard.incoming
         name, args, dm = cmd.name, cmd.args, msg.place.kind == "dm"
-        owner = self.user_id == self.options.bot_owner
+        owner = self.voice.is_bot_owner
         if name in REGISTRY_COMMANDS:
             facts = self.status_text(heard, now) if name == "status" else msg.attachment_text
-            return [self.forward(heard, cmd, "registry", "registry", facts)]
+            return [self.voice.forward(heard, cmd, "registry", "registry", facts)]
         if name in ("activate", "deactivate"):
             if dm:
-                return [self.notify(heard, "Personalities are activated in server channels, not in DMs.")]
+                return [self.voice.notify(heard, "Personalities are activated in server channels, not in DMs.")]
             if not (msg.perms & MODERATE or owner):
-                return [self.notify(heard, f"You need the Manage Messages permission here to {name} a personality.")]
+                return [self.voice.notify(heard, f"You need the Manage Messages permission here to {name} a "
+                                                 "personality.")]
             if name == "activate":
-                return [self.forward(heard, cmd, "registry", "registry")]
-            return [self.forward(heard, cmd, "channel", msg.place.channel_id)]
+                return [self.voice.forward(heard, cmd, "registry", "registry")]
+            return [self.voice.forward(heard, cmd, "channel", msg.place.channel_id)]
         if name == "blacklist":
             global_ok = owner and (dm or args[0] in ("list", "check"))
             if not (owner or msg.perms & ADMIN) or (dm and not global_ok):
                 return [
-                    self.notify(
+                    self.voice.notify(
                         heard,
                         "Only the bot owner (everywhere) or a server admin (for their server) "
                         "can manage the blacklist.",
                     )
                 ]
-            return [self.forward(heard, cmd, "blacklist", "blacklist")]
+            return [self.voice.forward(heard, cmd, "blacklist", "blacklist")]
         if name == "purgbot":
             if not dm:
-                return [self.notify(heard, "`purgbot` cleans up my messages in your DMs; use it there.")]
-            return [self.forward(heard, cmd, "channel", msg.place.channel_id)]
+                return [self.voice.notify(heard, "`purgbot` cleans up my messages in your DMs; use it there.")]
+            return [self.voice.forward(heard, cmd, "channel", msg.place.channel_id)]
         if name == "auth":
             return self.auth(args, heard)
         if name == "autorespond":
@@ -84,24 +82,25 @@ class UserCommands:
             self.resets[msg.message_id] = heard
             while len(self.resets) > 10:
                 self.resets.pop(next(iter(self.resets)))
-            return [Tell("registry", "registry", PersonaRequest(args[0], self.user_id, msg.message_id))]
+            return [Tell("registry", "registry", PersonaRequest(args[0], self.voice.user_id, msg.message_id))]
         if name == "verify":
             if not msg.place.nsfw:
-                return [self.notify(heard, "Run `verify` in an age-restricted channel to confirm you may use one.")]
-            self.verified = True
-            return [Save(), self.notify(heard, "Verified: you may talk to personalities in age-restricted places.")]
+                return [self.voice.notify(heard, "Run `verify` in an age-restricted channel to confirm you may use "
+                                                 "one.")]
+            self.profile.verified = True
+            return [Save(), self.voice.notify(heard, "Verified: you may talk to personalities in age-restricted "
+                                                     "places.")]
         if name == "ping":
             lag = max(0.0, now - msg.created_at) * 1000 if msg.created_at else 0.0
-            return [self.notify(heard, f"Pong! Your message reached your actor {lag:.0f} ms after you sent it.")]
+            return [self.voice.notify(heard, f"Pong! Your message reached your actor {lag:.0f} ms after you sent it.")]
         if name == "help":
-            return [self.notify(heard, help_text(self.options.prefix, args[0] if args else None))]
-        return [self.notify(heard, f"`{name}` is not something I can do yet.")]
+            return [self.voice.notify(heard, help_text(self.voice.options.prefix, args[0] if args else None))]
+        return [self.voice.notify(heard, f"`{name}` is not something I can do yet.")]
 
-    def continue_command(self, purpose: str, heard: Heard, record: dict[str, Any] | None, now: float) -> list[Effect]:
-        if purpose != "reset":
-            return []
+    def reset_found(self, heard: Heard, record: dict[str, Any] | None) -> list[Effect]:
+        """The Registry answered a `reset`: forget that personality's conversation here."""
         if record is None:
-            return [self.notify(heard, "I don't know that personality.")]
+            return [self.voice.notify(heard, "I don't know that personality.")]
         key = f"{heard.incoming.place.channel_id}:{record['name']}"
         had = self.histories.pop(key, None)
         said = (
@@ -109,7 +108,7 @@ class UserCommands:
             if had
             else f"You have no conversation with **{record['display_name']}** here."
         )
-        return [Save(), self.notify(heard, said)]
+        return [Save(), self.voice.notify(heard, said)]
 
     def auth(self, args: tuple[str, ...], heard: Heard) -> list[Effect]:
         msg = heard.incoming
@@ -117,33 +116,33 @@ class UserCommands:
         if action == "key":
             if msg.place.kind != "dm":
                 # Never store it; take it out of the channel at once, and say what really happened to it.
-                p = self.options.prefix
+                p = self.voice.options.prefix
                 deleted = (f"Never post a key in a server channel: I deleted that message. Send `{p}auth key <key>` "
                            "to me in a DM, and consider revoking that key.")
                 failed = ("Never post a key in a server channel. I could not delete that message, so your key is "
                           "still visible to everyone here: revoke it now at your AI provider, delete the message "
                           f"yourself, and send the new key with `{p}auth key <key>` to me in a DM.")
-                delete = DeleteMessage(msg.place.channel_id, msg.message_id, self.user_id, deleted, failed)
+                delete = DeleteMessage(msg.place.channel_id, msg.message_id, self.voice.user_id, deleted, failed)
                 return [
                     Tell("channel", msg.place.channel_id, delete),
-                    Log("warning", "key_in_channel", f"user {self.user_id} channel {msg.place.channel_id}"),
+                    Log("warning", "key_in_channel", f"user {self.voice.user_id} channel {msg.place.channel_id}"),
                 ]
             return [Call("keys", "seal", (args[1],), ("seal", msg.message_id, msg.place.channel_id, heard))]
         if action == "clear":
-            had = self.sealed_key is not None
-            self.sealed_key = None
+            had = self.profile.sealed_key is not None
+            self.profile.sealed_key = None
             return [
                 Save(),
-                self.notify(
+                self.voice.notify(
                     heard,
                     "Your key is removed; I use the bot's own access for you again." if had else "You had no key set.",
                 ),
             ]
         return [
-            self.notify(
+            self.voice.notify(
                 heard,
                 "You are using your own key."
-                if self.sealed_key
+                if self.profile.sealed_key
                 else "You are using the bot's own access (no personal key set).",
             )
         ]
@@ -151,42 +150,34 @@ class UserCommands:
     def sealed(self, tag: tuple[Any, ...], result: Any) -> list[Effect]:
         heard = tag[3]
         if not isinstance(result, str):
-            return [self.notify(heard, "I could not store your key just now; nothing was saved.")]
-        self.sealed_key = result
+            return [self.voice.notify(heard, "I could not store your key just now; nothing was saved.")]
+        self.profile.sealed_key = result
         return [
             Save(),
-            self.notify(
+            self.voice.notify(
                 heard, "Your key is saved, encrypted. Your requests use it from now on. `auth clear` removes it."
             ),
         ]
 
     def set_autorespond(self, mode: str, heard: Heard) -> list[Effect]:
         if mode in ("on", "off"):
-            self.autorespond = mode == "on"
+            self.profile.autorespond = mode == "on"
             text = (
                 "Autorespond is on: after you address a personality, your next messages in that channel "
                 "continue the conversation (30 minutes in servers, 2 hours in DMs)."
-                if self.autorespond
+                if self.profile.autorespond
                 else "Autorespond is off: address a personality each time."
             )
-            return [Save(), self.notify(heard, text)]
-        return [self.notify(heard, f"Autorespond is {'on' if self.autorespond else 'off'}.")]
+            return [Save(), self.voice.notify(heard, text)]
+        return [self.voice.notify(heard, f"Autorespond is {'on' if self.profile.autorespond else 'off'}.")]
 
     def status_text(self, heard: Heard, now: float) -> str:
-        activation = heard.activated or "none"
+        activation, p = heard.activated or "none", self.profile
         checked = datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S UTC")
         return (
-            f"Autorespond: {'on' if self.autorespond else 'off'} · Key: "
-            f"{'your own' if self.sealed_key else 'the bot’s'} · Verified: {'yes' if self.verified else 'no'} · "
+            f"Autorespond: {'on' if p.autorespond else 'off'} · Key: "
+            f"{'your own' if p.sealed_key else 'the bot’s'} · Verified: {'yes' if p.verified else 'no'} · "
             f"This channel's activation: {activation} · Checked {checked}"
         )
 
-    # Provided by UserState.
-    def notify(self, heard: Heard, text: str) -> Tell:
-        raise NotImplementedError
 
-    def forward(self, heard: Heard, command: Command, to: str, key: int | str, attachment: str = "") -> Tell:
-        raise NotImplementedError
-
-
-__all__ = ["CommandFor", "UserCommands"]

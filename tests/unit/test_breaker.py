@@ -251,7 +251,7 @@ class _FailingClient:
 
 
 def _service(tmp_path: Path, error: Exception, events: Any = None) -> Any:
-    from actors.user import AIService
+    from ai.service import AIService
 
     settings = Settings(data_dir=tmp_path, ai_base_url="http://127.0.0.1:9", ai_breaker_failures=3)
     service = AIService(settings, keys=None, events=events, user="42")

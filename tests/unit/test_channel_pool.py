@@ -33,9 +33,9 @@ from actors.messages import (
     WebhooksChanged,
 )
 from actors.results import Fail, Ok, Wait
-from actors.state.channel import OUTBOX_BACKLOG, REPLY_MAP_CAP, TYPING_REFRESH_S, ChannelState
+from actors.state.channel import OUTBOX_BACKLOG, TYPING_REFRESH_S, ChannelState
 from actors.state.discord_text import LIMIT, legal_username
-from actors.state.outbox import DONE_CAP, TOTAL_CAP, USER_QUEUE_CAP
+from actors.state.outbox import DONE_CAP, REPLY_MAP_CAP, TOTAL_CAP, USER_QUEUE_CAP
 from actors.state.sending import MAX_WEBHOOKS, SEND_ATTEMPTS
 from store.sqlite import decode, encode
 

@@ -21,7 +21,8 @@ from actors.messages import (
     RouteFact,
 )
 from actors.results import Fail, Ok, Wait
-from actors.state.channel import REPLY_MAP_CAP, ChannelState
+from actors.state.channel import ChannelState
+from actors.state.outbox import REPLY_MAP_CAP
 from store.sqlite import decode, encode
 
 NOW = 1_700_000_000.0

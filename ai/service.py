@@ -1,0 +1,77 @@
+"""The AI service a user's actor calls (`Call("ai", ...)`): the user's own key, if they set one, wins; the
+operator's key goes through one shared breaker per model (`ai/breaker.py`), so every actor process stops
+calling a model that keeps failing, and its opening is logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from ai.breaker import SharedBreaker, breaker_path
+from ai.client import AIClient
+from ai.errors import AIError, AuthError
+
+log = logging.getLogger("tzurot.ai")
+
+
+class SealedKeys(Protocol):
+    """Opens a user's sealed key (the key box in `store/`)."""
+
+    def open(self, token: str) -> str | None: ...
+
+
+class Events(Protocol):
+    """The application's events log (where `breaker_open` goes)."""
+
+    def emit(self, level: str, event: str, kind: str, key: str, detail: str = "", **extra: Any) -> None: ...
+
+
+class AIService:
+    def __init__(self, settings: Any, keys: SealedKeys, events: Events | None = None, user: str = "") -> None:
+        self.client = AIClient(settings.ai_base_url, settings.ai_api_key or None, timeout_s=settings.ai_timeout_s)
+        self.keys = keys
+        self.events, self.user = events, user  # the events log, and whose call this service makes
+        self.settings = settings
+        self._breakers: dict[str, SharedBreaker] = {}
+
+    def breaker_for(self, model: str) -> SharedBreaker:
+        """One breaker per model on the operator's key: one personality's broken model must not stop the rest."""
+        if model not in self._breakers:
+            s = self.settings
+            path = breaker_path(s.data_dir, model)
+            self._breakers[model] = SharedBreaker(path, s.ai_breaker_failures, s.ai_breaker_cooldown_s)
+        return self._breakers[model]
+
+    @property
+    def breaker(self) -> SharedBreaker:
+        """The default model's breaker (what `bot.py status` shows)."""
+        return self.breaker_for(self.settings.ai_model)
+
+    def available(self, model: str = "") -> bool:
+        """May the operator's key be used for `model` now? False while its breaker is open (all processes)."""
+        return self.breaker_for(model or self.settings.ai_model).allow()
+
+    def complete(self, request: dict[str, Any], sealed_key: str | None = None) -> Any:
+        if sealed_key:
+            api_key = self.keys.open(sealed_key)
+            if api_key is None:
+                raise AuthError("your stored key could not be decrypted; set it again with `auth key`")
+            return self.client.complete(**request, api_key=api_key)
+        model = request.get("model") or self.settings.ai_model
+        breaker = self.breaker_for(model)
+        try:
+            result = self.client.complete(**request)
+        except AIError as exc:
+            if exc.kind not in ("bad_request", "empty") and breaker.record(False):
+                detail = f"model {model} on the operator's key failed {breaker.threshold} times in a row ({exc.kind})"
+                log.warning("breaker_open: %s", detail)
+                if self.events is not None:
+                    self.events.emit("warning", "breaker_open", "user", self.user, detail,
+                                     cooldown_s=breaker.cooldown_s)
+            raise
+        breaker.record(True)
+        return result
+
+    def close(self) -> None:
+        self.client.close()
