@@ -1,6 +1,6 @@
 """The bridge from ordinary code (the discord.py edge, tests, tools) into the actor tree.
 
-How a message reaches the actor for a user or channel id: the caller asks `Bridge.ask("user", user_id, msg)`;
+How a message reaches the actor for a user or channel id: the caller asks `Bridge.ask(Kind.USER, user_id, msg)`;
 the bridge sends `Deliver(kind, key, msg, ref)` straight to the shard that owns the key (a stable hash of the
 key, `supervision.sharding.shard_of`, modulo the group's shard count, in the `Directory` Root publishes; to
 Root itself until the first directory arrives or while that shard is down, and Root forwards or holds it);
@@ -28,7 +28,9 @@ from typing import Any
 
 from thespian.actors import ActorSystemFailure
 
+from actors.kinds import Kind
 from actors.messages import RouteFact
+from actors.tree import default_tree
 from ai.tls import shared_context
 from config import Settings
 from store import SqliteStore
@@ -43,7 +45,6 @@ from supervision.protocol import (
     Directory,
     DirectoryRequest,
     Failed,
-    GroupSpec,
     StatusRequest,
     SupervisorStatus,
     TreeSpec,
@@ -75,21 +76,6 @@ class ActorFailed(RuntimeError):
     def __init__(self, msg: Failed) -> None:
         super().__init__(f"{msg.kind} {msg.key} failed to handle that (reference {msg.reference})")
         self.reference = msg.reference
-
-
-def default_tree(settings: Settings) -> TreeSpec:
-    return TreeSpec(
-        owner_pid=os.getpid(),
-        groups=(
-            GroupSpec("user", settings.user_shards, "actors.user.UserActor"),
-            GroupSpec("channel", settings.channel_shards, "actors.channel.ChannelActor"),
-        ),
-        singletons=(
-            ("registry", "actors.registry.RegistryActor"),
-            ("blacklist", "actors.blacklist.BlacklistActor"),
-            ("slots", "actors.slots.SlotsActor"),
-        ),
-    )
 
 
 class Bridge:
@@ -234,15 +220,15 @@ class Bridge:
         self.stop()
 
     # ---- asking ---------------------------------------------------------------------------------
-    def ask(self, kind: str, key: int | str, body: Any, timeout: float | None = None) -> Any:
+    def ask(self, kind: Kind, key: int | str, body: Any, timeout: float | None = None) -> Any:
         """Send `body` to the actor for (kind, key) and return its answer; raise on park, failure, timeout."""
         ref = uuid.uuid4().hex
         handle = self._handle()
         deadline = time.monotonic() + (timeout or self.settings.ask_timeout_s)
         # Naming our own address as reply_to lets a message that bounced off a dead shard (Root redelivers it
         # to the shard's successor) still find us; Thespian's ask returns None at once in that case.
-        message = Deliver(kind, str(key), body, ref, reply_to=own_address(handle))
-        target = self.routes.address(kind, str(key)) or self.root
+        message = Deliver(str(kind), str(key), body, ref, reply_to=own_address(handle))
+        target = self.routes.address(str(kind), str(key)) or self.root
         reply = handle.ask(target, message, max(0.0, deadline - time.monotonic()))
         while True:
             if isinstance(reply, Answer) and reply.ref == ref:
@@ -256,12 +242,12 @@ class Bridge:
                 raise TimeoutError(f"no answer from {kind} {key} in time")
             reply = handle.listen(remaining)  # a late answer to an earlier question: skip it
 
-    def tell(self, kind: str, key: int | str, body: Any) -> None:
+    def tell(self, kind: Kind, key: int | str, body: Any) -> None:
         """Send without waiting. If the actor cannot take it (parked), the tree publishes `Undelivered` to
         `on_fact`."""
-        shard = self.routes.address(kind, str(key))
+        shard = self.routes.address(str(kind), str(key))
         try:
-            self._handle().tell(shard or self.root, Deliver(kind, str(key), body, reply=False))
+            self._handle().tell(shard or self.root, Deliver(str(kind), str(key), body, reply=False))
         except ActorSystemFailure:
             if shard is None:
                 raise
@@ -273,11 +259,11 @@ class Bridge:
         """The threads that talk to the actors for asyncio code (each with its own Thespian handle)."""
         return self._pool
 
-    async def tell_async(self, kind: str, key: int | str, body: Any) -> None:
+    async def tell_async(self, kind: Kind, key: int | str, body: Any) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._pool, self.tell, kind, key, body)
 
-    async def ask_async(self, kind: str, key: int | str, body: Any, timeout: float | None = None) -> Any:
+    async def ask_async(self, kind: Kind, key: int | str, body: Any, timeout: float | None = None) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self.ask, kind, key, body, timeout)
 

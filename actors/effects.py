@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from actors.kinds import Kind
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -38,7 +40,7 @@ class SaveRow:
 class Tell:
     """Send `body` to the actor for (kind, key), wherever it runs; no answer expected."""
 
-    kind: str
+    kind: Kind
     key: int | str
     body: Any
 

@@ -176,7 +176,7 @@ class StatefulActor(SupervisedChild):
                 if msg is not None and msg.reply_to is not None:
                     self.send(msg.reply_to, Answer(msg.ref, effect.body))
             elif isinstance(effect, Tell):
-                self.deliver(effect.kind, str(effect.key), effect.body)
+                self.deliver(str(effect.kind), str(effect.key), effect.body)  # plain strings for supervision
             elif isinstance(effect, Resume):
                 self.send(self.myAddress, Deliver(self.kind, self.key, effect.body, reply=False))
             elif isinstance(effect, Push):

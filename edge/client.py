@@ -18,6 +18,7 @@ from typing import Any
 import discord
 import yarl
 
+from actors.kinds import Kind
 from actors.messages import Incoming, WebhooksChanged
 from bridge import Bridge
 from config import Settings
@@ -164,7 +165,7 @@ class Edge(discord.Client):
         except Exception:  # the store failing must not silence the bot: hand on anyway, and say so
             log.exception("store_failed: could not record message %s before handing it on", incoming.message_id)
         try:
-            self.bridge.tell("channel", incoming.place.channel_id, incoming)
+            self.bridge.tell(Kind.CHANNEL, incoming.place.channel_id, incoming)
         except Exception:
             log.exception("could not hand message %s to its channel", incoming.message_id)
 
@@ -188,9 +189,9 @@ class Edge(discord.Client):
             return "", "it is not UTF-8 text"
 
     async def on_webhooks_update(self, channel: Any) -> None:
-        await self.hand_off("channel", channel.id, WebhooksChanged(channel.id))
+        await self.hand_off(Kind.CHANNEL, channel.id, WebhooksChanged(channel.id))
 
-    async def hand_off(self, kind: str, key: int, body: Any) -> None:
+    async def hand_off(self, kind: Kind, key: int, body: Any) -> None:
         try:
             await self.bridge.tell_async(kind, key, body)
         except Exception:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any, Protocol
 
+from actors.kinds import Kind
 from actors.messages import Incoming
 from actors.state.commands import Command, CommandError, parse_command
 from actors.state.proxies import incoming_from, incoming_to
@@ -158,7 +159,7 @@ class Redelivery:
                     self.events.emit("warning" if attempts else "info", "redelivered", "edge", "edge",
                                      f"hand-off {attempts + 2}", user=incoming.author.id,
                                      channel=incoming.place.channel_id, trigger=incoming.message_id)
-                    await self.bridge.tell_async("channel", incoming.place.channel_id, incoming)
+                    await self.bridge.tell_async(Kind.CHANNEL, incoming.place.channel_id, incoming)
                 if time.time() - pruned_at > 3600:
                     pruned_at = time.time()
                     await loop.run_in_executor(pool, self.work.prune)

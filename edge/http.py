@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from actors.kinds import Kind
 from actors.messages import GetUserSettings
 from config import Settings
 from discord_rest.invalid import read_invalid
@@ -159,7 +160,7 @@ class HttpServer:
         except (KeyError, ValueError):
             return web.json_response({"error": "GET /ping?user=<user id>"}, status=400)
         started = time.perf_counter()
-        await self.actors.ask_async("user", user, GetUserSettings(user))
+        await self.actors.ask_async(Kind.USER, user, GetUserSettings(user))
         return web.json_response({"ms": round((time.perf_counter() - started) * 1000, 3)})
 
     async def preflight(self, request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, Protocol
 
+from actors.kinds import Kind
 from actors.messages import GetSlots, SlotsInfo
 from ai.breaker import SharedBreaker, breaker_path
 from config import Settings
@@ -22,7 +23,7 @@ from observability.activity import Activity
 from observability.metrics import Metrics
 from observability.status import collect, live_by_kind
 
-LIVE_KINDS = ("shard", "user", "channel", "registry", "blacklist", "slots")  # the live_actors gauge's labels
+LIVE_KINDS = ("shard", *Kind)  # the live_actors gauge's labels
 
 
 class Tree(Protocol):
@@ -89,7 +90,7 @@ class LiveStatus:
         loop = asyncio.get_running_loop()
         try:
             info = await loop.run_in_executor(
-                self.tree.pool, lambda: self.tree.ask("slots", "slots", GetSlots(), timeout=max(1e-3, left(3.0))))
+                self.tree.pool, lambda: self.tree.ask(Kind.SLOTS, Kind.SLOTS, GetSlots(), timeout=max(1e-3, left(3.0))))
         except Exception:  # noqa: BLE001 - status must still answer; the screen shows "?"
             return {}
         return {"capacity": info.capacity, "in_use": info.in_use, "waiting": info.waiting} if isinstance(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.effects import Call, Count, Effect, IdSource, Observe, Push, Save, Tell, Timer, WorkDone, counting_ids
+from actors.kinds import Kind
 from actors.messages import Heard, Persona, RouteFact, SlotGranted, SlotRelease, SlotRequest, Speak, TypingFor
 from actors.state import context as ctx
 from actors.state.addressing import Target, conversation_timeout
@@ -92,7 +93,7 @@ class Answering:
             request["max_tokens"] = max_tokens
         persona = Persona(record["name"], record["display_name"], record.get("avatar_url") or None)
         job = Job(heard, cid, persona, turn, request, self.profile.sealed_key)
-        typing = Tell("channel", cid, TypingFor(cid, self.voice.user_id, msg.message_id))
+        typing = Tell(Kind.CHANNEL, cid, TypingFor(cid, self.voice.user_id, msg.message_id))
         if job.sealed_key:  # the user's own key: no shared slot, but its own breaker
             if not self.limits.key_breaker.allow(now):
                 return self._finish(job, KeyFailing(), now)
@@ -113,7 +114,7 @@ class Answering:
     def slot(self, waiting: Waiting | None, msg: Any, now: float) -> Step:
         """The operator's capacity: ask for a slot, retry on a timer, call the model once granted."""
         trigger = msg.trigger_id if isinstance(msg, SlotGranted) else msg.payload[1]
-        release = Tell("slots", "slots", SlotRelease(self.voice.user_id, trigger))
+        release = Tell(Kind.SLOTS, Kind.SLOTS, SlotRelease(self.voice.user_id, trigger))
         if waiting is not None and waiting[0] == trigger and waiting[1] == "ai":
             return Step([], waiting)  # a second grant for the call already running (a retry crossed the first)
         if waiting is None or waiting[0] != trigger or waiting[1] != "slot":
@@ -125,7 +126,7 @@ class Answering:
         if attempt >= SLOT_TRIES:
             return self._finish(job, Busy(), now, release)
         return Step([
-            Tell("slots", "slots", SlotRequest(self.voice.user_id, trigger)),
+            Tell(Kind.SLOTS, Kind.SLOTS, SlotRequest(self.voice.user_id, trigger)),
             Timer(SLOT_RETRY_S, ("slot_retry", trigger, attempt + 1)),
         ], waiting)
 
@@ -138,7 +139,7 @@ class Answering:
             if result is not True:
                 return self._finish(job, ServiceDown(), now)
             return Step([
-                Tell("slots", "slots", SlotRequest(self.voice.user_id, tag[1])),
+                Tell(Kind.SLOTS, Kind.SLOTS, SlotRequest(self.voice.user_id, tag[1])),
                 Timer(SLOT_RETRY_S, ("slot_retry", tag[1], 1)),
             ], (tag[1], "slot", job))
         if tag[0] != "ai":
@@ -146,7 +147,7 @@ class Answering:
         if job.sealed_key:  # the key the call used, not one set since
             self.limits.key_breaker.record(not _failed(result), now)
             return self._finish(job, result, now)
-        return self._finish(job, result, now, Tell("slots", "slots", SlotRelease(self.voice.user_id, tag[1])))
+        return self._finish(job, result, now, Tell(Kind.SLOTS, Kind.SLOTS, SlotRelease(self.voice.user_id, tag[1])))
 
     def _finish(self, job: Job, result: Any, now: float, *before: Effect) -> Step:
         """Speak the answer (or the failure, in character, with a reference id); the message's turn is over."""
@@ -173,7 +174,7 @@ class Answering:
         self.answers[trigger] = speak
         while len(self.answers) > ANSWERS_CAP:
             self.answers.popitem(last=False)
-        effects.append(Tell("channel", cid, speak))
+        effects.append(Tell(Kind.CHANNEL, cid, speak))
         return Step(effects, finished=trigger)
 
     def _remember(self, cid: int, name: str, turn: dict[str, Any], answer: str, now: float) -> None:

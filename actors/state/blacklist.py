@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.effects import Effect, Push, Reply, Save, Tell
+from actors.kinds import Kind
 from actors.messages import CommandFor, Notify, Origin, Refused, RouteFact
 
 CAP = 10_000  # entries in the bot owner's list (everywhere)
@@ -19,7 +20,7 @@ TOTAL_CAP = 100_000  # entries in all servers' lists together: what bounds the e
 
 @dataclass
 class BlacklistState:
-    KIND = "blacklist"
+    KIND = Kind.BLACKLIST
     SCHEMA = 1
 
     everywhere: dict[int, str] = field(default_factory=dict)  # user id -> reason
@@ -94,4 +95,4 @@ class BlacklistState:
 
     @staticmethod
     def _say(origin: Origin, text: str) -> Tell:
-        return Tell("channel", origin.channel_id, Notify(origin.channel_id, origin.user_id, text, origin.trigger_id))
+        return Tell(Kind.CHANNEL, origin.channel_id, Notify(origin.channel_id, origin.user_id, text, origin.trigger_id))

@@ -26,6 +26,7 @@ from actors.effects import (
     Wake,
     WorkDone,
 )
+from actors.kinds import Kind
 from actors.messages import (
     ActivatePersonality,
     Author,
@@ -74,7 +75,7 @@ class ChannelState:
     """The record of one channel (activation, reply map, proxies, typing) and the part that sends for it,
     `sender` (sending.py: the webhook pool and the outbox), which it holds and shares its reply map with."""
 
-    KIND = "channel"
+    KIND = Kind.CHANNEL
     SCHEMA = 1
 
     channel_id: int
@@ -256,7 +257,7 @@ class ChannelState:
         while self.recent and (len(self.recent) > HELD_CAP or now - self.recent[0].created_at > PROXY_WINDOW_S):
             self.recent.popleft()
         replied = self.sent.get(msg.reply_to) if msg.reply_to is not None else None
-        return Tell("user", msg.author.id, Heard(msg, self.activated, replied))
+        return Tell(Kind.USER, msg.author.id, Heard(msg, self.activated, replied))
 
     def _speak(self, msg: Speak, now: float) -> list[Effect]:
         self.typing.pop(msg.trigger_id, None)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.effects import Effect, Push, Reply, Save, SaveRow, Tell
+from actors.kinds import Kind
 from actors.messages import (
     CommandFor,
     ListPersonalities,
@@ -52,7 +53,7 @@ class RegistryState:
     """The catalogue. Each personality (with its aliases) is its own row of kind `ROWS`, so a change writes one
     small row; the actor's own row keeps only the command ids it has answered."""
 
-    KIND = "registry"
+    KIND = Kind.REGISTRY
     ROWS = "personality"
     SCHEMA = 3
 
@@ -142,7 +143,7 @@ class RegistryState:
                 record = self.find(name)
                 if record is not None and not record.get("public", True) and record["owner_id"] != user:
                     record = None
-                return [Tell("user", user, PersonaReply(trigger, name, record))]
+                return [Tell(Kind.USER, user, PersonaReply(trigger, name, record))]
             case RegisterPersonality(name=raw, owner_id=owner, display_name=display):
                 ok, effects, record = self._add(raw, "", owner, display, now)
                 if not ok:
@@ -183,7 +184,7 @@ class RegistryState:
             text = json.dumps(export_records(records), indent=2, ensure_ascii=False)
             return [
                 Tell(
-                    "channel",
+                    Kind.CHANNEL,
                     origin.channel_id,
                     Notify(
                         origin.channel_id,
@@ -217,7 +218,7 @@ class RegistryState:
                 return [say(f"**{record['display_name']}** is age-restricted: it can only be activated in an "
                             "age-restricted channel.")]
             activate = CommandFor(Command("activate", (record["name"],)), origin)
-            return [Tell("channel", origin.channel_id, activate)]
+            return [Tell(Kind.CHANNEL, origin.channel_id, activate)]
         owner_only = name == "config"
         allowed = record["owner_id"] == origin.user_id or (origin.bot_owner and not owner_only)
         if not allowed:
@@ -353,6 +354,6 @@ class RegistryState:
 
 def _notifier(origin: Origin) -> Any:
     def say(text: str) -> Tell:
-        return Tell("channel", origin.channel_id, Notify(origin.channel_id, origin.user_id, text, origin.trigger_id))
+        return Tell(Kind.CHANNEL, origin.channel_id, Notify(origin.channel_id, origin.user_id, text, origin.trigger_id))
 
     return say

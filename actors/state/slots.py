@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.effects import Effect, Log, Reply, Tell, Timer, Wake
+from actors.kinds import Kind
 from actors.messages import GetSlots, Refused, SlotGranted, SlotRelease, SlotRequest, SlotsInfo
 
 TICK_S = 10.0
@@ -19,7 +20,7 @@ TICK_S = 10.0
 
 @dataclass
 class SlotsState:
-    KIND = "slots"
+    KIND = Kind.SLOTS
     SCHEMA = 1
 
     capacity: int = 8
@@ -80,4 +81,4 @@ class SlotsState:
 
     @staticmethod
     def _grant_msg(user: int, trigger: int) -> Tell:
-        return Tell("user", user, SlotGranted(trigger))
+        return Tell(Kind.USER, user, SlotGranted(trigger))

@@ -27,6 +27,7 @@ from actors.effects import (
     WorkDone,
     counting_ids,
 )
+from actors.kinds import Kind
 from actors.messages import (
     GetUserSettings,
     Heard,
@@ -70,7 +71,7 @@ class UserState:
     """The record of one user, the queue of their messages, and the parts that decide the rest: `commands`
     (user_commands.py) and `answering` (answering.py), each made over this record's own fields when used."""
 
-    KIND = "user"
+    KIND = Kind.USER
     SCHEMA = 2
 
     user_id: int
@@ -244,7 +245,7 @@ class UserState:
             # Handed on again because its answer never arrived: say the same answer again (the channel sends
             # each chunk once), or close its record if it needed none.
             answer = self.answers.get(mid)
-            return [Tell("channel", answer.channel_id, answer)] if answer is not None else [WorkDone(mid)]
+            return [Tell(Kind.CHANNEL, answer.channel_id, answer)] if answer is not None else [WorkDone(mid)]
         if len(self.inbox) >= INBOX_CAP:
             skipped = self.voice.log(heard, "info", "inbox_full", f"{len(self.inbox)} waiting")
             if self.limits.notice_due("inbox_full", now):
@@ -275,7 +276,7 @@ class UserState:
             if incoming.message_id in held or incoming.author.id != self.user_id:
                 continue
             self.expected[incoming.message_id] = now + EXPECT_WAIT_S
-            effects.append(Tell("channel", incoming.place.channel_id, incoming))
+            effects.append(Tell(Kind.CHANNEL, incoming.place.channel_id, incoming))
         if self.expected:
             effects.append(Timer(EXPECT_WAIT_S, ("expected",)))
         return effects + self._next(now)
@@ -336,7 +337,7 @@ class UserState:
         trigger = heard.incoming.message_id
         self.waiting = (trigger, "answer", target)
         return [
-            Tell("registry", "registry", PersonaRequest(target.name, self.user_id, trigger)),
+            Tell(Kind.REGISTRY, Kind.REGISTRY, PersonaRequest(target.name, self.user_id, trigger)),
             Timer(PERSONA_WAIT_S, ("persona_timeout", trigger)),
         ]
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from actors.effects import Call, Effect, Log, Save, Tell
+from actors.kinds import Kind
 from actors.messages import DeleteMessage, Heard, PersonaRequest
 from actors.state.commands import Command, help_text
 from actors.state.voice import Voice
@@ -48,7 +49,7 @@ class UserCommands:
         owner = self.voice.is_bot_owner
         if name in REGISTRY_COMMANDS:
             facts = self.status_text(heard, now) if name == "status" else msg.attachment_text
-            return [self.voice.forward(heard, cmd, "registry", "registry", facts)]
+            return [self.voice.forward(heard, cmd, Kind.REGISTRY, Kind.REGISTRY, facts)]
         if name in ("activate", "deactivate"):
             if dm:
                 return [self.voice.notify(heard, "Personalities are activated in server channels, not in DMs.")]
@@ -56,8 +57,8 @@ class UserCommands:
                 return [self.voice.notify(heard, f"You need the Manage Messages permission here to {name} a "
                                                  "personality.")]
             if name == "activate":
-                return [self.voice.forward(heard, cmd, "registry", "registry")]
-            return [self.voice.forward(heard, cmd, "channel", msg.place.channel_id)]
+                return [self.voice.forward(heard, cmd, Kind.REGISTRY, Kind.REGISTRY)]
+            return [self.voice.forward(heard, cmd, Kind.CHANNEL, msg.place.channel_id)]
         if name == "blacklist":
             global_ok = owner and (dm or args[0] in ("list", "check"))
             if not (owner or msg.perms & ADMIN) or (dm and not global_ok):
@@ -68,11 +69,11 @@ class UserCommands:
                         "can manage the blacklist.",
                     )
                 ]
-            return [self.voice.forward(heard, cmd, "blacklist", "blacklist")]
+            return [self.voice.forward(heard, cmd, Kind.BLACKLIST, Kind.BLACKLIST)]
         if name == "purgbot":
             if not dm:
                 return [self.voice.notify(heard, "`purgbot` cleans up my messages in your DMs; use it there.")]
-            return [self.voice.forward(heard, cmd, "channel", msg.place.channel_id)]
+            return [self.voice.forward(heard, cmd, Kind.CHANNEL, msg.place.channel_id)]
         if name == "auth":
             return self.auth(args, heard)
         if name == "autorespond":
@@ -82,7 +83,7 @@ class UserCommands:
             self.resets[msg.message_id] = heard
             while len(self.resets) > 10:
                 self.resets.pop(next(iter(self.resets)))
-            return [Tell("registry", "registry", PersonaRequest(args[0], self.voice.user_id, msg.message_id))]
+            return [Tell(Kind.REGISTRY, Kind.REGISTRY, PersonaRequest(args[0], self.voice.user_id, msg.message_id))]
         if name == "verify":
             if not msg.place.nsfw:
                 return [self.voice.notify(heard, "Run `verify` in an age-restricted channel to confirm you may use "
@@ -124,7 +125,7 @@ class UserCommands:
                           f"yourself, and send the new key with `{p}auth key <key>` to me in a DM.")
                 delete = DeleteMessage(msg.place.channel_id, msg.message_id, self.voice.user_id, deleted, failed)
                 return [
-                    Tell("channel", msg.place.channel_id, delete),
+                    Tell(Kind.CHANNEL, msg.place.channel_id, delete),
                     Log("warning", "key_in_channel", f"user {self.voice.user_id} channel {msg.place.channel_id}"),
                 ]
             return [Call("keys", "seal", (args[1],), ("seal", msg.message_id, msg.place.channel_id, heard))]

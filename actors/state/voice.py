@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.effects import Log, Tell
+from actors.kinds import Kind
 from actors.messages import CommandFor, Heard, Notify, Origin
 from actors.state.commands import Command
 
@@ -47,7 +48,7 @@ class Voice:
     def notify(self, heard: Heard, text: str) -> Tell:
         """Say `text` to the user, in the channel of the message it answers."""
         cid = heard.incoming.place.channel_id
-        return Tell("channel", cid, Notify(cid, self.user_id, text, heard.incoming.message_id))
+        return Tell(Kind.CHANNEL, cid, Notify(cid, self.user_id, text, heard.incoming.message_id))
 
     def origin(self, heard: Heard) -> Origin:
         """Who asks, and with what rights, for an actor that answers a command on the user's behalf."""
@@ -64,6 +65,6 @@ class Voice:
             msg.place.nsfw,
         )
 
-    def forward(self, heard: Heard, command: Command, to: str, key: int | str, attachment: str = "") -> Tell:
+    def forward(self, heard: Heard, command: Command, to: Kind, key: int | str, attachment: str = "") -> Tell:
         """Hand a command to the actor that owns what it changes (the catalogue, a channel, the blacklist)."""
         return Tell(to, key, CommandFor(command, self.origin(heard), attachment, heard.incoming.attachment_error))

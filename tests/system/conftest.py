@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 
 import config
+from actors.kinds import Kind
+from actors.tree import default_tree
 from bench.stack import free_port, wait_for
-from bridge import Bridge, default_tree
+from bridge import Bridge
 from observability import jsonlog
 from supervision.procs import descendants, pid_alive
 from supervision.protocol import GroupSpec, TreeSpec
@@ -51,7 +53,7 @@ class Tree:
         if self.user_class is None:
             return spec
         groups = tuple(
-            GroupSpec(g.name, g.shards, self.user_class) if g.name == "user" else g for g in spec.groups
+            GroupSpec(g.name, g.shards, self.user_class) if g.name == Kind.USER else g for g in spec.groups
         )
         return dataclasses.replace(spec, groups=groups)
 
@@ -64,7 +66,7 @@ class Tree:
             self.bridge.stop()
             self.bridge = None
 
-    def ask(self, kind: str, key: int | str, body: Any, timeout: float | None = None) -> Any:
+    def ask(self, kind: Kind, key: int | str, body: Any, timeout: float | None = None) -> Any:
         assert self.bridge is not None
         return self.bridge.ask(kind, key, body, timeout)
 

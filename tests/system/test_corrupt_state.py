@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import config
+from actors.kinds import Kind
 from actors.messages import (
     ChannelInfo,
     GetChannelInfo,
@@ -33,17 +34,17 @@ def quarantine_errors(tree, key: str) -> list[dict]:
 def test_bad_user_rows_start_clean_quarantined_with_an_error_and_no_crash_loop(make_tree) -> None:
     tree = make_tree()
     store = SqliteStore(tree.settings.store_path)
-    tree.ask("user", 100, SetAutorespond(100, True))  # a healthy neighbour with state
+    tree.ask(Kind.USER, 100, SetAutorespond(100, True))  # a healthy neighbour with state
     store.put_raw("user", "101", UNDECODABLE)
     store.put_raw("user", "102", WRONG_SHAPE)
 
     for uid in (101, 102):
-        assert tree.ask("user", uid, GetUserSettings(uid)) == UserSettings(uid, False, ())  # started clean
+        assert tree.ask(Kind.USER, uid, GetUserSettings(uid)) == UserSettings(uid, False, ())  # started clean
     first_pids = {uid: tree.child(str(uid)).pid for uid in (101, 102)}
 
     # The fresh state is saved over the gap (no stale write) and the actor is the same process.
     for uid in (101, 102):
-        assert tree.ask("user", uid, SetAutorespond(uid, True)).autorespond is True
+        assert tree.ask(Kind.USER, uid, SetAutorespond(uid, True)).autorespond is True
         row = tree.child(str(uid))
         assert row.status == LIVE and row.pid == first_pids[uid] and row.restarts == 0
 
@@ -53,7 +54,7 @@ def test_bad_user_rows_start_clean_quarantined_with_an_error_and_no_crash_loop(m
         assert len(errors) == 1
         assert not [r for r in tree.log() if r["key"] == key and r["event"] in LOOPING]
     assert "TypeError" in quarantine_errors(tree, "102")[0]["detail"]  # why, for the operator
-    assert tree.ask("user", 100, GetUserSettings(100)).autorespond is True  # the neighbour is untouched
+    assert tree.ask(Kind.USER, 100, GetUserSettings(100)).autorespond is True  # the neighbour is untouched
     store.close()
 
 
@@ -62,7 +63,7 @@ def test_a_bad_channel_row_starts_that_channel_clean(make_tree) -> None:
     store = SqliteStore(tree.settings.store_path)
     store.put_raw("channel", "555", encode({"place": 5, "sent": "nonsense"}))
 
-    assert tree.ask("channel", 555, GetChannelInfo(555)) == ChannelInfo(555, None, None, 0)
+    assert tree.ask(Kind.CHANNEL, 555, GetChannelInfo(555)) == ChannelInfo(555, None, None, 0)
 
     assert [k for _, k, _ in store.quarantined("channel")] == ["555"]
     assert wait_for(lambda: quarantine_errors(tree, "555"), what="the quarantine ERROR")
@@ -78,8 +79,8 @@ def test_a_bad_registry_row_at_start_leaves_a_working_empty_catalogue(make_tree,
 
     tree = make_tree(data_dir=data)
 
-    assert isinstance(tree.ask("registry", "registry", LookupPersonality("lilith")), NotFound)
-    assert tree.ask("registry", "registry", RegisterPersonality("lilith", 7, "Lilith")).name == "lilith"
+    assert isinstance(tree.ask(Kind.REGISTRY, Kind.REGISTRY, LookupPersonality("lilith")), NotFound)
+    assert tree.ask(Kind.REGISTRY, Kind.REGISTRY, RegisterPersonality("lilith", 7, "Lilith")).name == "lilith"
     assert [k for _, k, _ in store.quarantined("registry")] == ["registry"]
     assert wait_for(lambda: quarantine_errors(tree, "registry"), what="the quarantine ERROR")
     assert not [r for r in tree.log() if r["key"] == "registry" and r["event"] in LOOPING]

@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+from actors.kinds import Kind
 from actors.messages import GetUserSettings, SetAutorespond
 
 
@@ -20,8 +21,8 @@ def test_bridge_start_makes_the_data_directory_private(make_tree, tmp_path: Path
     old = os.umask(0o022)  # a caller with the usual umask
     try:
         tree = make_tree({"TZUROT_SECRET_KEY_FILE": str(key_file)}, data_dir=data)
-        tree.ask("user", 42, SetAutorespond(42, True))
-        assert tree.ask("user", 42, GetUserSettings(42)).autorespond
+        tree.ask(Kind.USER, 42, SetAutorespond(42, True))
+        assert tree.ask(Kind.USER, 42, GetUserSettings(42)).autorespond
     finally:
         assert os.umask(old) == 0o022  # the caller's umask is left as it was
     assert data.stat().st_mode & 0o777 == 0o700

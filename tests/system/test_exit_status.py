@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from actors.kinds import Kind
 from actors.messages import GetUserSettings, SetAutorespond
 from bridge import ActorUnavailable
 from observability.jsonlog import readable
@@ -20,7 +21,7 @@ def exits(tree, key: str) -> list[dict]:
 
 def test_a_user_actor_killed_by_signal_9_is_logged_as_such_with_its_own_pid(make_tree) -> None:
     tree = make_tree()
-    tree.ask("user", 42, SetAutorespond(42, True))
+    tree.ask(Kind.USER, 42, SetAutorespond(42, True))
     child = tree.child("42")
     supervisor = tree.shard_of_child("42")
 
@@ -31,13 +32,13 @@ def test_a_user_actor_killed_by_signal_9_is_logged_as_such_with_its_own_pid(make
     assert record["child_pid"] == child.pid and record["pid"] == supervisor.pid
     line = readable(record)
     assert f"user/42 pid={child.pid}: killed by signal 9" in line and f"pid={supervisor.pid}" not in line
-    assert tree.ask("user", 42, GetUserSettings(42)).autorespond is True
+    assert tree.ask(Kind.USER, 42, GetUserSettings(42)).autorespond is True
 
 
 def test_an_actor_that_exits_with_status_3_at_start_is_logged_with_that_status(make_tree) -> None:
     tree = make_tree({"TZUROT_USER_SHARDS": "1"}, user_class=FAULTY)
     with pytest.raises(ActorUnavailable):
-        tree.ask("user", CRASH_ON_START_KEY, GetUserSettings(int(CRASH_ON_START_KEY)))
+        tree.ask(Kind.USER, CRASH_ON_START_KEY, GetUserSettings(int(CRASH_ON_START_KEY)))
 
     records = exits(tree, CRASH_ON_START_KEY)
     assert len(records) == 6  # the first start and five restarts, then parked

@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from actors.kinds import Kind
 from actors.messages import GetUserSettings, SetAutorespond
 from bench.measure import pss_mb
 from supervision.procs import descendants, pid_alive
@@ -40,9 +41,9 @@ def test_ten_thousand_users_pass_through_in_bounded_memory(make_tree) -> None:
     peak_mb, peak_live = 0.0, 0
     for start in range(0, USERS, 500):
         for uid in range(start, start + 500):
-            bridge.tell("user", 1_000_000 + uid, SetAutorespond(1_000_000 + uid, uid % 2 == 0))
+            bridge.tell(Kind.USER, 1_000_000 + uid, SetAutorespond(1_000_000 + uid, uid % 2 == 0))
         # Wait for this batch to be handled before the next (an ask is answered after the tells before it).
-        bridge.ask("user", 1_000_000 + start + 499, GetUserSettings(1_000_000 + start + 499), timeout=600)
+        bridge.ask(Kind.USER, 1_000_000 + start + 499, GetUserSettings(1_000_000 + start + 499), timeout=600)
         live = sum(1 for s in bridge.status()[1:] for c in s.children if c.pid is not None)
         peak_live = max(peak_live, live)
         peak_mb = max(peak_mb, pss_mb(tree_pids()))
@@ -50,6 +51,6 @@ def test_ten_thousand_users_pass_through_in_bounded_memory(make_tree) -> None:
     assert peak_live <= CAP + 3  # the cap, plus at most one actor per shard starting while another stops
     # Nothing was lost on the way: passivated users come back with what they set.
     for uid in (0, 1, 4_999, 9_998, 9_999):
-        assert bridge.ask("user", 1_000_000 + uid, GetUserSettings(1_000_000 + uid)).autorespond is (uid % 2 == 0)
+        assert bridge.ask(Kind.USER, 1_000_000 + uid, GetUserSettings(1_000_000 + uid)).autorespond is (uid % 2 == 0)
     print(f"\n10,000 users: peak {peak_mb:.0f} MB PSS (empty tree {empty_mb:.0f} MB, bound {bound_mb:.0f} MB), "
           f"peak live actors {peak_live}")

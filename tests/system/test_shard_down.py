@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from actors.kinds import Kind
 from actors.messages import GetUserSettings, SetAlias, SetAutorespond
 from bridge import ActorUnavailable
 from supervision.protocol import Undelivered
@@ -29,7 +30,7 @@ OTHERS = [k for k in KEYS if owner(k) != DOWN]
 def activate_all(tree: Tree) -> None:
     assert WAITING and {owner(k) for k in OTHERS} == {"user/0", "user/2"}
     for key in KEYS:  # every actor live on its own shard, and the bridge knows every shard's address
-        tree.ask("user", key, SetAutorespond(key, True))
+        tree.ask(Kind.USER, key, SetAutorespond(key, True))
 
 
 def restarted(tree: Tree, key: str, old_pid: int) -> bool:
@@ -59,10 +60,10 @@ def test_while_a_user_shard_is_down_its_keys_wait_for_it_and_no_other_shard_take
 
     with ThreadPoolExecutor(len(WAITING)) as pool:
         for key in WAITING:  # a tell too: it must not be lost, and must come before the ask below
-            tree.bridge.tell("user", key, SetAlias(key, "pal", "bob"))
+            tree.bridge.tell(Kind.USER, key, SetAlias(key, "pal", "bob"))
         answers = {key: pool.submit(tree.ask, "user", key, GetUserSettings(key), 15) for key in WAITING}
         for key in OTHERS:  # the live shards answer at once
-            assert tree.ask("user", key, GetUserSettings(key), 5).autorespond is True
+            assert tree.ask(Kind.USER, key, GetUserSettings(key), 5).autorespond is True
         assert tree.child(DOWN, "root").status != "live", "the other shards answered while it was down"
         for key in WAITING:  # the down shard's keys are answered once it is back, by it
             settings = answers[key].result(timeout=20)
@@ -91,12 +92,12 @@ def test_while_a_user_shard_is_parked_its_keys_are_refused_even_after_another_ch
     wait_for(lambda: restarted(tree, "registry", registry), what="the registry to restart")
 
     for key in OTHERS:
-        assert tree.ask("user", key, GetUserSettings(key), 5).autorespond is True
+        assert tree.ask(Kind.USER, key, GetUserSettings(key), 5).autorespond is True
     for key in WAITING:
         with pytest.raises(ActorUnavailable) as refused:
-            tree.ask("user", key, GetUserSettings(key), 5)
+            tree.ask(Kind.USER, key, GetUserSettings(key), 5)
         assert refused.value.retry_after_s > 0
-    tree.bridge.tell("user", WAITING[0], SetAlias(WAITING[0], "pal", "bob"))
+    tree.bridge.tell(Kind.USER, WAITING[0], SetAlias(WAITING[0], "pal", "bob"))
     [fact] = wait_for(lambda: [f for f in facts if isinstance(f, Undelivered)], what="the refused tell")
     assert (fact.key, fact.body) == (str(WAITING[0]), SetAlias(WAITING[0], "pal", "bob")) and fact.retry_after_s > 0
 

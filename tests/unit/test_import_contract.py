@@ -1,6 +1,6 @@
 """The import contract: the layering the README describes, enforced on every `make test`.
 
-1. The pure core (`actors/state/`, and the message, effect and result modules it reads) imports only itself and
+1. The pure core (`actors/state/`, and the message, effect, result and kind modules it reads) imports only itself and
    the standard library, and nothing of the standard library that reaches the outside world (files, sockets,
    processes, the clock, randomness); it calls no `open`/`print` and asks no clock (`datetime.now()`). The shell
    hands it the time (`handle(msg, now)`) and ids (`IdSource`).
@@ -27,7 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SKIP_DIRS = {".venv", ".git", "data", "node_modules", "build", "dist", ".pytest_cache", ".ruff_cache"}
 
-PURE = ("actors.state", "actors.messages", "actors.effects", "actors.results")
+PURE = ("actors.state", "actors.messages", "actors.effects", "actors.results", "actors.kinds")
 # Standard-library modules that reach the outside world (or the clock, or chance): never in the pure core.
 IMPURE_STDLIB = frozenset({
     "asyncio", "ctypes", "fcntl", "ftplib", "glob", "http", "importlib", "io", "logging", "mmap", "multiprocessing",
