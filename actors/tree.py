@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from actors.blacklist import BlacklistActor
-from actors.channel import ChannelActor
+from actors.blacklist_actor import BlacklistActor
+from actors.channel_actor import ChannelActor
 from actors.kinds import Kind
-from actors.registry import RegistryActor
-from actors.slots import SlotsActor
-from actors.user import UserActor
+from actors.registry_actor import RegistryActor
+from actors.slots_actor import SlotsActor
+from actors.user_actor import UserActor
 from supervision.protocol import GroupSpec, TreeSpec
 
 SHARDED: dict[Kind, type] = {Kind.USER: UserActor, Kind.CHANNEL: ChannelActor}  # one actor per key

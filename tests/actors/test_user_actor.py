@@ -17,7 +17,7 @@ from actors.messages import (
     SetAutorespond,
     UserSettings,
 )
-from actors.user import UserActor
+from actors.user_actor import UserActor
 from observability.jsonlog import read
 from store import MemoryStore
 from supervision.protocol import Failed

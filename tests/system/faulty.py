@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from actors.messages import SetAlias
-from actors.user import UserActor
+from actors.user_actor import UserActor
 from supervision.protocol import ChildStart, Deliver
 
 CRASH_ON_START_KEY = "13"

@@ -30,3 +30,10 @@ def test_the_default_tree_names_every_kind_by_a_path_that_imports_its_class(tmp_
 def test_supervision_sees_plain_strings() -> None:
     tree = default_tree(Settings())
     assert all(type(g.name) is str for g in tree.groups) and all(type(n) is str for n, _ in tree.singletons)
+
+
+def test_no_shell_module_shares_a_bare_name_with_a_state_module() -> None:
+    """`actors/user_actor.py` is the shell of `actors/state/user.py`: one name, one file, wherever you search."""
+    actors = Path(__file__).resolve().parents[2] / "actors"
+    shells = {p.stem for p in actors.glob("*.py")} - {"__init__"}
+    assert shells & {p.stem for p in (actors / "state").glob("*.py")} == set()

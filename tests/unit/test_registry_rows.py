@@ -8,7 +8,7 @@ from pathlib import Path
 
 from actors.effects import SaveRow
 from actors.messages import LookupPersonality, PersonalityInfo, RegisterPersonality
-from actors.registry import RegistryActor
+from actors.registry_actor import RegistryActor
 from actors.state.registry import ALIASES_CAP, RegistryState
 from store import SqliteStore
 from store.sqlite import encode

@@ -16,15 +16,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors.blacklist import BlacklistActor
-from actors.channel import ChannelActor
+from actors.blacklist_actor import BlacklistActor
+from actors.channel_actor import ChannelActor
 from actors.messages import ChannelInfo, GetChannelInfo, GetUserSettings, LookupPersonality, SetAutorespond
-from actors.registry import RegistryActor
+from actors.registry_actor import RegistryActor
 from actors.state.blacklist import BlacklistState
 from actors.state.channel import ChannelState
 from actors.state.registry import RegistryState
 from actors.state.user import UserState
-from actors.user import UserActor
+from actors.user_actor import UserActor
 from observability import jsonlog
 from store import SqliteStore
 from store.sqlite import decode, encode
