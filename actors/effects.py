@@ -7,8 +7,6 @@ the shell calls `services[service].method(*args)` and hands the result straight 
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,13 +139,3 @@ class Wake:
 
 Effect = Reply | Save | SaveRow | Tell | Resume | Push | Timer | Call | Log | Count | Observe | WorkDone | WorkAck
 
-
-# What the shell hands a state class besides the clock (`handle(msg, now)`): a source of fresh ids.
-IdSource = Callable[[], str]
-
-
-def counting_ids() -> IdSource:
-    """Ids `00000001`, `00000002`, ...: a state class made without a shell (a test) is deterministic. The shell
-    hands in random ones (`actors/shell.py`), so a reference id is unique across restarts and processes."""
-    numbers = itertools.count(1)
-    return lambda: f"{next(numbers):08x}"

@@ -12,11 +12,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.effects import Call, Count, Effect, IdSource, Observe, Push, Save, Tell, Timer, WorkDone, counting_ids
+from actors.effects import Call, Count, Effect, Observe, Push, Save, Tell, Timer, WorkDone
 from actors.kinds import Kind
 from actors.messages import Heard, Persona, RouteFact, SlotGranted, SlotRelease, SlotRequest, Speak, TypingFor
 from actors.state import context as ctx
 from actors.state.addressing import Target, conversation_timeout
+from actors.state.ids import IdSource, counting_ids
 from actors.state.limits import UserLimits
 from actors.state.user_commands import Profile
 from actors.state.voice import Voice

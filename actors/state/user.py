@@ -11,22 +11,7 @@ from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from actors.effects import (
-    Call,
-    Count,
-    Done,
-    Effect,
-    IdSource,
-    Push,
-    Reply,
-    Save,
-    Tell,
-    Timer,
-    Wake,
-    WorkAck,
-    WorkDone,
-    counting_ids,
-)
+from actors.effects import Call, Count, Done, Effect, Push, Reply, Save, Tell, Timer, Wake, WorkAck, WorkDone
 from actors.kinds import Kind
 from actors.messages import (
     GetUserSettings,
@@ -46,6 +31,7 @@ from actors.messages import (
 from actors.state.addressing import Target, addressed
 from actors.state.answering import Answering, Step, Waiting
 from actors.state.commands import CommandError, parse_command
+from actors.state.ids import IdSource, counting_ids
 from actors.state.limits import UserLimits
 from actors.state.names import alias_problem, name_problem, normalize_alias
 from actors.state.proxies import incoming_from, incoming_to
