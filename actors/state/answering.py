@@ -42,6 +42,8 @@ class Step:
 
 @dataclass(slots=True)
 class Answering:
+    """Answers the message at the head of a user's queue; remembers the exchange in the records it was given."""
+
     voice: Voice
     profile: Profile
     limits: UserLimits
