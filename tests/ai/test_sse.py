@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
 from ai.errors import EmptyAnswerError, MalformedResponseError, RateLimitedError, UnavailableError
 from ai.response import assemble_stream
-from ai.sse import SSEDecoder, SSEEvent, parse_sse
+from ai.sse import SSEEvent, parse_sse
 
 
 def chunk(content: str | None = None, finish: str | None = None, **extra: object) -> str:
@@ -45,16 +46,27 @@ def test_blank_lines_without_data_dispatch_nothing_and_event_name_resets() -> No
     assert list(parse_sse([text])) == [SSEEvent("after", "message")]
 
 
+def until_closed(*chunks: bytes | str) -> tuple[Iterator[SSEEvent], list[bool]]:
+    """Events of these chunks, and a flag set once the stream has ended (httpx-sse pulls; it has no feed)."""
+    closed: list[bool] = []
+
+    def source() -> Iterator[bytes | str]:
+        yield from chunks
+        closed.append(True)
+
+    return parse_sse(source()), closed
+
+
 def test_unterminated_final_event_is_flushed_at_close() -> None:
-    decoder = SSEDecoder()
-    assert decoder.feed(b"data: [DONE]") == []
-    assert decoder.close() == [SSEEvent("[DONE]")]
+    events, closed = until_closed(b"data: [DONE]")
+    assert next(events) == SSEEvent("[DONE]") and closed == [True]
+    assert list(events) == []
 
 
 def test_trailing_cr_at_close_ends_the_line() -> None:
-    decoder = SSEDecoder()
-    assert decoder.feed("data: x\r") == []
-    assert decoder.close() == [SSEEvent("x")]
+    events, closed = until_closed("data: x\r")
+    assert next(events) == SSEEvent("x") and closed == [True]
+    assert list(events) == []
 
 
 def test_assemble_joins_deltas_and_stops_at_done() -> None:
