@@ -129,3 +129,33 @@ THING = {"$ref": "#/components/schemas/Thing"}
 )
 def test_schema_subset(value: object, codes: list[str]) -> None:
     assert [p.code for p in SchemaValidator(DOCUMENT).validate(THING, value)] == codes
+
+
+KINDS = {"components": {"schemas": {"Kind": {"type": "integer", "oneOf": [{"const": 1}, {"const": 2}]}}}}
+ORDERED = {
+    "type": "object",
+    "required": ["id", "name"],
+    "properties": {
+        "id": {"type": "string", "format": "snowflake", "pattern": "^(0|[1-9][0-9]*)$"},
+        "kind": {"$ref": "#/components/schemas/Kind"},
+        "name": {"type": "string", "maxLength": 3},
+        "count": {"type": "integer", "enum": [1, 2], "maximum": 5},
+    },
+}
+
+
+def test_schema_keeps_its_leniencies_and_discord_order() -> None:
+    validator = SchemaValidator(KINDS)
+    # Named values (oneOf of const) are labels, not checks; a snowflake's pattern yields to its format.
+    assert validator.validate(ORDERED, {"id": "0123", "name": "a", "kind": 7}) == []
+    problems = validator.validate(ORDERED, {"count": 1.0, "name": "long"})
+    assert [(p.location, p.code) for p in problems] == [
+        (("id",), "BASE_TYPE_REQUIRED"),  # missing fields first, then the fields in the order they were sent
+        (("count",), "NUMBER_TYPE_COERCE"),  # 1.0 is not an integer, and a wrong type is the only complaint
+        (("name",), "BASE_TYPE_MAX_LENGTH"),
+    ]
+    problems = validator.validate(ORDERED, {"id": "1", "name": "a", "count": 9}, ("body",))
+    assert [p.describe("x") for p in problems] == [
+        "x.body.count: Value must be one of (1, 2).",
+        "x.body.count: int value should be less than or equal to 5.",
+    ]
