@@ -16,7 +16,8 @@ Measured against the hand-written validator (real description, best of 5×300 ru
 cost, still well under a millisecond a request: a reply in a channel 20 → 106 µs, a webhook execute with an
 embed 81 → 346 µs, an invalid body 15 → 81 µs, GET messages' query 7 → 30 µs. Start-up gains the import
 (about 90 ms) and nothing else: the document is only wrapped, nothing is compiled up front. A differential
-run over 54,000 random bodies and parameters of every operation found the same problems in the same order.
+run over 58,500 random bodies and parameters of every operation (137,277 problems) found the same ones
+in the same order.
 """
 
 from __future__ import annotations
