@@ -140,6 +140,7 @@ def _applicable(schema: Schema) -> Iterable[tuple[str, Any]]:
 
 
 def _unchecked(*_: Any) -> Iterable[ValidationError]:
+    """A keyword the emulator leaves unchecked (`const`: see above)."""
     return ()
 
 
@@ -171,6 +172,7 @@ class SchemaValidator:
         return schema
 
     def validate(self, schema: Schema, value: Any, location: Location = ()) -> list[Problem]:
+        """What Discord would refuse in `value`, field by field in the order sent; `location` prefixes each."""
         errors = self._root.evolve(schema=schema).iter_errors(value)
         ranked = self._problems(list(errors), location)
         ranked.sort(key=lambda pair: (_positions(value, pair[1].location[len(location) :]), pair[0]))
