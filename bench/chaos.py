@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 from bench.measure import scratch_dir
-from bench.stack import Stack
 from bench.tally import Talk, summary, wait_for_quiet
 from bench.world import command, crowd
+from testkit.stack import Stack
 
 USERS, ROOMS = 50, 5
 

@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from bench.measure import percentile, scratch_dir, snowflake_ms
-from bench.stack import Stack
 from bench.world import command, crowd, replies_by_tag
+from testkit.stack import Stack
 
 LIGHT, PERIOD_S = 20, 10.0
 FLOOD_PER_S, SLOW_AI_S, AI_S, BACKEND_SLOTS = 10.0, 30.0, 1.0, 8

@@ -11,8 +11,9 @@ import time
 from typing import Any
 
 from bench.measure import percentile, scratch_dir, snowflake_ms
-from bench.stack import Stack, wait_for
 from bench.world import command, crowd, replies_by_tag
+from testkit.process import wait_for
+from testkit.stack import Stack
 
 USERS, RATE, CHANNELS = 200, 20.0, 10
 

@@ -10,11 +10,12 @@ import signal
 import time
 from typing import Any
 
-from bench.measure import bot_pids, scratch_dir
-from bench.stack import Stack, wait_for
+from bench.measure import scratch_dir
 from bench.tally import Talk, summary, wait_for_quiet
 from bench.world import command, crowd
 from supervision.procs import pid_alive
+from testkit.process import wait_for
+from testkit.stack import Stack
 
 USERS = 20
 
@@ -55,7 +56,7 @@ def run(quick: bool) -> dict[str, Any]:
         since = stack.sandbox.post(room, "u0", "load starts")
         talk = Talk(stack, names, [room], (1.0, 3.0), text="{tag} says hi").start()
         time.sleep(before_s)
-        victims = bot_pids(stack)
+        victims = stack.bot.live_pids()
         for pid in victims:  # everything at once, as a power cut would
             os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not [p for p in victims if pid_alive(p)], 10, "every bot process to be gone")

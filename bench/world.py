@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.stack import Stack, wait_for
 from emulator.discord import World, default_world
+from testkit.process import wait_for
+from testkit.stack import Stack
 
 
 def crowd(users: int, channels: int) -> tuple[World, list[str], list[int]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from emulator.discord.gateway import Intent
 from emulator.discord.payloads import member_payload, message_payload
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 
 ZWSP, RLM, RLO, ZWJ_FAMILY = "\u200b", "\u200f", "\u202e", "\U0001f468\u200d\U0001f469\u200d\U0001f467"
 

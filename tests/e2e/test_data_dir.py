@@ -5,15 +5,13 @@ TZUROT_SECRET_KEY_FILE says, and a bad key stops `bot.py run` at once with one c
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-from bench.stack import ROOT, BotProcess, free_port, wait_for
 from store import SqliteStore
+from testkit.process import BotProcess, free_port, wait_for
 
 KEY = "sk-user-key-for-the-key-file-test"
 
@@ -79,24 +77,20 @@ def test_the_key_file_lives_where_tzurot_secret_key_file_says(make_stack, tmp_pa
     assert Fernet(key_file.read_bytes().strip()).decrypt(sealed.encode()).decode() == KEY
 
 
-def refused(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
+def refused(tmp_path: Path, env: dict[str, str]) -> tuple[int | None, str]:
     """`python bot.py run` that must refuse to start: its exit code and everything it printed. If it starts
     instead, it is stopped (with every process it started) and the test fails."""
     bot = BotProcess({"DISCORD_TOKEN": "token", "DISCORD_API_BASE": f"http://127.0.0.1:{free_port()}/api/v10",
                       "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{free_port()}", "TZUROT_HTTP_PORT": "0",
                       "AI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
                       "TZUROT_ACTOR_ADMIN_PORT": str(free_port()), **env}, tmp_path / "data")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py"), "run"], cwd=ROOT, env=bot.env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    code: int | None = None
     try:
-        output, _ = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        output = ""
+        code = bot.run_to_end(timeout=60)
     finally:
-        if proc.returncode is None or bot.supervisor_log():  # it started an actor system: stop all of it
-            bot.proc = proc
+        if code is None or bot.supervisor_log():  # it started an actor system: stop all of it
             bot.stop(strict=False)
-    return proc.returncode, output
+    return code, (bot.output() if code is not None else "")
 
 
 @pytest.mark.parametrize("bad", ["not-a-fernet-key", Fernet.generate_key().decode()[:-2]], ids=["word", "short"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from emulator.discord import Overwrite, OverwriteType, default_world
 from emulator.discord.permissions import MANAGE_WEBHOOKS
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 
 
 def mention(stack, text: str) -> str:

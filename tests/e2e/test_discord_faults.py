@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 
 
 def mention(stack, text: str) -> str:

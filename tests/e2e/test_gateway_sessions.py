@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from supervision import log as slog
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 
 
 def said(sb, channel: int, after: int, text: str) -> list[dict]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 from tests.e2e.test_bad_input import said
 
 

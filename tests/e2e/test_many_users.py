@@ -13,7 +13,7 @@ from pathlib import Path
 
 from emulator.ai.replies import heard_of
 from emulator.discord import default_world
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 from tests.e2e.test_session import said
 
 REFERENCE = re.compile(r"\(reference: `([0-9a-f]{8})`\)")

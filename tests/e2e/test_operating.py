@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.bot_process import ROOT, wait_for
-from tests.e2e.conftest import free_port
+from testkit.process import ROOT, free_port, wait_for
 
 SNOWFLAKE = re.compile(r"\d{17,20}")
 FAMILIES = (

@@ -9,7 +9,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from supervision import log as slog
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 
 
 def dropped_as_chatter(stack) -> float:

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.measure import bot_pids
 from store import SqliteStore
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 
 KEY = "sk-planted-SECRET-123456"
 CHANNEL_KEY = "sk-channel-SECRET-654321"
@@ -101,7 +100,7 @@ def test_a_planted_key_appears_nowhere_the_bot_writes_or_says(make_stack) -> Non
     assert "# TYPE" in metrics
 
     # While it runs: the actor system's sockets listen on loopback only.
-    listening = listening_sockets(bot_pids(stack))
+    listening = listening_sockets(stack.bot.live_pids())
     assert len({pid for pid, _ in listening}) >= 3, f"expected the admin's and actors' sockets: {listening}"
     exposed = [(pid, addr) for pid, addr in listening if not addr.startswith(("127.", "::1", "::ffff:127."))]
     assert exposed == [], f"sockets not on loopback: {exposed}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from emulator.ai.replies import key_fingerprint
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 
 
 def said(sb, channel: int, after: int, text: str = "", n: int = 1) -> list[dict]:

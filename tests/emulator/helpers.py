@@ -1,9 +1,9 @@
-"""Helpers for the emulator tests: a started emulator, raw HTTP calls, a real discord.py bot, waiting."""
+"""Helpers for the emulator tests: a started emulator, raw HTTP calls, a real discord.py bot, waiting
+(`wait_for`, awaited: testkit's)."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -14,8 +14,10 @@ import discord
 import yarl
 
 from emulator.discord import DiscordEmulator, RateLimits, World
+from testkit.process import await_for
 
 TOKEN = "sandbox-token"
+wait_for = await_for  # polling inside the event loop, named as the emulator tests call it
 
 
 @asynccontextmanager
@@ -74,18 +76,6 @@ async def sandbox(
     """One request to the /_sandbox control routes."""
     async with session.request(method, emulator.base_url + "/_sandbox" + path, **kw) as response:
         return Reply(response.status, dict(response.headers), await response.json())
-
-
-async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-    """Poll until `predicate()` is truthy (returning it) or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
 
 
 def default_intents() -> discord.Intents:

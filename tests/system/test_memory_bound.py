@@ -12,8 +12,8 @@ import re
 import pytest
 
 from actors.messages import GetUserSettings, SetAutorespond
-from bench.measure import pss_mb
 from supervision.procs import descendants, pid_alive
+from testkit.process import pss_mb
 
 USERS = 10_000
 CAP = 60

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 import config
-from bench.stack import wait_for
 from observability.logs import read_all
 from supervision.log import SupervisorLog
 from supervision.runtime import log_defs
+from testkit.process import wait_for
 from tests.unit.test_supervisor_log import exit_code, fork
 
 ROOT = Path(__file__).resolve().parents[2]

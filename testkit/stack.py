@@ -1,108 +1,17 @@
-"""The real bot (`python bot.py run`) in a subprocess, pointed at emulators this test process owns.
-
-The emulators run here, in threads; the bot is a separate process, so it starts its actor system before
-any thread of its own exists, exactly as in production. `stop()` sends SIGTERM, waits, and then makes sure
-every process the bot started (all pids its supervisor log names, and its descendants) is gone.
+"""The Discord and AI emulators in this process and the real bot in a subprocess (`testkit/process.py`), and a
+client for the emulator's control API: what the end-to-end tests and the benchmarks drive over the real
+interfaces. The emulators run here, in threads; the bot is a separate process, so it starts its actor system
+before any thread of its own exists, exactly as in production.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from edge.app import free_port
-from supervision import log as slog
-from supervision.procs import descendants, pid_alive
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-
-class BotProcess:
-    def __init__(self, env: dict[str, str], data_dir: Path) -> None:
-        self.env = {**os.environ, **env, "TZUROT_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
-        self.data_dir = data_dir
-        self.proc: subprocess.Popen[str] | None = None
-        self.lines: list[str] = []
-        self.pids: set[int] = set()
-
-    def start(self, ready: str = "bot ready", timeout: float = 30.0) -> BotProcess:
-        self.earlier = getattr(self, "earlier", "") + "".join(self.lines)  # a restart waits for its own line
-        self.lines = []
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bot.py"), "run"], cwd=ROOT, env=self.env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-        try:
-            wait_for(lambda: any(ready in line for line in self.lines) or self.proc.poll() is not None,
-                     timeout, "the bot to connect")
-        except AssertionError:
-            self.stop()
-            raise
-        if self.proc.poll() is not None:
-            raise AssertionError("the bot exited:\n" + "".join(self.lines[-30:]))
-        return self
-
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    def supervisor_log(self) -> list[dict[str, Any]]:
-        return slog.read(self.data_dir / "supervisor.log")
-
-    def output(self) -> str:
-        """Everything the bot printed, over all its runs."""
-        return getattr(self, "earlier", "") + "".join(self.lines)
-
-    def stop(self, sig: int = signal.SIGTERM, patience_s: float = 10.0, strict: bool = True) -> None:
-        """Stop the bot; then every process it started must be gone within `patience_s` (else killed, and,
-        when `strict`, reported as a failure)."""
-        if self.proc is None:
-            return
-        self.pids |= descendants(self.proc.pid) | {self.proc.pid}
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for record in self.supervisor_log():
-            self.pids.add(int(record["pid"]))
-            self.pids.update(int(p) for p in re.findall(r"pid (\d+)", str(record.get("detail", ""))))
-        self.pids.discard(os.getpid())
-        try:
-            wait_for(lambda: not [p for p in self.pids if pid_alive(p)], patience_s, "every bot process to exit")
-        except AssertionError:
-            if strict:
-                raise
-        finally:
-            for pid in [p for p in self.pids if pid_alive(p)]:
-                os.kill(pid, signal.SIGKILL)
-        self.proc = None
+from testkit.process import BotProcess, free_port
 
 
 class Sandbox:
