@@ -6,12 +6,13 @@ before any thread of its own exists, exactly as in production.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from testkit.process import BotProcess, free_port
+from testkit.process import BotProcess, free_port, wait_for
 
 
 class Sandbox:
@@ -63,6 +64,19 @@ class Sandbox:
         """Messages the bot (or its webhooks) posted after message `after`."""
         return [m for m in self.messages(channel_id) if int(m["id"]) > after and m["author"]["bot"]]
 
+    def said(self, channel_id: int, after: int, text: str = "", n: int = 1, timeout: float = 20.0) -> list[dict]:
+        """Wait for at least `n` bot messages in the channel after message `after` (containing `text`)."""
+
+        def found() -> list[dict[str, Any]]:
+            hits = [m for m in self.replies(channel_id, after) if text in m["content"]]
+            return hits if len(hits) >= n else []
+
+        return wait_for(found, timeout, what=f"{n} bot message(s) with {text!r} in channel {channel_id}")
+
+    def mention(self, text: str) -> str:
+        """`text` addressed to the bot itself."""
+        return f"<@{self.bot_id}> {text}"
+
     def violations(self) -> list[dict[str, Any]]:
         return self.http.get("/_sandbox/violations").json()
 
@@ -110,6 +124,20 @@ class Stack:
 
     def status(self) -> dict[str, Any]:
         return httpx.get(f"http://127.0.0.1:{self.http_port}/status", timeout=30).json()
+
+    def actor_pid(self, kind: str, key: int | str, live_only: bool = False) -> int | None:
+        """The pid `/status` gives the actor for (kind, key) (only while it is live, with `live_only`)."""
+        for supervisor in self.status()["supervisors"]:
+            for child in supervisor["children"]:
+                if child["kind"] == kind and child["key"] == str(key) and (child["status"] == "live" or not live_only):
+                    return child["pid"]
+        return None
+
+    def recorded(self, message_id: int) -> bool:
+        """The message has a row in the store's work table (what the edge writes before waking an actor)."""
+        path = Path(self.bot.data_dir) / "tzurot.sqlite3"
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT 1 FROM work WHERE message_id=?", (message_id,)).fetchone() is not None
 
     def stop(self, strict: bool = True) -> list[dict[str, Any]]:
         """Stop everything; returns the emulator's recorded violations of Discord's rules. The emulators stop

@@ -22,10 +22,6 @@ def loose(root: Path) -> list[str]:
             if p.stat().st_mode & 0o077]
 
 
-def said(sb, channel: int, after: int, text: str) -> None:
-    wait_for(lambda: [m for m in sb.replies(channel, after) if text in m["content"]], what=f"{text!r} from the bot")
-
-
 def test_every_file_the_bot_writes_is_private_and_a_loose_directory_is_tightened(make_stack, tmp_path) -> None:
     data = tmp_path / "data0"  # where make_stack's first stack keeps its data
     data.mkdir(mode=0o755)
@@ -38,7 +34,7 @@ def test_every_file_the_bot_writes_is_private_and_a_loose_directory_is_tightened
     sb = stack.sandbox
     general, dm = sb.channel("general"), sb.dm("alice")
     t = sb.post(general, "alice", "!tz add lilith")
-    said(sb, general, t, "Added")
+    sb.said(general, t, "Added")
     t = sb.post(general, "alice", "@lilith hello")
     wait_for(lambda: sb.replies(general, t), what="lilith's answer")
     t = sb.post(dm, "alice", "@lilith hello in private")
@@ -64,7 +60,7 @@ def test_the_key_file_lives_where_tzurot_secret_key_file_says(make_stack, tmp_pa
     sb = stack.sandbox
     dm = sb.dm("alice")
     t = sb.post(dm, "alice", f"!tz auth key {KEY}")
-    said(sb, dm, t, "Your key is saved")
+    sb.said(dm, t, "Your key is saved")
     stack.bot.stop()
 
     assert key_file.stat().st_mode & 0o777 == 0o600

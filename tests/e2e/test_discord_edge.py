@@ -7,16 +7,12 @@ from emulator.discord.permissions import MANAGE_WEBHOOKS
 from testkit.process import wait_for
 
 
-def mention(stack, text: str) -> str:
-    return f"<@{stack.sandbox.bot_id}> {text}"
-
-
 def test_addressed_message_is_answered_through_a_webhook_in_each_channel_kind(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     for name in ("general", "lounge", "ideas"):
         channel = sb.channel(name)
-        trigger = sb.post(channel, "alice", mention(stack, f"hello from {name}"))
+        trigger = sb.post(channel, "alice", stack.sandbox.mention(f"hello from {name}"))
         reply = wait_for(lambda c=channel, t=trigger: sb.replies(c, t), what=f"a reply in {name}")
         assert len(reply) == 1
         assert reply[0]["webhook_id"] is not None and reply[0]["author"]["username"] == "Tzurot"
@@ -36,11 +32,11 @@ def test_a_429_storm_loses_no_reply_and_sends_nothing_before_retry_after(make_st
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    first = sb.post(general, "alice", mention(stack, "warm up"))
+    first = sb.post(general, "alice", stack.sandbox.mention("warm up"))
     wait_for(lambda: sb.replies(general, first), what="the first reply")
 
     sb.fault(kind="rate_limit", channel_id=str(general), count=3, seconds=0.5)
-    triggers = [sb.post(general, user, mention(stack, f"storm {user}")) for user in ("alice", "bob", "carol")]
+    triggers = [sb.post(general, user, stack.sandbox.mention(f"storm {user}")) for user in ("alice", "bob", "carol")]
     wait_for(lambda: len(sb.replies(general, triggers[0])) >= 3, what="all three replies")
     replies = sb.replies(general, triggers[0])
     assert sorted(r["content"].rsplit(" ", 1)[-1] for r in replies) == ["alice", "bob", "carol"]
@@ -57,11 +53,11 @@ def test_deleted_webhooks_are_replaced_with_one_retry(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    first = sb.post(general, "alice", mention(stack, "before"))
+    first = sb.post(general, "alice", stack.sandbox.mention("before"))
     wait_for(lambda: sb.replies(general, first), what="the first reply")
 
     sb.fault(kind="delete_webhooks", channel_id=str(general))
-    second = sb.post(general, "bob", mention(stack, "after"))
+    second = sb.post(general, "bob", stack.sandbox.mention("after"))
     reply = wait_for(lambda: sb.replies(general, second), what="a reply after the webhooks were deleted")
     assert len(reply) == 1 and reply[0]["webhook_id"] is not None
     unknown = [r for r in stack.discord.requests() if r.status == 404]
@@ -76,7 +72,7 @@ def test_channel_without_manage_webhooks_still_gets_answers(make_stack) -> None:
     stack = make_stack(world)
     sb = stack.sandbox
     for n in range(2):
-        trigger = sb.post(locked.id, "carol", mention(stack, f"anyone there {n}"))
+        trigger = sb.post(locked.id, "carol", stack.sandbox.mention(f"anyone there {n}"))
         wait_for(lambda trigger=trigger: [r for r in sb.replies(locked.id, trigger) if "anyone there" in r["content"]],
                  what="an answer without webhooks")
     bot_posts = [m for m in sb.messages(locked.id) if m["author"]["bot"]]
@@ -89,7 +85,7 @@ def test_a_4500_character_answer_arrives_as_three_messages(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    trigger = sb.post(general, "alice", mention(stack, "LONG:4500"))
+    trigger = sb.post(general, "alice", stack.sandbox.mention("LONG:4500"))
     replies = wait_for(lambda: len(sb.replies(general, trigger)) >= 3 and sb.replies(general, trigger),
                        what="three messages")
     assert [len(r["content"]) <= 2000 for r in replies] == [True, True, True]
@@ -101,10 +97,10 @@ def test_the_bot_never_answers_its_own_webhook_echoes(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    first = sb.post(general, "alice", mention(stack, "echo test"))
+    first = sb.post(general, "alice", stack.sandbox.mention("echo test"))
     wait_for(lambda: sb.replies(general, first), what="the reply")
     # The reply's own MESSAGE_CREATE reached the edge before this message did (one gateway, in order).
-    second = sb.post(general, "bob", mention(stack, "after the echo"))
+    second = sb.post(general, "bob", stack.sandbox.mention("after the echo"))
     wait_for(lambda: sb.replies(general, second), what="the second reply")
     bot_posts = [m for m in sb.messages(general) if m["author"]["bot"]]
     assert len(bot_posts) == 2
@@ -138,7 +134,7 @@ def test_the_whole_bot_stays_under_discords_global_rate_limit(make_stack) -> Non
     for round_ in range(3):
         for n, channel in enumerate(channels):
             author = ("alice", "bob", "carol")[n % 3]
-            triggers[(channel, round_)] = sb.post(channel, author, mention(stack, f"round {round_}"))
+            triggers[(channel, round_)] = sb.post(channel, author, stack.sandbox.mention(f"round {round_}"))
     first = min(triggers.values())
     wait_for(lambda: all(len(sb.replies(c, first)) >= 3 for c in channels), timeout=60, what="every reply")
 
