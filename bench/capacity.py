@@ -16,7 +16,7 @@ import httpx
 
 from bench.latency import drive
 from bench.measure import activation_ms, percentile, scratch_dir
-from bench.world import command, crowd, replies_by_tag
+from bench.world import crowd, replies_by_tag
 from testkit.process import pss_mb
 from testkit.stack import Stack
 
@@ -31,7 +31,7 @@ def run(quick: bool) -> dict[str, Any]:
            "TZUROT_USER_BURST": "5", "TZUROT_HTTP_PING": "1"}  # the round trips below use /ping
     stack = Stack(scratch_dir("capacity"), world, env).start()
     try:
-        command(stack, rooms[0], names[0], "!tz add echo", "Added")
+        stack.sandbox.command(rooms[0], names[0], "!tz add echo", "Added", timeout=30)
         time.sleep(2.0)  # let the tree settle before the empty-tree baseline (a measurement, not a test)
         empty_mb = pss_mb(stack.bot.live_pids())
         mark = stack.sandbox.post(rooms[0], names[0], "ramp starts")

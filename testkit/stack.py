@@ -73,6 +73,12 @@ class Sandbox:
 
         return wait_for(found, timeout, what=f"{n} bot message(s) with {text!r} in channel {channel_id}")
 
+    def command(self, channel_id: int, author: str, text: str, answer: str, timeout: float = 20.0) -> int:
+        """`author` posts `text` and waits for the bot's message containing `answer`; the posted message's id."""
+        trigger = self.post(channel_id, author, text)
+        self.said(channel_id, trigger, answer, timeout=timeout)
+        return trigger
+
     def mention(self, text: str) -> str:
         """`text` addressed to the bot itself."""
         return f"<@{self.bot_id}> {text}"

@@ -89,11 +89,9 @@ def test_malformed_gateway_messages_are_logged_and_skipped_and_the_bot_keeps_ans
     sb = stack.sandbox
     general, dm = sb.channel("general"), sb.dm("alice")
     guild_id = int(sb.state["guilds"][0]["id"])
-    first = sb.post(general, "alice", stack.sandbox.mention("template"))
-    sb.said(general, first, "template")
+    first = sb.command(general, "alice", stack.sandbox.mention("template"), "template")
     base = template(stack, general, first)
-    dm_first = sb.post(dm, "alice", "@tzurot dm template")
-    sb.said(dm, dm_first, "dm template")
+    dm_first = sb.command(dm, "alice", "@tzurot dm template", "dm template")
     dm_base = template(stack, dm, dm_first)
     world = stack.discord.emulator.world
 
@@ -104,11 +102,9 @@ def test_malformed_gateway_messages_are_logged_and_skipped_and_the_bot_keeps_ans
             payload["content"] = stack.sandbox.mention(f"malformed {n}: {name}") if gid else f"@tzurot malformed {n}"
             dispatch_raw(stack, mutate(payload), gid)
 
-    after = sb.post(general, "bob", stack.sandbox.mention("still there after the garbage?"))
-    sb.said(general, after, "still there after the garbage?")
+    sb.command(general, "bob", sb.mention("still there after the garbage?"), "still there after the garbage?")
     carol_dm = sb.dm("carol")  # alice's well-formed odd messages used up her rate limit: ask as carol
-    after_dm = sb.post(carol_dm, "carol", "@tzurot and in DMs?")
-    sb.said(carol_dm, after_dm, "and in DMs?")
+    sb.command(carol_dm, "carol", "@tzurot and in DMs?", "and in DMs?")
     assert stack.bot.proc.poll() is None, "the bot process died"
     assert stack.discord.emulator.connected_sessions == 1  # the same gateway session, never dropped
     output = stack.bot.output()
@@ -122,8 +118,7 @@ def test_a_message_with_a_lone_surrogate_is_answered_and_its_user_keeps_being_an
     sb = stack.sandbox
     general = sb.channel("general")
     guild_id = int(sb.state["guilds"][0]["id"])
-    first = sb.post(general, "alice", stack.sandbox.mention("template"))
-    sb.said(general, first, "template")
+    first = sb.command(general, "alice", stack.sandbox.mention("template"), "template")
     base = template(stack, general, first)
     world = stack.discord.emulator.world
     payload = copy.deepcopy(base)
@@ -134,8 +129,8 @@ def test_a_message_with_a_lone_surrogate_is_answered_and_its_user_keeps_being_an
 
     answer = sb.said(general, first, "surrogate")[0]
     assert "lone \ufffd surrogate" in answer["content"]
-    after = sb.post(general, "alice", stack.sandbox.mention("and after it?"))
-    sb.said(general, after, "and after it?")  # her actor is not stuck on a message it cannot save
+    # her actor is not stuck on a message it cannot save
+    sb.command(general, "alice", stack.sandbox.mention("and after it?"), "and after it?")
 
 
 ODD_ENV = {"TZUROT_USER_RATE_PER_MIN": "600", "TZUROT_USER_BURST": "100"}  # many addressed messages, quickly

@@ -33,8 +33,7 @@ def test_every_file_the_bot_writes_is_private_and_a_loose_directory_is_tightened
     stack = make_stack()
     sb = stack.sandbox
     general, dm = sb.channel("general"), sb.dm("alice")
-    t = sb.post(general, "alice", "!tz add lilith")
-    sb.said(general, t, "Added")
+    t = sb.command(general, "alice", "!tz add lilith", "Added")
     t = sb.post(general, "alice", "@lilith hello")
     wait_for(lambda: sb.replies(general, t), what="lilith's answer")
     t = sb.post(dm, "alice", "@lilith hello in private")
@@ -59,8 +58,7 @@ def test_the_key_file_lives_where_tzurot_secret_key_file_says(make_stack, tmp_pa
     stack = make_stack(env={"TZUROT_SECRET_KEY_FILE": str(key_file)})
     sb = stack.sandbox
     dm = sb.dm("alice")
-    t = sb.post(dm, "alice", f"!tz auth key {KEY}")
-    sb.said(dm, t, "Your key is saved")
+    sb.command(dm, "alice", f"!tz auth key {KEY}", "Your key is saved")
     stack.bot.stop()
 
     assert key_file.stat().st_mode & 0o777 == 0o600

@@ -20,8 +20,7 @@ def test_what_was_said_while_the_session_was_lost_is_answered_once_after_a_new_s
     stack = make_stack()
     sb = stack.sandbox
     general, lounge = sb.channel("general"), sb.channel("lounge")
-    t = sb.post(lounge, "alice", "!tz add lilith")
-    sb.said(lounge, t, "Added")
+    t = sb.command(lounge, "alice", "!tz add lilith", "Added")
     t = sb.post(lounge, "alice", "!tz activate lilith")  # lounge: activated
     sb.said(lounge, t, "now answers every message")
     t = sb.post(general, "alice", "@lilith hello")  # general: a live conversation

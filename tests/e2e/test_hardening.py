@@ -14,8 +14,7 @@ from testkit.process import wait_for
 
 
 def add_lilith(sb, channel: int) -> None:
-    t = sb.post(channel, "alice", "!tz add lilith")
-    sb.said(channel, t, "Added **Lilith**")
+    sb.command(channel, "alice", "!tz add lilith", "Added **Lilith**")
 
 
 def test_names_that_look_like_numbers_never_stop_the_bot_from_starting_again(make_stack) -> None:
@@ -23,8 +22,7 @@ def test_names_that_look_like_numbers_never_stop_the_bot_from_starting_again(mak
     sb = stack.sandbox
     general = sb.channel("general")
     for name in ("²²", "0123"):
-        t = sb.post(general, "alice", f"!tz add {name}")
-        sb.said(general, t, "Added **")
+        t = sb.command(general, "alice", f"!tz add {name}", "Added **")
     # Someone (a bad disk, a hand edit) leaves a row nobody can read: it must not stop a start either.
     store = sqlite3.connect(Path(stack.bot.data_dir) / "tzurot.sqlite3")
     store.execute("INSERT INTO routes(kind, key, value, key_type) VALUES ('alias', 'broken', '{not json', 'str')")
@@ -36,8 +34,7 @@ def test_names_that_look_like_numbers_never_stop_the_bot_from_starting_again(mak
 
     t = sb.post(general, "bob", "@0123 are you still there?")  # found by its exact name, not as the number 123
     sb.said(general, t, "heard: bob: are you still there?")
-    t = sb.post(general, "bob", "@²² and you?")
-    sb.said(general, t, "heard: bob: and you?")
+    t = sb.command(general, "bob", "@²² and you?", "heard: bob: and you?")
     problems = [r for r in stack.bot.supervisor_log() if r["event"] == "quarantined" and "broken" in r["detail"]]
     assert problems, "the unreadable routing row is reported in the supervisor log"
 
@@ -79,8 +76,7 @@ def test_a_slow_answer_is_not_taken_for_a_lost_one(make_stack) -> None:
     general = sb.channel("general")
     add_lilith(sb, general)
     stack.ai.add_fault(model="e2e-model", latency_s=35.0, count=1)  # a slow model (or a long wait for a slot)
-    t = sb.post(general, "alice", "@lilith take your time")
-    sb.said(general, t, "heard: alice: take your time", timeout=60)
+    t = sb.command(general, "alice", "@lilith take your time", "heard: alice: take your time", timeout=60)
     assert events(stack, "redelivered", t) == []  # in an actor's hands all along: never handed on again
     assert stack.ai.last_requests(1)[0]["max_tokens"] == 1024  # AI_MAX_TOKENS: answers have a bound
     assert len([m for m in sb.replies(general, t) if "take your time" in m["content"]]) == 1
@@ -134,8 +130,7 @@ def test_a_message_for_a_parked_actor_is_answered_unavailable_then_answered_when
     sb = stack.sandbox
     general = sb.channel("general")
     add_lilith(sb, general)
-    t = sb.post(general, "bob", "@lilith hello")
-    sb.said(general, t, "heard: bob: hello")
+    t = sb.command(general, "bob", "@lilith hello", "heard: bob: hello")
     bob, last = sb.user("bob"), None
     for _ in range(2):  # bob's actor dies twice in a row: with one restart allowed, it is parked
         pid = wait_for(lambda last=last: (p := stack.actor_pid("user", bob, live_only=True)) not in (None, last) and p,
@@ -172,6 +167,5 @@ def test_every_bad_import_file_gets_a_clear_answer_and_changes_nothing(make_stac
         t = sb.post(dm, "alice", "!tz import", attachments=[attachment])
         [answer] = sb.said(dm, t)
         assert expected in answer["content"], (name, answer["content"])
-    t = sb.post(dm, "alice", "!tz list")
-    sb.said(dm, t, "You have no personalities yet")
+    t = sb.command(dm, "alice", "!tz list", "You have no personalities yet")
     assert stack.bot.proc.poll() is None

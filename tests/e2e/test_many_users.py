@@ -43,8 +43,7 @@ def asked(stack, text: str) -> int:
 
 def prepare(sb, channel: int, owner: str, *commands: tuple[str, str]) -> None:
     for command, confirmation in commands:
-        t = sb.post(channel, owner, command)
-        sb.said(channel, t, confirmation)
+        sb.command(channel, owner, command, confirmation)
 
 
 def test_two_users_addressing_one_personality_at_the_same_moment_each_get_their_own_answer(make_stack) -> None:
@@ -149,10 +148,9 @@ def test_no_duplicate_added_confirmation(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    t = sb.post(general, "alice", "!tz add lilith")
-    sb.said(general, t, "Added **Lilith**")
-    later = sb.post(general, "alice", "@lilith after adding")
-    sb.said(general, later, "heard: alice: after adding")  # everything before it has had its say
+    t = sb.command(general, "alice", "!tz add lilith", "Added **Lilith**")
+    # everything before it has had its say
+    sb.command(general, "alice", "@lilith after adding", "heard: alice: after adding")
     quiet(stack)
     assert sum("Added" in m["content"] for m in sb.replies(general, t)) == 1
 
@@ -212,8 +210,7 @@ def test_one_users_repeated_ai_errors_do_not_shut_the_ai_off_for_another(make_st
     stack.ai.add_fault(model="broken-model", fail=500)  # alice's personality's model is broken for good
 
     for n in range(5):  # as many failures in a row as the operator's breaker takes (its default threshold)
-        t = sb.post(general, "alice", f"@glitch attempt {n}")
-        sb.said(general, t, "(reference: `")
+        t = sb.command(general, "alice", f"@glitch attempt {n}", "(reference: `")
     t = sb.post(general, "bob", "@lilith still there for me?")
     answer = wait_for(
         lambda: [m for m in sb.replies(general, t) if m["author"]["username"] == "Lilith"], what="bob's answer"

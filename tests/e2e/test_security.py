@@ -68,10 +68,8 @@ def test_a_planted_key_appears_nowhere_the_bot_writes_or_says(make_stack) -> Non
     sb = stack.sandbox
     general, dm = sb.channel("general"), sb.dm("alice")
 
-    planted = sb.post(dm, "alice", f"!tz auth key {KEY}")
-    sb.said(dm, planted, "Your key is saved")
-    t = sb.post(dm, "alice", "!tz auth status")
-    sb.said(dm, t, "your own key")
+    planted = sb.command(dm, "alice", f"!tz auth key {KEY}", "Your key is saved")
+    t = sb.command(dm, "alice", "!tz auth status", "your own key")
     t = sb.post(general, "alice", "!tz add lilith")  # in #general: a bot may post 5 per 5 s in one channel
     sb.said(general, t, "Added")
     for channel in (dm, general):
@@ -83,8 +81,7 @@ def test_a_planted_key_appears_nowhere_the_bot_writes_or_says(make_stack) -> Non
 
     # An AI failure on that key: the AI emulator echoes the key in its 401 body, as OpenAI does.
     stack.ai.add_fault(key=KEY, fail=401)
-    t = sb.post(dm, "alice", "@lilith are you there?")
-    sb.said(dm, t, "refused the key")
+    t = sb.command(dm, "alice", "@lilith are you there?", "refused the key")
     assert stack.ai.stats()["by_outcome"].get("401", 0) >= 1, stack.ai.stats()
 
     status = json.dumps(stack.status())
@@ -128,8 +125,7 @@ def test_a_key_posted_in_a_server_channel_is_deleted_and_never_stored(make_stack
     sb.said(general, min(posts.values()), "Never post a key in a server channel", n=len(posts))
     for key, trigger in posts.items():
         wait_for(lambda t=trigger: all(int(m["id"]) != t for m in sb.messages(general)), what=f"{key} deleted")
-    t = sb.post(dm, "bob", "!tz auth status")
-    sb.said(dm, t, "no personal key set")
+    sb.command(dm, "bob", "!tz auth status", "no personal key set")
 
     stack.bot.stop()
     for key in posts:
@@ -142,10 +138,8 @@ def test_the_store_file_never_holds_a_key_in_clear(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     dm, general = sb.dm("alice"), sb.channel("general")
-    t = sb.post(dm, "alice", f"!tz auth key {KEY}")
-    sb.said(dm, t, "Your key is saved")
-    t = sb.post(general, "bob", f"!tz auth key {CHANNEL_KEY}")
-    sb.said(general, t, "Never post a key in a server channel")
+    sb.command(dm, "alice", f"!tz auth key {KEY}", "Your key is saved")
+    sb.command(general, "bob", f"!tz auth key {CHANNEL_KEY}", "Never post a key in a server channel")
     stack.bot.stop()
     for key in (KEY, CHANNEL_KEY):
         assert store_rows_holding(stack.bot.data_dir, key) == []
@@ -164,8 +158,7 @@ def test_answers_and_notices_never_ping_anyone(make_stack) -> None:
     carol = sb.user("carol")
     pings = f"@everyone @here <@&{role}> <@{carol}> <@!{carol}>"
 
-    t = sb.post(general, "alice", "!tz add lilith")
-    sb.said(general, t, "Added")
+    t = sb.command(general, "alice", "!tz add lilith", "Added")
     t = sb.post(general, "alice", f"!tz config lilith prompt {pings} is who I greet")  # in every answer's text
     sb.said(general, t)
     trigger = sb.post(general, "alice", f"@lilith say hi to {pings}")
@@ -199,8 +192,7 @@ def test_every_permission_check_refuses_through_the_real_bot(make_stack) -> None
     sb = stack.sandbox
     general, lounge, helpc, ideas = (sb.channel(n) for n in ("general", "lounge", "help", "ideas"))
     dm, carol = sb.dm("bob"), sb.user("carol")
-    t = sb.post(general, "alice", "!tz add lilith")
-    sb.said(general, t, "Added")
+    t = sb.command(general, "alice", "!tz add lilith", "Added")
 
     refusals = [  # spread over channels (Discord lets a bot post 5 messages per 5 s in one), posted at once
         (helpc, "!tz config lilith vision on", "Only the owner of `lilith` can config it"),
@@ -226,8 +218,7 @@ def test_every_permission_check_refuses_through_the_real_bot(make_stack) -> None
     info = sb.said(general, t)[0]["content"]
     assert "bobs girl" not in info and str(sb.user("alice")) in info
     t = sb.post(general, "carol", "plain chatter nobody is addressed in")
-    t2 = sb.post(general, "carol", "@lilith carol is not ignored")
-    sb.said(general, t2, "carol is not ignored")
+    sb.command(general, "carol", "@lilith carol is not ignored", "carol is not ignored")
     assert not [m for m in sb.replies(general, t) if "plain chatter" in m["content"]]  # not activated
     t = sb.post(general, "alice", "!tz alias lilith her majesty")  # the owner may
     sb.said(general, t, "now means")

@@ -18,10 +18,8 @@ def test_a_whole_session(make_stack) -> None:
     general, lounge, dm = sb.channel("general"), sb.channel("lounge"), sb.dm("alice")
 
     # Create a personality and give it a multi-word alias: the alias works at once.
-    t = sb.post(general, "alice", "!tz add lilith")
-    sb.said(general, t, "Added **Lilith**")
-    t = sb.post(general, "alice", "!tz alias lilith the dark lady")
-    sb.said(general, t, "now means **Lilith**")
+    t = sb.command(general, "alice", "!tz add lilith", "Added **Lilith**")
+    t = sb.command(general, "alice", "!tz alias lilith the dark lady", "now means **Lilith**")
     t = sb.post(general, "alice", "@the dark lady hello")
     answer = sb.said(general, t, "heard: alice: hello")[0]
     assert answer["webhook_id"] is not None and answer["author"]["username"] == "Lilith"
@@ -36,27 +34,20 @@ def test_a_whole_session(make_stack) -> None:
     assert any("how are you" in m["content"] for m in prompt if m["role"] == "user")  # history went along
 
     # Activate it in a channel: it answers every plain message there, from anyone.
-    t = sb.post(lounge, "alice", "!tz activate lilith")
-    sb.said(lounge, t, "now answers every message")
+    t = sb.command(lounge, "alice", "!tz activate lilith", "now answers every message")
     t = sb.post(lounge, "bob", "anyone here?")
     assert sb.said(lounge, t, "heard: bob: anyone here?")[0]["author"]["username"] == "Lilith"
 
     # Autorespond in DMs: after addressing it once, plain messages continue the conversation.
-    t = sb.post(dm, "alice", "!tz autorespond on")
-    sb.said(dm, t, "Autorespond is on")
-    t = sb.post(dm, "alice", "@lilith hi in private")
-    sb.said(dm, t, "**Lilith:**")
-    t = sb.post(dm, "alice", "and another thing")
-    sb.said(dm, t, "heard: alice: and another thing")
+    t = sb.command(dm, "alice", "!tz autorespond on", "Autorespond is on")
+    t = sb.command(dm, "alice", "@lilith hi in private", "**Lilith:**")
+    t = sb.command(dm, "alice", "and another thing", "heard: alice: and another thing")
 
     # A key: accepted in a DM and used for her requests; cleared again.
-    t = sb.post(dm, "alice", "!tz auth key sk-alice-secret-123")
-    sb.said(dm, t, "Your key is saved")
-    t = sb.post(dm, "alice", "using my key now")
-    sb.said(dm, t, "using my key now")
+    t = sb.command(dm, "alice", "!tz auth key sk-alice-secret-123", "Your key is saved")
+    t = sb.command(dm, "alice", "using my key now", "using my key now")
     assert stack.ai.last_requests(1)[0]["key"] == key_fingerprint("sk-alice-secret-123")
-    t = sb.post(dm, "alice", "!tz auth clear")
-    sb.said(dm, t, "Your key is removed")
+    t = sb.command(dm, "alice", "!tz auth clear", "Your key is removed")
 
     # Export, then import into another account: the file round-trips; a taken name is refused plainly.
     t = sb.post(general, "alice", "!tz export")
@@ -69,26 +60,21 @@ def test_a_whole_session(make_stack) -> None:
     data["personalities"][0]["name"] = "lilith2"
     t = sb.post(general, "bob", "!tz import", attachments=[{"filename": "mine.json", "content": json.dumps(data)}])
     sb.said(general, t, "Imported 1: lilith2")
-    t = sb.post(general, "bob", "!tz info lilith2")
-    sb.said(general, t, f"<@{sb.user('bob')}>")  # owned by the importer
+    t = sb.command(general, "bob", "!tz info lilith2", f"<@{sb.user('bob')}>")  # owned by the importer
 
     # A key posted in a server channel is refused, deleted, and the user is warned.
-    t = sb.post(general, "bob", "!tz auth key sk-bob-oops-4567")
-    sb.said(general, t, "Never post a key in a server channel")
+    t = sb.command(general, "bob", "!tz auth key sk-bob-oops-4567", "Never post a key in a server channel")
     wait_for(lambda: all(int(m["id"]) != t for m in sb.messages(general)), what="the key message deleted")
 
     # Restart everything: personalities, aliases, activation, conversation and reply map survive.
     stack.bot.stop()
     stack.bot.start()
-    t = sb.post(lounge, "carol", "still there?")
-    sb.said(lounge, t, "heard: carol: still there?")
-    t = sb.post(dm, "alice", "after the restart")
-    sb.said(dm, t, "heard: alice: after the restart")
+    t = sb.command(lounge, "carol", "still there?", "heard: carol: still there?")
+    t = sb.command(dm, "alice", "after the restart", "heard: alice: after the restart")
     assert any("and another thing" in m["content"] for m in last_prompt(stack) if m["role"] == "user")
     t = sb.post(general, "alice", "and now?", reply_to=int(first["id"]))
     sb.said(general, t, "alice: and now?")
-    t = sb.post(general, "alice", "@the dark lady are you the same?")
-    sb.said(general, t, "are you the same?")
+    t = sb.command(general, "alice", "@the dark lady are you the same?", "are you the same?")
 
     output = stack.bot.output() + "".join(open(p).read() for p in stack.bot.data_dir.glob("*.log"))
     assert "sk-alice-secret-123" not in output and "sk-bob-oops-4567" not in output
@@ -99,10 +85,8 @@ def test_messages_said_while_the_bot_was_down_are_answered_after_it_starts(make_
     stack = make_stack()
     sb = stack.sandbox
     lounge = sb.channel("lounge")
-    t = sb.post(lounge, "alice", "!tz add lilith")
-    sb.said(lounge, t, "Added")
-    t = sb.post(lounge, "alice", "!tz activate lilith")
-    sb.said(lounge, t, "now answers every message")
+    sb.command(lounge, "alice", "!tz add lilith", "Added")
+    sb.command(lounge, "alice", "!tz activate lilith", "now answers every message")
 
     stack.bot.stop()
     missed = [sb.post(lounge, user, f"while you were away, {user}") for user in ("alice", "bob")]

@@ -78,6 +78,17 @@ async def sandbox(
         return Reply(response.status, dict(response.headers), await response.json())
 
 
+async def post_as(
+    session: aiohttp.ClientSession, emulator: DiscordEmulator, channel_id: int, name: str, content: str, **extra: Any
+) -> int:
+    """Post as a default-world user through the sandbox; returns the new message id."""
+    user = emulator.world.user_named(name)
+    body = {"channel_id": str(channel_id), "author": {"id": str(user.id), "username": name}, "content": content}
+    reply = await sandbox(session, emulator, "POST", "/messages", json={**body, **extra})
+    assert reply.status == 200, reply.body
+    return int(reply.body["id"])
+
+
 def default_intents() -> discord.Intents:
     intents = discord.Intents.none()
     intents.guilds = True
