@@ -7,12 +7,34 @@ before any thread of its own exists, exactly as in production.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from testkit.process import BotProcess, free_port, wait_for
+
+
+@contextmanager
+def in_thread(emulator: Any) -> Iterator[Any]:
+    """An emulator (Discord's or the AI's) serving from a thread of this process, stopped afterwards."""
+    handle = emulator.start_in_thread()
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def world_denying(permission: int, name: str) -> tuple[Any, Any]:
+    """The emulator's default world plus a text channel `name` in which the bot is denied `permission`."""
+    from emulator.discord import Overwrite, OverwriteType, default_world
+
+    world = default_world()
+    channel = world.add_channel(next(iter(world.guilds)), name)
+    world.set_overwrite(channel.id, Overwrite(world.bot_id, OverwriteType.MEMBER, deny=permission))
+    return world, channel
 
 
 class Sandbox:

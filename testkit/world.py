@@ -31,6 +31,11 @@ Service = Callable[[Call], Any]
 Address = tuple[str, str]
 
 
+def pushed(effects: Iterable[Effect]) -> list[Any]:
+    """The routing facts among `effects`."""
+    return [e.fact for e in effects if isinstance(e, Push)]
+
+
 class PureWorld:
     def __init__(
         self,
@@ -163,7 +168,7 @@ class PureWorld:
         return [e for e in self.effects if isinstance(e, Log) and level in (None, e.level) and event in (None, e.event)]
 
     def pushes(self) -> list[Any]:
-        return [e.fact for e in self.effects if isinstance(e, Push)]
+        return pushed(self.effects)
 
     # ---- performing ----------------------------------------------------------------------------------------
     def _perform(self, address: Address, effects: Iterable[Effect]) -> None:

@@ -89,7 +89,7 @@ def test_malformed_gateway_messages_are_logged_and_skipped_and_the_bot_keeps_ans
     sb = stack.sandbox
     general, dm = sb.channel("general"), sb.dm("alice")
     guild_id = int(sb.state["guilds"][0]["id"])
-    first = sb.command(general, "alice", stack.sandbox.mention("template"), "template")
+    first = sb.command(general, "alice", sb.mention("template"), "template")
     base = template(stack, general, first)
     dm_first = sb.command(dm, "alice", "@tzurot dm template", "dm template")
     dm_base = template(stack, dm, dm_first)
@@ -99,7 +99,7 @@ def test_malformed_gateway_messages_are_logged_and_skipped_and_the_bot_keeps_ans
         for payload_base, gid in ((base, guild_id), (dm_base, None)):
             payload = copy.deepcopy(payload_base)
             payload["id"] = str(stack.discord.call(world.ids.next))
-            payload["content"] = stack.sandbox.mention(f"malformed {n}: {name}") if gid else f"@tzurot malformed {n}"
+            payload["content"] = sb.mention(f"malformed {n}: {name}") if gid else f"@tzurot malformed {n}"
             dispatch_raw(stack, mutate(payload), gid)
 
     sb.command(general, "bob", sb.mention("still there after the garbage?"), "still there after the garbage?")
@@ -118,19 +118,19 @@ def test_a_message_with_a_lone_surrogate_is_answered_and_its_user_keeps_being_an
     sb = stack.sandbox
     general = sb.channel("general")
     guild_id = int(sb.state["guilds"][0]["id"])
-    first = sb.command(general, "alice", stack.sandbox.mention("template"), "template")
+    first = sb.command(general, "alice", sb.mention("template"), "template")
     base = template(stack, general, first)
     world = stack.discord.emulator.world
     payload = copy.deepcopy(base)
     payload["id"] = str(stack.discord.call(world.ids.next))
-    payload["content"] = stack.sandbox.mention("lone \ud83d surrogate")
+    payload["content"] = sb.mention("lone \ud83d surrogate")
     payload["author"] = {**payload["author"], "global_name": "ali\udc00ce"}
     dispatch_raw(stack, payload, guild_id)
 
     answer = sb.said(general, first, "surrogate")[0]
     assert "lone \ufffd surrogate" in answer["content"]
     # her actor is not stuck on a message it cannot save
-    sb.command(general, "alice", stack.sandbox.mention("and after it?"), "and after it?")
+    sb.command(general, "alice", sb.mention("and after it?"), "and after it?")
 
 
 ODD_ENV = {"TZUROT_USER_RATE_PER_MIN": "600", "TZUROT_USER_BURST": "100"}  # many addressed messages, quickly

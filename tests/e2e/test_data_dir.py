@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from store import SqliteStore
-from testkit.process import BotProcess, free_port, wait_for
+from testkit.process import BotProcess, free_port
 
 KEY = "sk-user-key-for-the-key-file-test"
 
@@ -33,11 +33,9 @@ def test_every_file_the_bot_writes_is_private_and_a_loose_directory_is_tightened
     stack = make_stack()
     sb = stack.sandbox
     general, dm = sb.channel("general"), sb.dm("alice")
-    t = sb.command(general, "alice", "!tz add lilith", "Added")
-    t = sb.post(general, "alice", "@lilith hello")
-    wait_for(lambda: sb.replies(general, t), what="lilith's answer")
-    t = sb.post(dm, "alice", "@lilith hello in private")
-    wait_for(lambda: sb.replies(dm, t), what="lilith's answer in the DM")
+    sb.command(general, "alice", "!tz add lilith", "Added")
+    sb.command(general, "alice", "@lilith hello", "")
+    sb.command(dm, "alice", "@lilith hello in private", "")
     stack.status()
 
     names = {p.name for p in data.iterdir()}

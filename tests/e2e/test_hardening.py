@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from testkit.process import wait_for
+from testkit.stack import world_denying
 
 
 def add_lilith(sb, channel: int) -> None:
@@ -108,14 +109,9 @@ def test_messages_lost_with_a_killed_actor_are_answered_in_the_order_sent(make_s
 
 
 def test_a_key_the_bot_could_not_delete_is_said_to_be_visible_not_deleted(make_stack) -> None:
-    from emulator.discord import default_world
-    from emulator.discord.models import Overwrite, OverwriteType
     from emulator.discord.permissions import MANAGE_MESSAGES
 
-    world = default_world()
-    guild_id = next(iter(world.guilds))
-    open_channel = world.add_channel(guild_id, "no-moderation")
-    world.set_overwrite(open_channel.id, Overwrite(world.bot_id, OverwriteType.MEMBER, deny=MANAGE_MESSAGES))
+    world, open_channel = world_denying(MANAGE_MESSAGES, "no-moderation")
     stack = make_stack(world)
     sb = stack.sandbox
     t = sb.post(open_channel.id, "bob", "!tz auth key sk-visible-KEY-123456")

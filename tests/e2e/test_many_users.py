@@ -46,6 +46,12 @@ def prepare(sb, channel: int, owner: str, *commands: tuple[str, str]) -> None:
         sb.command(channel, owner, command, confirmation)
 
 
+def on_model(sb, channel: int, name: str, model: str) -> None:
+    """Alice adds personality `name` and points it at the AI emulator's `model` (slow, broken, ...)."""
+    prepare(sb, channel, "alice", (f"!tz add {name}", f"Added **{name.capitalize()}**"),
+            (f"!tz config {name} model {model}", "model is now"))
+
+
 def test_two_users_addressing_one_personality_at_the_same_moment_each_get_their_own_answer(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
@@ -72,11 +78,7 @@ def test_a_second_message_while_the_first_is_answered_waits_its_turn(make_stack)
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    prepare(
-        sb, general, "alice",
-        ("!tz add slowpoke", "Added **Slowpoke**"),
-        ("!tz config slowpoke model slow-model", "model is now"),
-    )  # fmt: skip
+    on_model(sb, general, "slowpoke", "slow-model")
     stack.ai.add_fault(model="slow-model", latency_s=3, count=1)  # only the first answer is slow
 
     first = sb.post(general, "alice", "@slowpoke first question")
@@ -122,11 +124,7 @@ def test_one_users_ai_errors_do_not_change_what_another_user_sees(make_stack) ->
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    prepare(
-        sb, general, "alice",
-        ("!tz add glitch", "Added **Glitch**"),
-        ("!tz config glitch model broken-model", "model is now"),
-    )  # fmt: skip
+    on_model(sb, general, "glitch", "broken-model")
     prepare(sb, general, "bob", ("!tz add lilith", "Added **Lilith**"))
     stack.ai.add_fault(model="broken-model", fail=500)  # for good
 
@@ -201,11 +199,7 @@ def test_one_users_repeated_ai_errors_do_not_shut_the_ai_off_for_another(make_st
     stack = make_stack(env={"TZUROT_USER_BURST": "50"})  # alice is not rate limited: only the errors matter
     sb = stack.sandbox
     general = sb.channel("general")
-    prepare(
-        sb, general, "alice",
-        ("!tz add glitch", "Added **Glitch**"),
-        ("!tz config glitch model broken-model", "model is now"),
-    )  # fmt: skip
+    on_model(sb, general, "glitch", "broken-model")
     prepare(sb, general, "bob", ("!tz add lilith", "Added **Lilith**"))
     stack.ai.add_fault(model="broken-model", fail=500)  # alice's personality's model is broken for good
 

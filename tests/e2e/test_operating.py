@@ -44,8 +44,7 @@ def bot_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 def talk(stack, author: str, channel: int, text: str) -> int:
     """Post `text` and wait for the bot's answer to it; the message's id."""
     sb = stack.sandbox
-    trigger = sb.post(channel, author, text)
-    wait_for(lambda: sb.replies(channel, trigger), what=f"the answer to {text!r}")
+    trigger = sb.command(channel, author, text, "")
     return trigger
 
 

@@ -73,10 +73,8 @@ def test_a_planted_key_appears_nowhere_the_bot_writes_or_says(make_stack) -> Non
     t = sb.post(general, "alice", "!tz add lilith")  # in #general: a bot may post 5 per 5 s in one channel
     sb.said(general, t, "Added")
     for channel in (dm, general):
-        t = sb.post(channel, "alice", "!tz status")
-        sb.said(channel, t)
-    t = sb.post(dm, "alice", "!tz export")
-    sb.said(dm, t)
+        t = sb.command(channel, "alice", "!tz status", "")
+    t = sb.command(dm, "alice", "!tz export", "")
     assert wait_for(lambda: [m for m in sb.replies(dm, t) if m["attachments"]], what="the export file")
 
     # An AI failure on that key: the AI emulator echoes the key in its 401 body, as OpenAI does.

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Push, Reply, Save, Tell
+from actors.effects import Reply, Save, Tell
 from actors.messages import Author, CommandFor, Heard, Incoming, Notify, Origin, Place, Refused, RouteFact
 from actors.state.blacklist import BlacklistState
 from actors.state.commands import Command
 from actors.state.user import UserOptions, UserState
 from store.sqlite import decode, encode
-from testkit.world import PureWorld
+from testkit.world import PureWorld, pushed
 
 NOW = 1_700_000_000.0
 OWNER, ADMIN, MOD, ALICE = 100000000000000001, 100000000000000002, 100000000000000003, 100000000000000004
@@ -51,10 +51,6 @@ class Moderation(PureWorld):
         notices = [e.body.text for e in self.type(user, text, place, perms) if isinstance(e.body, Notify)]
         assert len(notices) == 1, notices
         return notices[0]
-
-
-def pushed(effects: list[Any]) -> list[RouteFact]:
-    return [e.fact for e in effects if isinstance(e, Push)]
 
 
 @pytest.fixture
