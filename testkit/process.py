@@ -77,7 +77,10 @@ def named_pids(records: Iterable[dict[str, Any]]) -> set[int]:
 def reap(pids: Iterable[int], patience_s: float, strict: bool = True, what: str = "every bot process to exit") -> None:
     """Wait for these processes to exit; SIGKILL (by pid) whatever is left, and fail when `strict`."""
     pids = set(pids) - {os.getpid()}
-    alive = lambda: [p for p in pids if pid_alive(p)]  # noqa: E731
+
+    def alive() -> list[int]:
+        return [p for p in pids if pid_alive(p)]
+
     try:
         wait_for(lambda: not alive(), patience_s, what)
     except AssertionError:

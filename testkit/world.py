@@ -1,16 +1,17 @@
 """The tests' world: the pure states of several actors wired the way their shells wire them, in one process,
 with no actor system, so a whole conversation is driven and inspected step by step.
 
-Effects run through `actors.perform.perform_effects`, the dispatch the real shell uses, with these hands: a
-`Tell` waits in one mailbox behind what is already there and is handed to the state it names (made on first
-use by that kind's maker); a kind with no maker is listened to (its bodies are kept in `told`) when `listen`
-names it or is None, and fails the test otherwise; a `Call` goes
-to the fake service of its name (a function of the Call; what it returns, an exception too, is the result;
-`HOLD` keeps the call unanswered, for a test to answer later with `Done`); `Push` facts land in `routes`;
-`Timer`s wait in `pending` until `fire`; `Save` and `SaveRow` write to a real store when there is one (and a
-restarted actor is restored from it, as the shell restores one), and `keep_saves` keeps each actor's last
-saved snapshot for `restart`. Every effect is recorded in `trace` as `("kind:key", effect)`, in the order it
-was performed. A fake that raises fails the test: a collaborator's failure is scripted as a returned exception.
+Effects run through `actors.perform.perform_effects`, the dispatch the real shell uses, with these hands:
+- a `Tell` waits in one mailbox behind what is already there, then goes to the state it names (made on first
+  use by that kind's maker); a kind with no maker is listened to (its bodies kept in `told`) when `listen`
+  names it or is None, and fails the test otherwise;
+- a `Call` goes to the fake service of its name, a function of the Call whose return value (an exception too)
+  is the result; `HOLD` leaves the call unanswered, for the test to answer later with `Done`. A fake that
+  raises fails the test: a collaborator's failure is scripted as a returned exception;
+- `Push` facts land in `routes`, `Timer`s wait in `pending` until `fire`;
+- `Save` and `SaveRow` write to a real store when there is one (and an actor is made from what it stored, as
+  its shell makes it); `keep_saves` keeps each actor's last saved snapshot, which `restart` starts from.
+Every effect is recorded in `trace` as `("kind:key", effect)`, in the order it was performed.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class PureWorld:
 
     # ---- performing ----------------------------------------------------------------------------------------
     def _perform(self, address: Address, effects: Iterable[Effect]) -> None:
-        who = ":".join(address)
+        who = f"{getattr(address[0], 'value', address[0])}:{address[1]}"  # a kind may be an enum member
         state = self.actors[address]
 
         def traced(effects: Iterable[Effect]) -> Iterator[Effect]:
