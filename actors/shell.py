@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 from actors.effects import (
     Call,
     Count,
-    Done,
     Effect,
     Log,
     Observe,
@@ -34,6 +33,7 @@ from actors.effects import (
     WorkAck,
     WorkDone,
 )
+from actors.perform import perform_effects
 from observability.events import EventLog
 from store import SqliteStore, StaleWrite
 from store.sqlite import encode
@@ -167,39 +167,7 @@ class StatefulActor(SupervisedChild):
 
     # ---- effects --------------------------------------------------------------------------------
     def perform(self, effects: list[Effect], msg: Deliver | None) -> None:
-        for effect in effects:
-            if isinstance(effect, Save):
-                self.save()
-            elif isinstance(effect, SaveRow):
-                self.save_row(effect.key, effect.data)
-            elif isinstance(effect, Reply):
-                if msg is not None and msg.reply_to is not None:
-                    self.send(msg.reply_to, Answer(msg.ref, effect.body))
-            elif isinstance(effect, Tell):
-                self.deliver(str(effect.kind), str(effect.key), effect.body)  # plain strings for supervision
-            elif isinstance(effect, Resume):
-                self.send(self.myAddress, Deliver(self.kind, self.key, effect.body, reply=False))
-            elif isinstance(effect, Push):
-                fact = effect.fact
-                self.store.put_route(fact.kind, fact.key, fact.value)  # the edge reloads these at start
-                self.publish(fact)
-            elif isinstance(effect, Timer):
-                self.wakeupAfter(timedelta(seconds=effect.delay_s), payload=effect.payload)
-            elif isinstance(effect, Call):
-                result = self.call(effect)
-                self.perform(self.state.handle(Done(effect.tag, result), time.time()), msg)
-            elif isinstance(effect, WorkDone):
-                self.store.work_done(effect.trigger_id, effect.reply_id)
-            elif isinstance(effect, WorkAck):
-                self.store.work_ack(effect.trigger_id, effect.patience_s)
-            elif isinstance(effect, Count):
-                self.count(effect.name, *effect.labels, amount=effect.amount)
-            elif isinstance(effect, Observe):
-                self.observe(effect.name, effect.value)
-            elif isinstance(effect, Log):
-                ids = {k: v for k, v in (("user", effect.user), ("channel", effect.channel),
-                                         ("trigger", effect.trigger)) if v is not None}
-                self.events.emit(effect.level, effect.event, self.kind, self.key, effect.detail, **ids)
+        perform_effects(effects, ShellHands(self, msg), lambda event: self.state.handle(event, time.time()))
 
     def call(self, effect: Call) -> Any:
         """Run a collaborator; an exception becomes the result, so the state class decides what it means."""
@@ -259,6 +227,59 @@ class StatefulActor(SupervisedChild):
 def new_reference() -> str:
     """A short random id that a user, the asker and the log share for one failure."""
     return uuid.uuid4().hex[:8]
+
+
+class ShellHands:
+    """What each effect does in production, for one message (`msg`, None for a timer or a start): see
+    actors/perform.py for the order they are performed in."""
+
+    def __init__(self, actor: StatefulActor, msg: Deliver | None) -> None:
+        self.actor, self.msg = actor, msg
+
+    def save(self, effect: Save) -> None:
+        self.actor.save()
+
+    def save_row(self, effect: SaveRow) -> None:
+        self.actor.save_row(effect.key, effect.data)
+
+    def reply(self, effect: Reply) -> None:
+        if self.msg is not None and self.msg.reply_to is not None:
+            self.actor.send(self.msg.reply_to, Answer(self.msg.ref, effect.body))
+
+    def tell(self, effect: Tell) -> None:
+        self.actor.deliver(str(effect.kind), str(effect.key), effect.body)  # plain strings for supervision
+
+    def resume(self, effect: Resume) -> None:
+        actor = self.actor
+        actor.send(actor.myAddress, Deliver(actor.kind, actor.key, effect.body, reply=False))
+
+    def push(self, effect: Push) -> None:
+        fact = effect.fact
+        self.actor.store.put_route(fact.kind, fact.key, fact.value)  # the edge reloads these at start
+        self.actor.publish(fact)
+
+    def timer(self, effect: Timer) -> None:
+        self.actor.wakeupAfter(timedelta(seconds=effect.delay_s), payload=effect.payload)
+
+    def call(self, effect: Call, answer: Callable[[Any], None]) -> None:
+        answer(self.actor.call(effect))
+
+    def work_done(self, effect: WorkDone) -> None:
+        self.actor.store.work_done(effect.trigger_id, effect.reply_id)
+
+    def work_ack(self, effect: WorkAck) -> None:
+        self.actor.store.work_ack(effect.trigger_id, effect.patience_s)
+
+    def count(self, effect: Count) -> None:
+        self.actor.count(effect.name, *effect.labels, amount=effect.amount)
+
+    def observe(self, effect: Observe) -> None:
+        self.actor.observe(effect.name, effect.value)
+
+    def log(self, effect: Log) -> None:
+        ids = {k: v for k, v in (("user", effect.user), ("channel", effect.channel), ("trigger", effect.trigger))
+               if v is not None}
+        self.actor.events.emit(effect.level, effect.event, self.actor.kind, self.actor.key, effect.detail, **ids)
 
 
 def where(exc: BaseException) -> str:

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 
 from bench.latency import drive
-from bench.measure import activation_ms, bot_pids, percentile, pss_mb, scratch_dir
-from bench.stack import Stack
-from bench.world import command, crowd, replies_by_tag
+from bench.measure import activation_ms, percentile, scratch_dir
+from bench.world import crowd, replies_by_tag
+from testkit.process import pss_mb
+from testkit.stack import Stack
 
 RAMP_PER_S = 10.0  # activations fork from the shards: 2 cores start about this many a second with room to spare
 
@@ -30,9 +31,9 @@ def run(quick: bool) -> dict[str, Any]:
            "TZUROT_USER_BURST": "5", "TZUROT_HTTP_PING": "1"}  # the round trips below use /ping
     stack = Stack(scratch_dir("capacity"), world, env).start()
     try:
-        command(stack, rooms[0], names[0], "!tz add echo", "Added")
+        stack.sandbox.command(rooms[0], names[0], "!tz add echo", "Added", timeout=30)
         time.sleep(2.0)  # let the tree settle before the empty-tree baseline (a measurement, not a test)
-        empty_mb = pss_mb(bot_pids(stack))
+        empty_mb = pss_mb(stack.bot.live_pids())
         mark = stack.sandbox.post(rooms[0], names[0], "ramp starts")
         sent = drive(stack, names, rooms, users, RAMP_PER_S, 0)
         deadline = time.monotonic() + 300
@@ -41,7 +42,7 @@ def run(quick: bool) -> dict[str, Any]:
         answered = len(replies_by_tag(stack, rooms, mark))
         status = stack.status()
         live_users = sum(1 for s in status["supervisors"] for c in s["children"] if c["kind"] == "user" and c["pid"])
-        total_mb = pss_mb(bot_pids(stack))
+        total_mb = pss_mb(stack.bot.live_pids())
         url = f"http://127.0.0.1:{stack.http_port}/ping"
         user_ids = [stack.sandbox.user(n) for n in names[: min(200, users)]]
         round_trips = [httpx.get(url, params={"user": uid}, timeout=10).json()["ms"] for uid in user_ids]

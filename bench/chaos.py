@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 from bench.measure import scratch_dir
-from bench.stack import Stack
 from bench.tally import Talk, summary, wait_for_quiet
-from bench.world import command, crowd
+from bench.world import crowd
+from testkit.stack import Stack
 
 USERS, ROOMS = 50, 5
 
@@ -43,7 +43,7 @@ def run(quick: bool) -> dict[str, Any]:
     env = {"TZUROT_USER_RATE_PER_MIN": "120", "TZUROT_USER_BURST": "10", "TZUROT_LIVENESS_PERIOD_S": "1"}
     stack = Stack(scratch_dir("chaos"), world, env).start()
     try:
-        command(stack, rooms[0], names[0], "!tz add echo", "Added")
+        stack.sandbox.command(rooms[0], names[0], "!tz add echo", "Added", timeout=30)
         since = stack.sandbox.post(rooms[0], names[0], "chaos starts")
         talk = Talk(stack, names, rooms, (2.0, 5.0)).start()
         stop, kills = threading.Event(), []

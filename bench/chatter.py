@@ -12,9 +12,9 @@ import time
 from typing import Any
 
 from bench.measure import cpu_seconds, scratch_dir
-from bench.stack import Stack
 from bench.world import crowd
 from emulator.discord import actions
+from testkit.stack import Stack
 
 RATE, BATCH = 1000, 20
 

@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from bench.measure import percentile, scratch_dir, snowflake_ms
-from bench.stack import Stack
-from bench.world import command, crowd, replies_by_tag
+from bench.world import crowd, replies_by_tag
+from testkit.stack import Stack
 
 LIGHT, PERIOD_S = 20, 10.0
 FLOOD_PER_S, SLOW_AI_S, AI_S, BACKEND_SLOTS = 10.0, 30.0, 1.0, 8
@@ -43,9 +43,9 @@ def one_run(seconds: float, with_noise: bool) -> dict[str, Any]:
     try:
         stack.ai.add_fault(model="slow-model", latency_s=SLOW_AI_S)
         stack.ai.add_fault(latency_s=AI_S)
-        command(stack, rooms[0], names[0], "!tz add quick", "Added")
-        command(stack, rooms[0], names[0], "!tz add sloth", "Added")
-        command(stack, rooms[0], names[0], "!tz config sloth model slow-model", "model is now")
+        stack.sandbox.command(rooms[0], names[0], "!tz add quick", "Added", timeout=30)
+        stack.sandbox.command(rooms[0], names[0], "!tz add sloth", "Added", timeout=30)
+        stack.sandbox.command(rooms[0], names[0], "!tz config sloth model slow-model", "model is now", timeout=30)
         mark = stack.sandbox.post(rooms[0], names[0], "measurement starts")
         until = time.monotonic() + seconds
         rng = random.Random(11)

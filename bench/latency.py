@@ -11,8 +11,9 @@ import time
 from typing import Any
 
 from bench.measure import percentile, scratch_dir, snowflake_ms
-from bench.stack import Stack, wait_for
-from bench.world import command, crowd, replies_by_tag
+from bench.world import crowd, replies_by_tag
+from testkit.process import wait_for
+from testkit.stack import Stack
 
 USERS, RATE, CHANNELS = 200, 20.0, 10
 
@@ -34,7 +35,7 @@ def run(quick: bool) -> dict[str, Any]:
     world, names, rooms = crowd(USERS, CHANNELS)
     stack = Stack(scratch_dir("latency"), world, {"TZUROT_LIVE_ACTOR_CAP": "1000"}).start()
     try:
-        command(stack, rooms[0], names[0], "!tz add echo", "Added")
+        stack.sandbox.command(rooms[0], names[0], "!tz add echo", "Added", timeout=30)
         first = stack.sandbox.post(rooms[0], names[0], "warm-up starts")
         warm = drive(stack, names, rooms, USERS, 40.0, 0)  # one message each: every user actor is live
         wait_for(lambda: len(replies_by_tag(stack, rooms, first)) >= len(warm), 120, "warm-up answers")

@@ -1,4 +1,4 @@
-"""Small measuring tools the scenarios share: percentiles, message times, process memory and CPU."""
+"""Small measuring tools the scenarios share: percentiles, message times, CPU (memory: testkit.process.pss_mb)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Any
-
-from supervision.procs import descendants, pid_alive
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
 
@@ -25,34 +23,10 @@ def snowflake_ms(snowflake: int | str) -> int:
     return (int(snowflake) >> 22) + DISCORD_EPOCH_MS
 
 
-def pss_mb(pids: set[int]) -> float:
-    """Proportional set size of these processes together (shared pages split between their users)."""
-    total_kb = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as fh:
-                for line in fh:
-                    if line.startswith("Pss:"):
-                        total_kb += int(line.split()[1])
-                        break
-        except OSError:
-            continue
-    return total_kb / 1024
-
-
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat", "rb") as fh:
         fields = fh.read().rsplit(b")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def bot_pids(stack: Any) -> set[int]:
-    """Every live process of the bot: the edge, its descendants, and what its supervisor log names."""
-    pids = {stack.bot.proc.pid} | descendants(stack.bot.proc.pid)
-    for record in stack.bot.supervisor_log():
-        pids.add(int(record["pid"]))
-        pids.update(int(p) for p in re.findall(r"pid (\d+)", str(record.get("detail", ""))))
-    return {p for p in pids if p != os.getpid() and pid_alive(p)}
 
 
 def activation_ms(stack: Any, kind: str = "user") -> list[float]:

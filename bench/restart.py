@@ -10,11 +10,12 @@ import signal
 import time
 from typing import Any
 
-from bench.measure import bot_pids, scratch_dir
-from bench.stack import Stack, wait_for
+from bench.measure import scratch_dir
 from bench.tally import Talk, summary, wait_for_quiet
-from bench.world import command, crowd
+from bench.world import crowd
 from supervision.procs import pid_alive
+from testkit.process import wait_for
+from testkit.stack import Stack
 
 USERS = 20
 
@@ -46,16 +47,19 @@ def run(quick: bool) -> dict[str, Any]:
     stack = Stack(scratch_dir("restart"), world, env).start()
     room, dm = rooms[0], stack.sandbox.dm("alice")
     try:
-        command(stack, room, "u0", "!tz add echo", "Added")
-        command(stack, room, "u0", "!tz alias echo the parrot", "now means")
-        command(stack, room, "alice", "!tz activate echo", "now answers every message")  # the guild owner
-        command(stack, dm, "alice", "!tz auth key sk-restart-bench-0001", "Your key is saved")
-        command(stack, dm, "alice", "!tz autorespond on", "Autorespond is on")
-        command(stack, dm, "alice", "@echo hello before", "hello before")
+        for place, who, text, answer in (
+            (room, "u0", "!tz add echo", "Added"),
+            (room, "u0", "!tz alias echo the parrot", "now means"),
+            (room, "alice", "!tz activate echo", "now answers every message"),  # the guild owner
+            (dm, "alice", "!tz auth key sk-restart-bench-0001", "Your key is saved"),
+            (dm, "alice", "!tz autorespond on", "Autorespond is on"),
+            (dm, "alice", "@echo hello before", "hello before"),
+        ):
+            stack.sandbox.command(place, who, text, answer, timeout=30)
         since = stack.sandbox.post(room, "u0", "load starts")
         talk = Talk(stack, names, [room], (1.0, 3.0), text="{tag} says hi").start()
         time.sleep(before_s)
-        victims = bot_pids(stack)
+        victims = stack.bot.live_pids()
         for pid in victims:  # everything at once, as a power cut would
             os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not [p for p in victims if pid_alive(p)], 10, "every bot process to be gone")

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.stack import Stack
+from testkit.stack import Stack
 
 
 class Talk:

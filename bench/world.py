@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.stack import Stack, wait_for
 from emulator.discord import World, default_world
 
 
@@ -19,12 +18,6 @@ def crowd(users: int, channels: int) -> tuple[World, list[str], list[int]]:
         names.append(user.username)
     rooms = [world.add_channel(guild_id, f"room-{n}").id for n in range(channels)]
     return world, names, rooms
-
-
-def command(stack: Stack, channel: int, author: str, text: str, expect: str) -> None:
-    sb = stack.sandbox
-    trigger = sb.post(channel, author, text)
-    wait_for(lambda: [m for m in sb.replies(channel, trigger) if expect in m["content"]], 30, f"{text!r} answered")
 
 
 def replies_by_tag(stack: Any, channels: list[int], after: int) -> dict[str, int]:

@@ -9,16 +9,14 @@ import pytest
 
 from ai import AIClient
 from emulator.ai import AIEmulator, EmulatorThread
+from testkit.stack import in_thread
 from tests.ai.helpers import FAST_RETRY, OPERATOR_KEY
 
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorThread]:
-    handle = AIEmulator().start_in_thread()
-    try:
+    with in_thread(AIEmulator()) as handle:
         yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import pytest
 from aiohttp import web
 
 from emulator.discord import DiscordEmulator
+from testkit.stack import in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -222,11 +223,8 @@ class FakeBotHttp:
 @pytest.fixture
 def emulator() -> Iterator[Any]:
     """The Discord emulator (default world) serving the page; `page_bot_http` unset (the panel unavailable)."""
-    thread = DiscordEmulator().start_in_thread()
-    try:
+    with in_thread(DiscordEmulator()) as thread:
         yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture

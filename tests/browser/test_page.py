@@ -11,6 +11,7 @@ Every wait is on a condition (Playwright's `expect`/`wait_for`); no test sleeps 
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,8 @@ import httpx
 import pytest
 
 from emulator.discord.server import DEFAULT_TOKEN
+from testkit.process import ROOT, SandboxProcess
 from tests.browser.conftest import FakeBotHttp, browser_missing
-from tests.browser.sandbox_process import ROOT, SandboxProcess
 
 pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or "")
 
@@ -263,11 +264,11 @@ def test_actor_tree_shows_shards_children_parking_and_kill_restarts(
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[SandboxProcess]:
-    process = SandboxProcess(tmp_path)
+    process = SandboxProcess(tmp_path / "data")
     try:
         yield process.start()
     finally:
-        process.stop()
+        process.stop(signal.SIGINT, strict=False)  # Ctrl-C; whatever is left after that is killed by pid
 
 
 def save_screenshot(page: Any) -> None:

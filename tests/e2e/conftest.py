@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.stack import Stack, free_port
 from emulator.discord import World
-
-__all__ = ["Stack", "free_port"]
+from testkit.stack import Stack
 
 
 @pytest.fixture

@@ -11,22 +11,9 @@ from typing import Any
 
 from emulator.discord.gateway import Intent
 from emulator.discord.payloads import member_payload, message_payload
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 
 ZWSP, RLM, RLO, ZWJ_FAMILY = "\u200b", "\u200f", "\u202e", "\U0001f468\u200d\U0001f469\u200d\U0001f467"
-
-
-def mention(stack, text: str) -> str:
-    return f"<@{stack.sandbox.bot_id}> {text}"
-
-
-def said(sb, channel: int, after: int, text: str = "", n: int = 1, timeout: float = 20.0) -> list[dict]:
-    """At least `n` bot messages in `channel` after message `after` (containing `text`)."""
-    def found() -> list[dict]:
-        hits = [m for m in sb.replies(channel, after) if text in m["content"]]
-        return hits if len(hits) >= n else []
-
-    return wait_for(found, timeout, what=f"{n} bot message(s) with {text!r} in channel {channel}")
 
 
 # ---- malformed gateway payloads ------------------------------------------------------------------------
@@ -102,11 +89,9 @@ def test_malformed_gateway_messages_are_logged_and_skipped_and_the_bot_keeps_ans
     sb = stack.sandbox
     general, dm = sb.channel("general"), sb.dm("alice")
     guild_id = int(sb.state["guilds"][0]["id"])
-    first = sb.post(general, "alice", mention(stack, "template"))
-    said(sb, general, first, "template")
+    first = sb.command(general, "alice", sb.mention("template"), "template")
     base = template(stack, general, first)
-    dm_first = sb.post(dm, "alice", "@tzurot dm template")
-    said(sb, dm, dm_first, "dm template")
+    dm_first = sb.command(dm, "alice", "@tzurot dm template", "dm template")
     dm_base = template(stack, dm, dm_first)
     world = stack.discord.emulator.world
 
@@ -114,14 +99,12 @@ def test_malformed_gateway_messages_are_logged_and_skipped_and_the_bot_keeps_ans
         for payload_base, gid in ((base, guild_id), (dm_base, None)):
             payload = copy.deepcopy(payload_base)
             payload["id"] = str(stack.discord.call(world.ids.next))
-            payload["content"] = mention(stack, f"malformed {n}: {name}") if gid else f"@tzurot malformed {n}"
+            payload["content"] = sb.mention(f"malformed {n}: {name}") if gid else f"@tzurot malformed {n}"
             dispatch_raw(stack, mutate(payload), gid)
 
-    after = sb.post(general, "bob", mention(stack, "still there after the garbage?"))
-    said(sb, general, after, "still there after the garbage?")
+    sb.command(general, "bob", sb.mention("still there after the garbage?"), "still there after the garbage?")
     carol_dm = sb.dm("carol")  # alice's well-formed odd messages used up her rate limit: ask as carol
-    after_dm = sb.post(carol_dm, "carol", "@tzurot and in DMs?")
-    said(sb, carol_dm, after_dm, "and in DMs?")
+    sb.command(carol_dm, "carol", "@tzurot and in DMs?", "and in DMs?")
     assert stack.bot.proc.poll() is None, "the bot process died"
     assert stack.discord.emulator.connected_sessions == 1  # the same gateway session, never dropped
     output = stack.bot.output()
@@ -135,20 +118,19 @@ def test_a_message_with_a_lone_surrogate_is_answered_and_its_user_keeps_being_an
     sb = stack.sandbox
     general = sb.channel("general")
     guild_id = int(sb.state["guilds"][0]["id"])
-    first = sb.post(general, "alice", mention(stack, "template"))
-    said(sb, general, first, "template")
+    first = sb.command(general, "alice", sb.mention("template"), "template")
     base = template(stack, general, first)
     world = stack.discord.emulator.world
     payload = copy.deepcopy(base)
     payload["id"] = str(stack.discord.call(world.ids.next))
-    payload["content"] = mention(stack, "lone \ud83d surrogate")
+    payload["content"] = sb.mention("lone \ud83d surrogate")
     payload["author"] = {**payload["author"], "global_name": "ali\udc00ce"}
     dispatch_raw(stack, payload, guild_id)
 
-    answer = said(sb, general, first, "surrogate")[0]
+    answer = sb.said(general, first, "surrogate")[0]
     assert "lone \ufffd surrogate" in answer["content"]
-    after = sb.post(general, "alice", mention(stack, "and after it?"))
-    said(sb, general, after, "and after it?")  # her actor is not stuck on a message it cannot save
+    # her actor is not stuck on a message it cannot save
+    sb.command(general, "alice", sb.mention("and after it?"), "and after it?")
 
 
 ODD_ENV = {"TZUROT_USER_RATE_PER_MIN": "600", "TZUROT_USER_BURST": "100"}  # many addressed messages, quickly
@@ -165,7 +147,7 @@ def test_odd_unicode_and_over_long_input_and_answers_at_the_2000_character_edge(
     def command(text: str, expect: str) -> str:
         room = next(rooms)
         t = sb.post(room, "alice", text)
-        return said(sb, room, t, expect)[0]["content"]
+        return sb.said(room, t, expect)[0]["content"]
 
     command("!tz add lilith", "Added")
     command("!tz add ליליט", "Added")  # right-to-left names are names
@@ -182,7 +164,7 @@ def test_odd_unicode_and_over_long_input_and_answers_at_the_2000_character_edge(
         (f"@lilith {RLM}مرحبا{ZWSP} and {RLO}reversed", f"{RLM}مرحبا{ZWSP} and {RLO}reversed"),
     ]:
         t = sb.post(general, "bob", text)
-        assert said(sb, general, t, expect)
+        assert sb.said(general, t, expect)
 
     # A 4,001+ character message that addresses a personality: answered, in messages Discord accepts.
     long_in = "@lilith " + "word " * 820
@@ -193,10 +175,10 @@ def test_odd_unicode_and_over_long_input_and_answers_at_the_2000_character_edge(
 
     # Answers of exactly 2,000 and 2,001 characters: one message, then two.
     t = sb.post(general, "carol", "@lilith LONG:2000")
-    [one] = said(sb, general, t, "Sentence 1 ")
+    [one] = sb.said(general, t, "Sentence 1 ")
     assert len(one["content"]) == 2000
     t = sb.post(general, "carol", "@lilith LONG:2001")
-    two = said(sb, general, t, "", n=2)
+    two = sb.said(general, t, "", n=2)
     assert len(two) == 2 and all(len(m["content"]) <= 2000 for m in two)
     assert sum(len(m["content"]) for m in two) >= 2001 - 2  # only the whitespace at the cut is dropped
     assert stack.bot.proc.poll() is None and "Traceback" not in stack.bot.output()
@@ -281,7 +263,7 @@ def test_every_command_given_bad_input_answers_clearly(make_stack) -> None:
     stack = make_stack(env={"TZUROT_USER_COMMAND_BURST": "200"})  # dozens at once: about input, not limits
     sb = stack.sandbox
     t = sb.post(sb.channel("general"), "alice", "!tz add lilith")
-    said(sb, sb.channel("general"), t, "Added")
+    sb.said(sb.channel("general"), t, "Added")
 
     def where(name: str) -> int:
         return sb.dm(name[3:]) if name.startswith("dm:") else sb.channel(name)

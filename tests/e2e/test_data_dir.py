@@ -5,15 +5,13 @@ TZUROT_SECRET_KEY_FILE says, and a bad key stops `bot.py run` at once with one c
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-from bench.stack import ROOT, BotProcess, free_port, wait_for
 from store import SqliteStore
+from testkit.process import BotProcess, free_port
 
 KEY = "sk-user-key-for-the-key-file-test"
 
@@ -22,10 +20,6 @@ def loose(root: Path) -> list[str]:
     """Every file or directory under `root` that someone other than its owner could read, write or enter."""
     return [f"{p.relative_to(root)} {stat.filemode(p.stat().st_mode)}" for p in root.rglob("*")
             if p.stat().st_mode & 0o077]
-
-
-def said(sb, channel: int, after: int, text: str) -> None:
-    wait_for(lambda: [m for m in sb.replies(channel, after) if text in m["content"]], what=f"{text!r} from the bot")
 
 
 def test_every_file_the_bot_writes_is_private_and_a_loose_directory_is_tightened(make_stack, tmp_path) -> None:
@@ -39,12 +33,9 @@ def test_every_file_the_bot_writes_is_private_and_a_loose_directory_is_tightened
     stack = make_stack()
     sb = stack.sandbox
     general, dm = sb.channel("general"), sb.dm("alice")
-    t = sb.post(general, "alice", "!tz add lilith")
-    said(sb, general, t, "Added")
-    t = sb.post(general, "alice", "@lilith hello")
-    wait_for(lambda: sb.replies(general, t), what="lilith's answer")
-    t = sb.post(dm, "alice", "@lilith hello in private")
-    wait_for(lambda: sb.replies(dm, t), what="lilith's answer in the DM")
+    sb.command(general, "alice", "!tz add lilith", "Added")
+    sb.command(general, "alice", "@lilith hello", "")
+    sb.command(dm, "alice", "@lilith hello in private", "")
     stack.status()
 
     names = {p.name for p in data.iterdir()}
@@ -65,8 +56,7 @@ def test_the_key_file_lives_where_tzurot_secret_key_file_says(make_stack, tmp_pa
     stack = make_stack(env={"TZUROT_SECRET_KEY_FILE": str(key_file)})
     sb = stack.sandbox
     dm = sb.dm("alice")
-    t = sb.post(dm, "alice", f"!tz auth key {KEY}")
-    said(sb, dm, t, "Your key is saved")
+    sb.command(dm, "alice", f"!tz auth key {KEY}", "Your key is saved")
     stack.bot.stop()
 
     assert key_file.stat().st_mode & 0o777 == 0o600
@@ -79,24 +69,20 @@ def test_the_key_file_lives_where_tzurot_secret_key_file_says(make_stack, tmp_pa
     assert Fernet(key_file.read_bytes().strip()).decrypt(sealed.encode()).decode() == KEY
 
 
-def refused(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
+def refused(tmp_path: Path, env: dict[str, str]) -> tuple[int | None, str]:
     """`python bot.py run` that must refuse to start: its exit code and everything it printed. If it starts
     instead, it is stopped (with every process it started) and the test fails."""
     bot = BotProcess({"DISCORD_TOKEN": "token", "DISCORD_API_BASE": f"http://127.0.0.1:{free_port()}/api/v10",
                       "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{free_port()}", "TZUROT_HTTP_PORT": "0",
                       "AI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
                       "TZUROT_ACTOR_ADMIN_PORT": str(free_port()), **env}, tmp_path / "data")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py"), "run"], cwd=ROOT, env=bot.env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    code: int | None = None
     try:
-        output, _ = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        output = ""
+        code = bot.run_to_end(timeout=60)
     finally:
-        if proc.returncode is None or bot.supervisor_log():  # it started an actor system: stop all of it
-            bot.proc = proc
+        if code is None or bot.supervisor_log():  # it started an actor system: stop all of it
             bot.stop(strict=False)
-    return proc.returncode, output
+    return code, (bot.output() if code is not None else "")
 
 
 @pytest.mark.parametrize("bad", ["not-a-fernet-key", Fernet.generate_key().decode()[:-2]], ids=["word", "short"])

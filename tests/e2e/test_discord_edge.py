@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from emulator.discord import Overwrite, OverwriteType, default_world
+from emulator.discord import default_world
 from emulator.discord.permissions import MANAGE_WEBHOOKS
-from tests.e2e.bot_process import wait_for
-
-
-def mention(stack, text: str) -> str:
-    return f"<@{stack.sandbox.bot_id}> {text}"
+from testkit.process import wait_for
+from testkit.stack import world_denying
 
 
 def test_addressed_message_is_answered_through_a_webhook_in_each_channel_kind(make_stack) -> None:
@@ -16,8 +13,8 @@ def test_addressed_message_is_answered_through_a_webhook_in_each_channel_kind(ma
     sb = stack.sandbox
     for name in ("general", "lounge", "ideas"):
         channel = sb.channel(name)
-        trigger = sb.post(channel, "alice", mention(stack, f"hello from {name}"))
-        reply = wait_for(lambda c=channel, t=trigger: sb.replies(c, t), what=f"a reply in {name}")
+        trigger = sb.post(channel, "alice", sb.mention(f"hello from {name}"))
+        reply = sb.said(channel, trigger)
         assert len(reply) == 1
         assert reply[0]["webhook_id"] is not None and reply[0]["author"]["username"] == "Tzurot"
         assert f"hello from {name}" in reply[0]["content"]
@@ -28,7 +25,7 @@ def test_addressed_message_is_answered_through_a_webhook_in_each_channel_kind(ma
 
     dm = sb.dm("bob")
     trigger = sb.post(dm, "bob", "@tzurot hi in private")
-    reply = wait_for(lambda: sb.replies(dm, trigger), what="a DM reply")
+    reply = sb.said(dm, trigger)
     assert reply[0]["webhook_id"] is None and reply[0]["content"].startswith("**Tzurot:** ")
 
 
@@ -36,11 +33,10 @@ def test_a_429_storm_loses_no_reply_and_sends_nothing_before_retry_after(make_st
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    first = sb.post(general, "alice", mention(stack, "warm up"))
-    wait_for(lambda: sb.replies(general, first), what="the first reply")
+    sb.command(general, "alice", sb.mention("warm up"), "")
 
     sb.fault(kind="rate_limit", channel_id=str(general), count=3, seconds=0.5)
-    triggers = [sb.post(general, user, mention(stack, f"storm {user}")) for user in ("alice", "bob", "carol")]
+    triggers = [sb.post(general, user, sb.mention(f"storm {user}")) for user in ("alice", "bob", "carol")]
     wait_for(lambda: len(sb.replies(general, triggers[0])) >= 3, what="all three replies")
     replies = sb.replies(general, triggers[0])
     assert sorted(r["content"].rsplit(" ", 1)[-1] for r in replies) == ["alice", "bob", "carol"]
@@ -57,26 +53,22 @@ def test_deleted_webhooks_are_replaced_with_one_retry(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    first = sb.post(general, "alice", mention(stack, "before"))
-    wait_for(lambda: sb.replies(general, first), what="the first reply")
+    sb.command(general, "alice", sb.mention("before"), "")
 
     sb.fault(kind="delete_webhooks", channel_id=str(general))
-    second = sb.post(general, "bob", mention(stack, "after"))
-    reply = wait_for(lambda: sb.replies(general, second), what="a reply after the webhooks were deleted")
+    second = sb.post(general, "bob", sb.mention("after"))
+    reply = sb.said(general, second)
     assert len(reply) == 1 and reply[0]["webhook_id"] is not None
     unknown = [r for r in stack.discord.requests() if r.status == 404]
     assert len(unknown) <= 1  # at most the one send that found its webhook gone, then exactly one retry
 
 
 def test_channel_without_manage_webhooks_still_gets_answers(make_stack) -> None:
-    world = default_world()
-    guild_id = next(iter(world.guilds))
-    locked = world.add_channel(guild_id, "locked")
-    world.set_overwrite(locked.id, Overwrite(world.bot_id, OverwriteType.MEMBER, deny=MANAGE_WEBHOOKS))
+    world, locked = world_denying(MANAGE_WEBHOOKS, "locked")
     stack = make_stack(world)
     sb = stack.sandbox
     for n in range(2):
-        trigger = sb.post(locked.id, "carol", mention(stack, f"anyone there {n}"))
+        trigger = sb.post(locked.id, "carol", sb.mention(f"anyone there {n}"))
         wait_for(lambda trigger=trigger: [r for r in sb.replies(locked.id, trigger) if "anyone there" in r["content"]],
                  what="an answer without webhooks")
     bot_posts = [m for m in sb.messages(locked.id) if m["author"]["bot"]]
@@ -89,7 +81,7 @@ def test_a_4500_character_answer_arrives_as_three_messages(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    trigger = sb.post(general, "alice", mention(stack, "LONG:4500"))
+    trigger = sb.post(general, "alice", sb.mention("LONG:4500"))
     replies = wait_for(lambda: len(sb.replies(general, trigger)) >= 3 and sb.replies(general, trigger),
                        what="three messages")
     assert [len(r["content"]) <= 2000 for r in replies] == [True, True, True]
@@ -101,11 +93,9 @@ def test_the_bot_never_answers_its_own_webhook_echoes(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    first = sb.post(general, "alice", mention(stack, "echo test"))
-    wait_for(lambda: sb.replies(general, first), what="the reply")
+    sb.command(general, "alice", sb.mention("echo test"), "")
     # The reply's own MESSAGE_CREATE reached the edge before this message did (one gateway, in order).
-    second = sb.post(general, "bob", mention(stack, "after the echo"))
-    wait_for(lambda: sb.replies(general, second), what="the second reply")
+    sb.command(general, "bob", sb.mention("after the echo"), "")
     bot_posts = [m for m in sb.messages(general) if m["author"]["bot"]]
     assert len(bot_posts) == 2
 
@@ -138,7 +128,7 @@ def test_the_whole_bot_stays_under_discords_global_rate_limit(make_stack) -> Non
     for round_ in range(3):
         for n, channel in enumerate(channels):
             author = ("alice", "bob", "carol")[n % 3]
-            triggers[(channel, round_)] = sb.post(channel, author, mention(stack, f"round {round_}"))
+            triggers[(channel, round_)] = sb.post(channel, author, sb.mention(f"round {round_}"))
     first = min(triggers.values())
     wait_for(lambda: all(len(sb.replies(c, first)) >= 3 for c in channels), timeout=60, what="every reply")
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.bot_process import wait_for
-
-
-def mention(stack, text: str) -> str:
-    return f"<@{stack.sandbox.bot_id}> {text}"
+from testkit.process import wait_for
 
 
 def test_a_global_429_pauses_every_channel_actor_until_retry_after(make_stack) -> None:
@@ -17,21 +13,20 @@ def test_a_global_429_pauses_every_channel_actor_until_retry_after(make_stack) -
     sb = stack.sandbox
     general, lounge = sb.channel("general"), sb.channel("lounge")
     for channel in (general, lounge):  # each channel actor is running (its own process) and has its webhook
-        warm = sb.post(channel, "alice", mention(stack, "warm up"))
-        wait_for(lambda c=channel, t=warm: sb.replies(c, t), what="the warm-up reply")
+        sb.command(channel, "alice", sb.mention("warm up"), "")
     assert not [r for r in stack.discord.requests() if r.rate_limited]
 
     sb.fault(kind="rate_limit", count=1, seconds=1.0, scope="global")
-    in_general = sb.post(general, "alice", mention(stack, "first after the limit"))
+    in_general = sb.post(general, "alice", sb.mention("first after the limit"))
     [hit] = wait_for(lambda: [r for r in stack.discord.requests() if r.rate_limited], what="the global 429")
     assert hit.scope == "global" and hit.retry_after == 1.0 and hit.channel_id == general
     # Only now does lounge get something to say: its actor was idle, so nothing of its was in flight when the
     # 429 came. Its message reaches the bot while the pause holds.
-    in_lounge = sb.post(lounge, "bob", mention(stack, "second after the limit"))
+    in_lounge = sb.post(lounge, "bob", sb.mention("second after the limit"))
     assert time.monotonic() < hit.at + hit.retry_after
 
-    general_reply = wait_for(lambda: sb.replies(general, in_general), what="the reply in general")
-    lounge_reply = wait_for(lambda: sb.replies(lounge, in_lounge), what="the reply in lounge")
+    general_reply = sb.said(general, in_general)
+    lounge_reply = sb.said(lounge, in_lounge)
     assert len(general_reply) == 1 and "first after the limit" in general_reply[0]["content"]
     assert len(lounge_reply) == 1 and "second after the limit" in lounge_reply[0]["content"]
 

@@ -5,12 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from observability import jsonlog
-from tests.e2e.bot_process import wait_for
-
-
-def said(sb, channel: int, after: int, text: str) -> list[dict]:
-    return wait_for(lambda: [m for m in sb.replies(channel, after) if text in m["content"]],
-                    what=f"{text!r} in channel {channel}")
+from testkit.process import wait_for
 
 
 def gateway(sb, action: str | None = None) -> dict:
@@ -25,12 +20,11 @@ def test_what_was_said_while_the_session_was_lost_is_answered_once_after_a_new_s
     stack = make_stack()
     sb = stack.sandbox
     general, lounge = sb.channel("general"), sb.channel("lounge")
-    t = sb.post(lounge, "alice", "!tz add lilith")
-    said(sb, lounge, t, "Added")
+    t = sb.command(lounge, "alice", "!tz add lilith", "Added")
     t = sb.post(lounge, "alice", "!tz activate lilith")  # lounge: activated
-    said(sb, lounge, t, "now answers every message")
+    sb.said(lounge, t, "now answers every message")
     t = sb.post(general, "alice", "@lilith hello")  # general: a live conversation
-    said(sb, general, t, "heard: alice: hello")
+    sb.said(general, t, "heard: alice: hello")
 
     # The gateway goes away long enough for the session to expire: the bot's RESUME is refused, so it must
     # IDENTIFY anew, and nothing said meanwhile is replayed to it.
@@ -44,7 +38,7 @@ def test_what_was_said_while_the_session_was_lost_is_answered_once_after_a_new_s
     assert gateway(sb, "restore")["connected"] == 1
 
     for channel, trigger, answer in missed:
-        said(sb, channel, trigger, answer)
+        sb.said(channel, trigger, answer)
     wait_for(lambda: stack.bot.output().count("connected as") == 2, what="the second session's on_ready")
     for channel, trigger, answer in missed:
         assert sum(answer in m["content"] for m in sb.replies(channel, trigger)) == 1  # once each

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.bot_process import wait_for
-from tests.e2e.test_bad_input import said
+from testkit.process import wait_for
+from testkit.stack import world_denying
 
 
 def add_lilith(sb, channel: int) -> None:
-    t = sb.post(channel, "alice", "!tz add lilith")
-    said(sb, channel, t, "Added **Lilith**")
+    sb.command(channel, "alice", "!tz add lilith", "Added **Lilith**")
 
 
 def test_names_that_look_like_numbers_never_stop_the_bot_from_starting_again(make_stack) -> None:
@@ -24,8 +23,7 @@ def test_names_that_look_like_numbers_never_stop_the_bot_from_starting_again(mak
     sb = stack.sandbox
     general = sb.channel("general")
     for name in ("²²", "0123"):
-        t = sb.post(general, "alice", f"!tz add {name}")
-        said(sb, general, t, "Added **")
+        t = sb.command(general, "alice", f"!tz add {name}", "Added **")
     # Someone (a bad disk, a hand edit) leaves a row nobody can read: it must not stop a start either.
     store = sqlite3.connect(Path(stack.bot.data_dir) / "tzurot.sqlite3")
     store.execute("INSERT INTO routes(kind, key, value, key_type) VALUES ('alias', 'broken', '{not json', 'str')")
@@ -36,9 +34,8 @@ def test_names_that_look_like_numbers_never_stop_the_bot_from_starting_again(mak
     stack.bot.start()  # raises if the bot exits instead of connecting
 
     t = sb.post(general, "bob", "@0123 are you still there?")  # found by its exact name, not as the number 123
-    said(sb, general, t, "heard: bob: are you still there?")
-    t = sb.post(general, "bob", "@²² and you?")
-    said(sb, general, t, "heard: bob: and you?")
+    sb.said(general, t, "heard: bob: are you still there?")
+    t = sb.command(general, "bob", "@²² and you?", "heard: bob: and you?")
     problems = [r for r in stack.bot.supervisor_log() if r["event"] == "quarantined" and "broken" in r["detail"]]
     assert problems, "the unreadable routing row is reported in the supervisor log"
 
@@ -51,7 +48,7 @@ def test_a_key_set_while_the_store_fails_never_reaches_a_log_and_its_user_is_ans
     sb = stack.sandbox
     dm = sb.dm("alice")
     t = sb.post(dm, "alice", "!tz ping")  # alice's actor is up before the store goes away
-    said(sb, dm, t, "Pong")
+    sb.said(dm, t, "Pong")
     data = Path(stack.bot.data_dir)
     lock = sqlite3.connect(data / "tzurot.sqlite3", timeout=1, isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")  # every write now fails after the store's busy timeout: a failing disk
@@ -61,7 +58,7 @@ def test_a_key_set_while_the_store_fails_never_reaches_a_log_and_its_user_is_ans
     finally:
         lock.execute("ROLLBACK")
         lock.close()
-    said(sb, dm, t, "key", timeout=40)  # told what happened, whichever way it went
+    sb.said(dm, t, "key", timeout=40)  # told what happened, whichever way it went
     stack.bot.stop()  # everything flushed to disk
     assert files_holding(data, "STOREFAIL-424242", skip="tzurot.sqlite3") == []
 
@@ -73,14 +70,6 @@ def events(stack, event: str, trigger: int | None = None) -> list[dict]:
     return [r for r in records if r.get("event") == event and (trigger is None or r.get("trigger") == trigger)]
 
 
-def actor_pid(stack, kind: str, key: int) -> int | None:
-    for supervisor in stack.status()["supervisors"]:
-        for child in supervisor["children"]:
-            if child["kind"] == kind and child["key"] == str(key) and child["status"] == "live":
-                return child["pid"]
-    return None
-
-
 @pytest.mark.slow  # 40 s: the model takes 35 s, longer than the sweep's old patience
 def test_a_slow_answer_is_not_taken_for_a_lost_one(make_stack) -> None:
     stack = make_stack()
@@ -88,8 +77,7 @@ def test_a_slow_answer_is_not_taken_for_a_lost_one(make_stack) -> None:
     general = sb.channel("general")
     add_lilith(sb, general)
     stack.ai.add_fault(model="e2e-model", latency_s=35.0, count=1)  # a slow model (or a long wait for a slot)
-    t = sb.post(general, "alice", "@lilith take your time")
-    said(sb, general, t, "heard: alice: take your time", timeout=60)
+    t = sb.command(general, "alice", "@lilith take your time", "heard: alice: take your time", timeout=60)
     assert events(stack, "redelivered", t) == []  # in an actor's hands all along: never handed on again
     assert stack.ai.last_requests(1)[0]["max_tokens"] == 1024  # AI_MAX_TOKENS: answers have a bound
     assert len([m for m in sb.replies(general, t) if "take your time" in m["content"]]) == 1
@@ -106,13 +94,14 @@ def test_messages_lost_with_a_killed_actor_are_answered_in_the_order_sent(make_s
     wait_for(lambda: events(stack, "ai_call", zero), what="alice's actor to be busy with her first message")
     one = sb.post(general, "alice", "@lilith one")  # waits in the busy actor's mailbox
     t = sb.post(lounge, "bob", "!tz ping")  # a round trip through the edge and the actors: 'one' is delivered
-    said(sb, lounge, t, "Pong")
-    old = actor_pid(stack, "user", alice)
+    sb.said(lounge, t, "Pong")
+    old = stack.actor_pid("user", alice, live_only=True)
     assert old is not None
     os.kill(old, signal.SIGKILL)  # 'one' dies with the process; 'zero' was saved in the actor's queue
-    wait_for(lambda: actor_pid(stack, "user", alice) not in (None, old), what="alice's actor to be restarted")
+    wait_for(lambda: stack.actor_pid("user", alice, live_only=True) not in (None, old),
+             what="alice's actor to be restarted")
     two = sb.post(general, "alice", "@lilith two")
-    said(sb, general, zero, "heard: alice: two", timeout=60)
+    sb.said(general, zero, "heard: alice: two", timeout=60)
     quiet_answers = [m["content"] for m in sb.replies(general, zero) if "heard: alice:" in m["content"]]
     order = [text.split("heard: alice: ", 1)[1].split()[0] for text in quiet_answers]
     assert order == ["zero", "one", "two"], quiet_answers
@@ -120,18 +109,13 @@ def test_messages_lost_with_a_killed_actor_are_answered_in_the_order_sent(make_s
 
 
 def test_a_key_the_bot_could_not_delete_is_said_to_be_visible_not_deleted(make_stack) -> None:
-    from emulator.discord import default_world
-    from emulator.discord.models import Overwrite, OverwriteType
     from emulator.discord.permissions import MANAGE_MESSAGES
 
-    world = default_world()
-    guild_id = next(iter(world.guilds))
-    open_channel = world.add_channel(guild_id, "no-moderation")
-    world.set_overwrite(open_channel.id, Overwrite(world.bot_id, OverwriteType.MEMBER, deny=MANAGE_MESSAGES))
+    world, open_channel = world_denying(MANAGE_MESSAGES, "no-moderation")
     stack = make_stack(world)
     sb = stack.sandbox
     t = sb.post(open_channel.id, "bob", "!tz auth key sk-visible-KEY-123456")
-    [notice] = said(sb, open_channel.id, t, "key")
+    [notice] = sb.said(open_channel.id, t, "key")
     assert any(int(m["id"]) == t for m in sb.messages(open_channel.id))  # it is still there...
     assert "deleted" not in notice["content"].replace("not deleted", "").replace("couldn't delete", "")
     assert "revoke" in notice["content"].lower() and "visible" in notice["content"].lower()  # ...and it says so
@@ -142,11 +126,10 @@ def test_a_message_for_a_parked_actor_is_answered_unavailable_then_answered_when
     sb = stack.sandbox
     general = sb.channel("general")
     add_lilith(sb, general)
-    t = sb.post(general, "bob", "@lilith hello")
-    said(sb, general, t, "heard: bob: hello")
+    t = sb.command(general, "bob", "@lilith hello", "heard: bob: hello")
     bob, last = sb.user("bob"), None
     for _ in range(2):  # bob's actor dies twice in a row: with one restart allowed, it is parked
-        pid = wait_for(lambda last=last: (p := actor_pid(stack, "user", bob)) not in (None, last) and p,
+        pid = wait_for(lambda last=last: (p := stack.actor_pid("user", bob, live_only=True)) not in (None, last) and p,
                        what="bob's actor to be running")
         os.kill(pid, signal.SIGKILL)
         stack.bot.pids.add(pid)
@@ -154,11 +137,11 @@ def test_a_message_for_a_parked_actor_is_answered_unavailable_then_answered_when
     wait_for(lambda: stack.status()["parked"], what="bob's actor parked")
 
     t = sb.post(general, "bob", "@lilith are you still there?")
-    [notice] = said(sb, general, t, "temporarily unavailable")
+    [notice] = sb.said(general, t, "temporarily unavailable")
     assert notice["reply_to"] == str(t) and not notice["webhook_id"]  # the bot itself, in reply to bob
     t2 = sb.post(general, "bob", "@lilith hello??")  # a second one in the same minute: no second notice
-    said(sb, general, t, "heard: bob: are you still there?", timeout=60)  # kept, and answered once it is back
-    said(sb, general, t2, "heard: bob: hello??", timeout=60)
+    sb.said(general, t, "heard: bob: are you still there?", timeout=60)  # kept, and answered once it is back
+    sb.said(general, t2, "heard: bob: hello??", timeout=60)
     assert sum("temporarily unavailable" in m["content"] for m in sb.replies(general, t)) == 1
 
 
@@ -178,8 +161,7 @@ def test_every_bad_import_file_gets_a_clear_answer_and_changes_nothing(make_stac
     }
     for name, (attachment, expected) in files.items():
         t = sb.post(dm, "alice", "!tz import", attachments=[attachment])
-        [answer] = said(sb, dm, t)
+        [answer] = sb.said(dm, t)
         assert expected in answer["content"], (name, answer["content"])
-    t = sb.post(dm, "alice", "!tz list")
-    said(sb, dm, t, "You have no personalities yet")
+    t = sb.command(dm, "alice", "!tz list", "You have no personalities yet")
     assert stack.bot.proc.poll() is None

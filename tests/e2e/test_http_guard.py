@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 from tests.e2e.test_operating import bot_cli, lilith, talk, url
 
 TOKEN = "e2e-http-token-0123456789"

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from emulator.ai.replies import heard_of
 from emulator.discord import default_world
-from tests.e2e.bot_process import wait_for
-from tests.e2e.test_session import said
+from testkit.process import wait_for
 
 REFERENCE = re.compile(r"\(reference: `([0-9a-f]{8})`\)")
 
@@ -26,12 +25,6 @@ def open_work(stack) -> list[tuple[int, str]]:
         return []
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
         return db.execute("SELECT message_id, state FROM work WHERE state='open'").fetchall()
-
-
-def recorded(stack, message_id: int) -> bool:
-    path = Path(stack.bot.data_dir) / "tzurot.sqlite3"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-        return db.execute("SELECT 1 FROM work WHERE message_id=?", (message_id,)).fetchone() is not None
 
 
 def quiet(stack, timeout: float = 20.0) -> None:
@@ -50,8 +43,13 @@ def asked(stack, text: str) -> int:
 
 def prepare(sb, channel: int, owner: str, *commands: tuple[str, str]) -> None:
     for command, confirmation in commands:
-        t = sb.post(channel, owner, command)
-        said(sb, channel, t, confirmation)
+        sb.command(channel, owner, command, confirmation)
+
+
+def on_model(sb, channel: int, name: str, model: str) -> None:
+    """Alice adds personality `name` and points it at the AI emulator's `model` (slow, broken, ...)."""
+    prepare(sb, channel, "alice", (f"!tz add {name}", f"Added **{name.capitalize()}**"),
+            (f"!tz config {name} model {model}", "model is now"))
 
 
 def test_two_users_addressing_one_personality_at_the_same_moment_each_get_their_own_answer(make_stack) -> None:
@@ -65,7 +63,7 @@ def test_two_users_addressing_one_personality_at_the_same_moment_each_get_their_
     sb.post(general, "bob", "@lilith question from bob")
 
     for user in ("alice", "bob"):
-        answer = said(sb, general, first, f"heard: {user}: question from {user}")[0]
+        answer = sb.said(general, first, f"heard: {user}: question from {user}")[0]
         assert answer["author"]["username"] == "Lilith"
     quiet(stack)
     assert count(sb, general, first, "heard: alice: question from alice") == 1
@@ -80,11 +78,7 @@ def test_a_second_message_while_the_first_is_answered_waits_its_turn(make_stack)
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    prepare(
-        sb, general, "alice",
-        ("!tz add slowpoke", "Added **Slowpoke**"),
-        ("!tz config slowpoke model slow-model", "model is now"),
-    )  # fmt: skip
+    on_model(sb, general, "slowpoke", "slow-model")
     stack.ai.add_fault(model="slow-model", latency_s=3, count=1)  # only the first answer is slow
 
     first = sb.post(general, "alice", "@slowpoke first question")
@@ -93,9 +87,9 @@ def test_a_second_message_while_the_first_is_answered_waits_its_turn(make_stack)
     assert count(sb, general, first, "first question") == 0  # the second came while the first was answered
     sb.post(general, "bob", "@slowpoke bob meanwhile")  # another user is not kept waiting behind alice
 
-    theirs = said(sb, general, first, "heard: bob: bob meanwhile")[0]
-    a1 = said(sb, general, first, "heard: alice: first question")[0]
-    a2 = said(sb, general, first, "heard: alice: second question")[0]
+    theirs = sb.said(general, first, "heard: bob: bob meanwhile")[0]
+    a1 = sb.said(general, first, "heard: alice: first question")[0]
+    a2 = sb.said(general, first, "heard: alice: second question")[0]
     assert int(theirs["id"]) < int(a1["id"]) < int(a2["id"]) and second < int(a1["id"])  # in order, not dropped
     quiet(stack)
     assert count(sb, general, first, "first question") == 1 and count(sb, general, first, "second question") == 1
@@ -118,7 +112,7 @@ def test_a_burst_of_one_users_messages_is_answered_in_the_order_posted(make_stac
     with ThreadPoolExecutor(BURST) as pool:  # as fast as a client can post: the gateway events come back to back
         posted = list(pool.map(lambda n: sb.post(general, "alice", f"@lilith burst number {n}"), range(BURST)))
     first = min(posted)
-    said(sb, general, first, "heard: alice: burst number", n=BURST)
+    sb.said(general, first, "heard: alice: burst number", n=BURST)
     quiet(stack)
     by_id = sorted(posted)  # the order Discord gave them (ids grow), which is the order the bot receives them
     numbers = {sent: n for n, sent in enumerate(posted)}
@@ -130,21 +124,17 @@ def test_one_users_ai_errors_do_not_change_what_another_user_sees(make_stack) ->
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    prepare(
-        sb, general, "alice",
-        ("!tz add glitch", "Added **Glitch**"),
-        ("!tz config glitch model broken-model", "model is now"),
-    )  # fmt: skip
+    on_model(sb, general, "glitch", "broken-model")
     prepare(sb, general, "bob", ("!tz add lilith", "Added **Lilith**"))
     stack.ai.add_fault(model="broken-model", fail=500)  # for good
 
     first = sb.post(general, "alice", "@glitch are you there?")
     sb.post(general, "bob", "@lilith are you there?")
 
-    error = said(sb, general, first, "(reference: `")[0]
+    error = sb.said(general, first, "(reference: `")[0]
     assert error["author"]["username"] == "Glitch" and "heard:" not in error["content"]  # in character
     reference = REFERENCE.search(error["content"]).group(1)
-    normal = said(sb, general, first, "heard: bob: are you there?")[0]
+    normal = sb.said(general, first, "heard: bob: are you there?")[0]
     assert normal["author"]["username"] == "Lilith" and "reference" not in normal["content"]
     quiet(stack)
     assert sum("reference: `" in m["content"] for m in sb.replies(general, first)) == 1
@@ -156,10 +146,9 @@ def test_no_duplicate_added_confirmation(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
-    t = sb.post(general, "alice", "!tz add lilith")
-    said(sb, general, t, "Added **Lilith**")
-    later = sb.post(general, "alice", "@lilith after adding")
-    said(sb, general, later, "heard: alice: after adding")  # everything before it has had its say
+    t = sb.command(general, "alice", "!tz add lilith", "Added **Lilith**")
+    # everything before it has had its say
+    sb.command(general, "alice", "@lilith after adding", "heard: alice: after adding")
     quiet(stack)
     assert sum("Added" in m["content"] for m in sb.replies(general, t)) == 1
 
@@ -174,7 +163,7 @@ def proxied(stack, channel: int, author: str, original: str, alter: str, text: s
     """`author` posts `original`; PluralKit replaces it, once the bot has seen it (as PluralKit takes a moment)."""
     sb = stack.sandbox
     original_id = sb.post(channel, author, original)
-    wait_for(lambda: recorded(stack, original_id), what="the bot to see the original")
+    wait_for(lambda: stack.recorded(original_id), what="the bot to see the original")
     return original_id, stack.discord.proxy_message(channel, original_id, alter, text)
 
 
@@ -190,7 +179,7 @@ def test_a_pluralkit_message_is_answered_once_as_its_real_author(make_stack) -> 
 
     # The first proxy in this channel: the original was handed on before anyone knew proxies are used here.
     first, _ = proxied(stack, general, "carol", "hello from the system", "Carol's Alter", "hello from the system")
-    said(sb, general, first, "heard: carol: hello from the system")
+    sb.said(general, first, "heard: carol: hello from the system")
     quiet(stack)
     assert count(sb, general, first, "hello from the system") == 1
     assert asked(stack, "hello from the system") == 1
@@ -199,7 +188,7 @@ def test_a_pluralkit_message_is_answered_once_as_its_real_author(make_stack) -> 
     second, _ = proxied(
         stack, general, "carol", "ca: hello again from the system", "Carol's Alter", "hello again from the system"
     )
-    answer = said(sb, general, second, "heard: Carol's Alter (carol): hello again from the system")[0]
+    answer = sb.said(general, second, "heard: Carol's Alter (carol): hello again from the system")[0]
     assert answer["author"]["username"] == "Lilith"
     quiet(stack, timeout=60)  # the original, too, is closed: it is never handed on again
     assert count(sb, general, second, "hello again from the system") == 1
@@ -210,17 +199,12 @@ def test_one_users_repeated_ai_errors_do_not_shut_the_ai_off_for_another(make_st
     stack = make_stack(env={"TZUROT_USER_BURST": "50"})  # alice is not rate limited: only the errors matter
     sb = stack.sandbox
     general = sb.channel("general")
-    prepare(
-        sb, general, "alice",
-        ("!tz add glitch", "Added **Glitch**"),
-        ("!tz config glitch model broken-model", "model is now"),
-    )  # fmt: skip
+    on_model(sb, general, "glitch", "broken-model")
     prepare(sb, general, "bob", ("!tz add lilith", "Added **Lilith**"))
     stack.ai.add_fault(model="broken-model", fail=500)  # alice's personality's model is broken for good
 
     for n in range(5):  # as many failures in a row as the operator's breaker takes (its default threshold)
-        t = sb.post(general, "alice", f"@glitch attempt {n}")
-        said(sb, general, t, "(reference: `")
+        t = sb.command(general, "alice", f"@glitch attempt {n}", "(reference: `")
     t = sb.post(general, "bob", "@lilith still there for me?")
     answer = wait_for(
         lambda: [m for m in sb.replies(general, t) if m["author"]["username"] == "Lilith"], what="bob's answer"

@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.bot_process import ROOT, wait_for
-from tests.e2e.conftest import free_port
+from testkit.process import ROOT, free_port, wait_for
 
 SNOWFLAKE = re.compile(r"\d{17,20}")
 FAMILIES = (
@@ -45,17 +44,8 @@ def bot_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 def talk(stack, author: str, channel: int, text: str) -> int:
     """Post `text` and wait for the bot's answer to it; the message's id."""
     sb = stack.sandbox
-    trigger = sb.post(channel, author, text)
-    wait_for(lambda: sb.replies(channel, trigger), what=f"the answer to {text!r}")
+    trigger = sb.command(channel, author, text, "")
     return trigger
-
-
-def actor_pid(stack, kind: str, key: int) -> int | None:
-    for supervisor in stack.status()["supervisors"]:
-        for child in supervisor["children"]:
-            if child["kind"] == kind and child["key"] == str(key):
-                return child["pid"]
-    return None
 
 
 def lilith(stack) -> None:
@@ -127,7 +117,7 @@ def test_metrics_are_prometheus_text_with_the_documented_families_and_no_ids_in_
     talk(stack, "bob", general, "@lilith are you there")
     # Actors flush their counts every 2 s: wait for both answers before killing one of the actors that counted.
     wait_for(lambda: value(scrape(stack)[1], "tzurot_messages_answered_total") >= 2, what="both answers counted")
-    pid = actor_pid(stack, "user", bob)
+    pid = stack.actor_pid("user", bob)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)  # one restart
     stack.bot.pids.add(pid)
@@ -185,7 +175,7 @@ def test_status_shows_the_bot_at_a_glance_and_a_killed_actor_and_a_parked_one(ma
     assert [n for u, n in before["top_users"] if u == alice] == [2]  # "!tz add" and the mention
 
     # An operator kills alice's actor: it is restarted, and status counts it.
-    pid = actor_pid(stack, "user", alice)
+    pid = stack.actor_pid("user", alice)
     os.kill(pid, signal.SIGKILL)
     stack.bot.pids.add(pid)
     wait_for(lambda: stack.status()["restarts_last_hour"] > before["restarts_last_hour"], what="the restart counted")
@@ -195,7 +185,7 @@ def test_status_shows_the_bot_at_a_glance_and_a_killed_actor_and_a_parked_one(ma
     talk(stack, "bob", general, "@lilith hi")
     last = None
     for _ in range(6):
-        pid = wait_for(lambda last=last: (p := actor_pid(stack, "user", bob)) not in (None, last) and p,
+        pid = wait_for(lambda last=last: (p := stack.actor_pid("user", bob)) not in (None, last) and p,
                        what="bob's actor to be running again")
         os.kill(pid, signal.SIGKILL)
         stack.bot.pids.add(pid)
@@ -283,7 +273,7 @@ def test_logs_tell_one_messages_whole_story_and_filter_as_documented(make_stack)
     assert "long_ago" not in {r["event"] for r in recent} and set(STORY) <= {r["event"] for r in recent}
 
     # --level warning: only warnings and errors (killing alice's actor is one).
-    pid = actor_pid(stack, "user", alice)
+    pid = stack.actor_pid("user", alice)
     os.kill(pid, signal.SIGKILL)
     stack.bot.pids.add(pid)
     warned = wait_for(lambda: logs(stack, "--user", str(alice), "--level", "warning"), what="a warning about alice")

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from observability import jsonlog
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 
 
 def dropped_as_chatter(stack) -> float:
     text = httpx.get(f"http://127.0.0.1:{stack.http_port}/metrics", timeout=10).text
     return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
                if s.name == "tzurot_messages_dropped_total" and s.labels.get("reason") == "chatter")
-
-
-def recorded(stack, message_id: int) -> bool:
-    """The message has a row in the store's work table (what the edge writes before waking an actor)."""
-    path = Path(stack.bot.data_dir) / "tzurot.sqlite3"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-        return db.execute("SELECT 1 FROM work WHERE message_id=?", (message_id,)).fetchone() is not None
 
 
 def received(stack, message_id: int) -> list[dict]:
@@ -55,9 +47,9 @@ def test_a_reply_to_another_human_wakes_no_actor_but_a_reply_to_a_personality_is
     to_lilith = sb.post(general, "carol", "and what do you think?", reply_to=int(answer["id"]))
     wait_for(lambda: [m for m in sb.replies(general, to_lilith) if "carol: and what do you think?"
                       in m["content"]], what="lilith's answer to carol's reply")
-    assert recorded(stack, to_lilith) and [r["event"] for r in received(stack, to_lilith)][:1] == ["received"]
+    assert stack.recorded(to_lilith) and [r["event"] for r in received(stack, to_lilith)][:1] == ["received"]
 
     # The reply between people woke no actor: never written down, never received, never answered.
-    assert not recorded(stack, between_people) and received(stack, between_people) == []
+    assert not stack.recorded(between_people) and received(stack, between_people) == []
     assert sb.replies(plain, chatter) == []
     assert dropped_as_chatter(stack) == 2

@@ -3,72 +3,21 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from supervision.procs import descendants, pid_alive
-from tests.e2e.bot_process import ROOT, BotProcess, Sandbox, wait_for
-from tests.e2e.conftest import free_port
-
-# Settings that would point the sandbox somewhere else (a real AI, a real Discord) must not leak in from the
-# environment the tests run in.
-FOREIGN = ("DISCORD_TOKEN", "DISCORD_API_BASE", "DISCORD_GATEWAY_URL", "AI_BASE_URL", "AI_API_KEY", "AI_MODEL",
-           "TZUROT_CONFIG")
-
-
-class SandboxProcess(BotProcess):
-    """`bot.py sandbox --port P` instead of `bot.py run`; `stop()` (kill what is left, by pid) is inherited."""
-
-    def __init__(self, port: int, env: dict[str, str], data_dir: Path) -> None:
-        super().__init__(env, data_dir)
-        for name in FOREIGN:
-            self.env.pop(name, None)
-        self.port = port
-
-    def start(self, ready: str = "sandbox ready", timeout: float = 60.0) -> SandboxProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bot.py"), "sandbox", "--port", str(self.port)], cwd=ROOT, env=self.env,
-            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-        try:
-            wait_for(lambda: any(ready in line for line in self.lines) or self.proc.poll() is not None,
-                     timeout, "the sandbox to be ready")
-        except AssertionError:
-            self.stop()
-            raise
-        if self.proc.poll() is not None:
-            raise AssertionError("the sandbox exited:\n" + self.output()[-3000:])
-        return self
-
-    def logged_pids(self) -> set[int]:
-        """Every pid the supervisor log names: the writer of each record, and `pid N` in its detail."""
-        pids = set()
-        for record in self.supervisor_log():
-            pids.add(int(record["pid"]))
-            pids.update(int(p) for p in re.findall(r"pid (\d+)", str(record.get("detail", ""))))
-        pids.discard(os.getpid())
-        return pids
+from testkit.process import SandboxProcess, wait_for
+from testkit.stack import Sandbox
 
 
 @pytest.fixture
 def sandbox_bot(tmp_path: Path) -> Iterator[SandboxProcess]:
-    bot = SandboxProcess(
-        free_port(),
-        {
-            "TZUROT_ACTOR_ADMIN_PORT": str(free_port()),
-            "TZUROT_LIVENESS_PERIOD_S": "1",
-            "TZUROT_HTTP_PORT": str(free_port()),
-        },
-        tmp_path / "data",
-    )
+    bot = SandboxProcess(tmp_path / "data", {"TZUROT_LIVENESS_PERIOD_S": "1"})
     try:
         yield bot
     finally:

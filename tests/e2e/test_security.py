@@ -13,22 +13,13 @@ from pathlib import Path
 
 import httpx
 
-from bench.measure import bot_pids
 from store import SqliteStore
-from tests.e2e.bot_process import wait_for
+from testkit.process import wait_for
 
 KEY = "sk-planted-SECRET-123456"
 CHANNEL_KEY = "sk-channel-SECRET-654321"
 LONG_KEY = "sk-toolong-SECRET-777777"
 SPOILER_KEY = "sk-spoiler-SECRET-888888"
-
-
-def said(sb, channel: int, after: int, text: str = "", n: int = 1) -> list[dict]:
-    def found() -> list[dict]:
-        hits = [m for m in sb.replies(channel, after) if text in m["content"]]
-        return hits if len(hits) >= n else []
-
-    return wait_for(found, what=f"{text!r} from the bot in channel {channel}")
 
 
 def every_channel(sb) -> list[int]:
@@ -77,23 +68,18 @@ def test_a_planted_key_appears_nowhere_the_bot_writes_or_says(make_stack) -> Non
     sb = stack.sandbox
     general, dm = sb.channel("general"), sb.dm("alice")
 
-    planted = sb.post(dm, "alice", f"!tz auth key {KEY}")
-    said(sb, dm, planted, "Your key is saved")
-    t = sb.post(dm, "alice", "!tz auth status")
-    said(sb, dm, t, "your own key")
+    planted = sb.command(dm, "alice", f"!tz auth key {KEY}", "Your key is saved")
+    t = sb.command(dm, "alice", "!tz auth status", "your own key")
     t = sb.post(general, "alice", "!tz add lilith")  # in #general: a bot may post 5 per 5 s in one channel
-    said(sb, general, t, "Added")
+    sb.said(general, t, "Added")
     for channel in (dm, general):
-        t = sb.post(channel, "alice", "!tz status")
-        said(sb, channel, t)
-    t = sb.post(dm, "alice", "!tz export")
-    said(sb, dm, t)
+        t = sb.command(channel, "alice", "!tz status", "")
+    t = sb.command(dm, "alice", "!tz export", "")
     assert wait_for(lambda: [m for m in sb.replies(dm, t) if m["attachments"]], what="the export file")
 
     # An AI failure on that key: the AI emulator echoes the key in its 401 body, as OpenAI does.
     stack.ai.add_fault(key=KEY, fail=401)
-    t = sb.post(dm, "alice", "@lilith are you there?")
-    said(sb, dm, t, "refused the key")
+    t = sb.command(dm, "alice", "@lilith are you there?", "refused the key")
     assert stack.ai.stats()["by_outcome"].get("401", 0) >= 1, stack.ai.stats()
 
     status = json.dumps(stack.status())
@@ -101,7 +87,7 @@ def test_a_planted_key_appears_nowhere_the_bot_writes_or_says(make_stack) -> Non
     assert "# TYPE" in metrics
 
     # While it runs: the actor system's sockets listen on loopback only.
-    listening = listening_sockets(bot_pids(stack))
+    listening = listening_sockets(stack.bot.live_pids())
     assert len({pid for pid, _ in listening}) >= 3, f"expected the admin's and actors' sockets: {listening}"
     exposed = [(pid, addr) for pid, addr in listening if not addr.startswith(("127.", "::1", "::ffff:127."))]
     assert exposed == [], f"sockets not on loopback: {exposed}"
@@ -134,11 +120,10 @@ def test_a_key_posted_in_a_server_channel_is_deleted_and_never_stored(make_stack
         SPOILER_KEY: sb.post(general, "bob", f"!tz auth ||{SPOILER_KEY}||"),  # `key` forgotten, as a spoiler
         LONG_KEY: sb.post(general, "bob", f"!tz auth key {LONG_KEY} " + "and more " * 500),  # over 4,000
     }
-    said(sb, general, min(posts.values()), "Never post a key in a server channel", n=len(posts))
+    sb.said(general, min(posts.values()), "Never post a key in a server channel", n=len(posts))
     for key, trigger in posts.items():
         wait_for(lambda t=trigger: all(int(m["id"]) != t for m in sb.messages(general)), what=f"{key} deleted")
-    t = sb.post(dm, "bob", "!tz auth status")
-    said(sb, dm, t, "no personal key set")
+    sb.command(dm, "bob", "!tz auth status", "no personal key set")
 
     stack.bot.stop()
     for key in posts:
@@ -151,10 +136,8 @@ def test_the_store_file_never_holds_a_key_in_clear(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     dm, general = sb.dm("alice"), sb.channel("general")
-    t = sb.post(dm, "alice", f"!tz auth key {KEY}")
-    said(sb, dm, t, "Your key is saved")
-    t = sb.post(general, "bob", f"!tz auth key {CHANNEL_KEY}")
-    said(sb, general, t, "Never post a key in a server channel")
+    sb.command(dm, "alice", f"!tz auth key {KEY}", "Your key is saved")
+    sb.command(general, "bob", f"!tz auth key {CHANNEL_KEY}", "Never post a key in a server channel")
     stack.bot.stop()
     for key in (KEY, CHANNEL_KEY):
         assert store_rows_holding(stack.bot.data_dir, key) == []
@@ -173,12 +156,11 @@ def test_answers_and_notices_never_ping_anyone(make_stack) -> None:
     carol = sb.user("carol")
     pings = f"@everyone @here <@&{role}> <@{carol}> <@!{carol}>"
 
-    t = sb.post(general, "alice", "!tz add lilith")
-    said(sb, general, t, "Added")
+    t = sb.command(general, "alice", "!tz add lilith", "Added")
     t = sb.post(general, "alice", f"!tz config lilith prompt {pings} is who I greet")  # in every answer's text
-    said(sb, general, t)
+    sb.said(general, t)
     trigger = sb.post(general, "alice", f"@lilith say hi to {pings}")
-    answer = said(sb, general, trigger, "heard")[0]
+    answer = sb.said(general, trigger, "heard")[0]
     assert all(p in answer["content"] for p in ("@everyone", f"<@&{role}>", f"<@{carol}>"))
     notices = ["!tz info lilith", f"!tz info {pings}", f"!tz frobnicate {pings}", f"!tz blacklist check {pings}"]
     helpc = sb.channel("help")  # notices there: a bot may post only 5 messages per 5 s in one channel
@@ -208,8 +190,7 @@ def test_every_permission_check_refuses_through_the_real_bot(make_stack) -> None
     sb = stack.sandbox
     general, lounge, helpc, ideas = (sb.channel(n) for n in ("general", "lounge", "help", "ideas"))
     dm, carol = sb.dm("bob"), sb.user("carol")
-    t = sb.post(general, "alice", "!tz add lilith")
-    said(sb, general, t, "Added")
+    t = sb.command(general, "alice", "!tz add lilith", "Added")
 
     refusals = [  # spread over channels (Discord lets a bot post 5 messages per 5 s in one), posted at once
         (helpc, "!tz config lilith vision on", "Only the owner of `lilith` can config it"),
@@ -232,14 +213,13 @@ def test_every_permission_check_refuses_through_the_real_bot(make_stack) -> None
 
     # Nothing changed: lilith is alice's, unaliased, not activated; carol is not blacklisted.
     t = sb.post(general, "alice", "!tz info lilith")
-    info = said(sb, general, t)[0]["content"]
+    info = sb.said(general, t)[0]["content"]
     assert "bobs girl" not in info and str(sb.user("alice")) in info
     t = sb.post(general, "carol", "plain chatter nobody is addressed in")
-    t2 = sb.post(general, "carol", "@lilith carol is not ignored")
-    said(sb, general, t2, "carol is not ignored")
+    sb.command(general, "carol", "@lilith carol is not ignored", "carol is not ignored")
     assert not [m for m in sb.replies(general, t) if "plain chatter" in m["content"]]  # not activated
     t = sb.post(general, "alice", "!tz alias lilith her majesty")  # the owner may
-    said(sb, general, t, "now means")
+    sb.said(general, t, "now means")
 
 
 # ---- sockets ------------------------------------------------------------------------------------------

@@ -5,16 +5,7 @@ from __future__ import annotations
 import json
 
 from emulator.ai.replies import key_fingerprint
-from tests.e2e.bot_process import wait_for
-
-
-def said(sb, channel: int, after: int, text: str = "", n: int = 1) -> list[dict]:
-    """Wait for at least `n` bot messages in `channel` after message `after` (containing `text`)."""
-    def found() -> list[dict]:
-        hits = [m for m in sb.replies(channel, after) if text in m["content"]]
-        return hits if len(hits) >= n else []
-
-    return wait_for(found, what=f"{text!r} in channel {channel}")
+from testkit.process import wait_for
 
 
 def last_prompt(stack) -> list[dict]:
@@ -27,77 +18,63 @@ def test_a_whole_session(make_stack) -> None:
     general, lounge, dm = sb.channel("general"), sb.channel("lounge"), sb.dm("alice")
 
     # Create a personality and give it a multi-word alias: the alias works at once.
-    t = sb.post(general, "alice", "!tz add lilith")
-    said(sb, general, t, "Added **Lilith**")
-    t = sb.post(general, "alice", "!tz alias lilith the dark lady")
-    said(sb, general, t, "now means **Lilith**")
+    t = sb.command(general, "alice", "!tz add lilith", "Added **Lilith**")
+    t = sb.command(general, "alice", "!tz alias lilith the dark lady", "now means **Lilith**")
     t = sb.post(general, "alice", "@the dark lady hello")
-    answer = said(sb, general, t, "heard: alice: hello")[0]
+    answer = sb.said(general, t, "heard: alice: hello")[0]
     assert answer["webhook_id"] is not None and answer["author"]["username"] == "Lilith"
 
     # Mention it by name, then reply to its answer: the reply reaches it with the conversation so far.
     t = sb.post(general, "alice", "@lilith how are you")
-    first = said(sb, general, t, "heard: alice: how are you")[0]
+    first = sb.said(general, t, "heard: alice: how are you")[0]
     t = sb.post(general, "alice", "tell me more", reply_to=int(first["id"]))
-    said(sb, general, t, "tell me more")
+    sb.said(general, t, "tell me more")
     prompt = last_prompt(stack)
     assert prompt[0]["role"] == "system" and "Lilith" in prompt[0]["content"]
     assert any("how are you" in m["content"] for m in prompt if m["role"] == "user")  # history went along
 
     # Activate it in a channel: it answers every plain message there, from anyone.
-    t = sb.post(lounge, "alice", "!tz activate lilith")
-    said(sb, lounge, t, "now answers every message")
+    t = sb.command(lounge, "alice", "!tz activate lilith", "now answers every message")
     t = sb.post(lounge, "bob", "anyone here?")
-    assert said(sb, lounge, t, "heard: bob: anyone here?")[0]["author"]["username"] == "Lilith"
+    assert sb.said(lounge, t, "heard: bob: anyone here?")[0]["author"]["username"] == "Lilith"
 
     # Autorespond in DMs: after addressing it once, plain messages continue the conversation.
-    t = sb.post(dm, "alice", "!tz autorespond on")
-    said(sb, dm, t, "Autorespond is on")
-    t = sb.post(dm, "alice", "@lilith hi in private")
-    said(sb, dm, t, "**Lilith:**")
-    t = sb.post(dm, "alice", "and another thing")
-    said(sb, dm, t, "heard: alice: and another thing")
+    t = sb.command(dm, "alice", "!tz autorespond on", "Autorespond is on")
+    t = sb.command(dm, "alice", "@lilith hi in private", "**Lilith:**")
+    t = sb.command(dm, "alice", "and another thing", "heard: alice: and another thing")
 
     # A key: accepted in a DM and used for her requests; cleared again.
-    t = sb.post(dm, "alice", "!tz auth key sk-alice-secret-123")
-    said(sb, dm, t, "Your key is saved")
-    t = sb.post(dm, "alice", "using my key now")
-    said(sb, dm, t, "using my key now")
+    t = sb.command(dm, "alice", "!tz auth key sk-alice-secret-123", "Your key is saved")
+    t = sb.command(dm, "alice", "using my key now", "using my key now")
     assert stack.ai.last_requests(1)[0]["key"] == key_fingerprint("sk-alice-secret-123")
-    t = sb.post(dm, "alice", "!tz auth clear")
-    said(sb, dm, t, "Your key is removed")
+    t = sb.command(dm, "alice", "!tz auth clear", "Your key is removed")
 
     # Export, then import into another account: the file round-trips; a taken name is refused plainly.
     t = sb.post(general, "alice", "!tz export")
-    exported = said(sb, general, t, "Your 1 personality")[0]
+    exported = sb.said(general, t, "Your 1 personality")[0]
     [attachment] = exported["attachments"]
     assert attachment["filename"] == "personalities.json" and '"lilith"' in attachment["content"]
     data = json.loads(attachment["content"])
     t = sb.post(general, "bob", "!tz import", attachments=[{"filename": "mine.json", "content": attachment["content"]}])
-    said(sb, general, t, "is taken")
+    sb.said(general, t, "is taken")
     data["personalities"][0]["name"] = "lilith2"
     t = sb.post(general, "bob", "!tz import", attachments=[{"filename": "mine.json", "content": json.dumps(data)}])
-    said(sb, general, t, "Imported 1: lilith2")
-    t = sb.post(general, "bob", "!tz info lilith2")
-    said(sb, general, t, f"<@{sb.user('bob')}>")  # owned by the importer
+    sb.said(general, t, "Imported 1: lilith2")
+    t = sb.command(general, "bob", "!tz info lilith2", f"<@{sb.user('bob')}>")  # owned by the importer
 
     # A key posted in a server channel is refused, deleted, and the user is warned.
-    t = sb.post(general, "bob", "!tz auth key sk-bob-oops-4567")
-    said(sb, general, t, "Never post a key in a server channel")
+    t = sb.command(general, "bob", "!tz auth key sk-bob-oops-4567", "Never post a key in a server channel")
     wait_for(lambda: all(int(m["id"]) != t for m in sb.messages(general)), what="the key message deleted")
 
     # Restart everything: personalities, aliases, activation, conversation and reply map survive.
     stack.bot.stop()
     stack.bot.start()
-    t = sb.post(lounge, "carol", "still there?")
-    said(sb, lounge, t, "heard: carol: still there?")
-    t = sb.post(dm, "alice", "after the restart")
-    said(sb, dm, t, "heard: alice: after the restart")
+    t = sb.command(lounge, "carol", "still there?", "heard: carol: still there?")
+    t = sb.command(dm, "alice", "after the restart", "heard: alice: after the restart")
     assert any("and another thing" in m["content"] for m in last_prompt(stack) if m["role"] == "user")
     t = sb.post(general, "alice", "and now?", reply_to=int(first["id"]))
-    said(sb, general, t, "alice: and now?")
-    t = sb.post(general, "alice", "@the dark lady are you the same?")
-    said(sb, general, t, "are you the same?")
+    sb.said(general, t, "alice: and now?")
+    t = sb.command(general, "alice", "@the dark lady are you the same?", "are you the same?")
 
     output = stack.bot.output() + "".join(open(p).read() for p in stack.bot.data_dir.glob("*.log"))
     assert "sk-alice-secret-123" not in output and "sk-bob-oops-4567" not in output
@@ -108,15 +85,13 @@ def test_messages_said_while_the_bot_was_down_are_answered_after_it_starts(make_
     stack = make_stack()
     sb = stack.sandbox
     lounge = sb.channel("lounge")
-    t = sb.post(lounge, "alice", "!tz add lilith")
-    said(sb, lounge, t, "Added")
-    t = sb.post(lounge, "alice", "!tz activate lilith")
-    said(sb, lounge, t, "now answers every message")
+    sb.command(lounge, "alice", "!tz add lilith", "Added")
+    sb.command(lounge, "alice", "!tz activate lilith", "now answers every message")
 
     stack.bot.stop()
     missed = [sb.post(lounge, user, f"while you were away, {user}") for user in ("alice", "bob")]
     stack.bot.start()
 
     for trigger, user in zip(missed, ("alice", "bob"), strict=True):
-        said(sb, lounge, trigger, f"heard: {user}: while you were away, {user}")
+        sb.said(lounge, trigger, f"heard: {user}: while you were away, {user}")
     assert sum("while you were away" in m["content"] for m in sb.replies(lounge, missed[0])) == 2  # once each

@@ -1,9 +1,9 @@
-"""Helpers for the emulator tests: a started emulator, raw HTTP calls, a real discord.py bot, waiting."""
+"""Helpers for the emulator tests: a started emulator, raw HTTP calls, a real discord.py bot, waiting
+(`wait_for`, awaited: testkit's)."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -14,8 +14,10 @@ import discord
 import yarl
 
 from emulator.discord import DiscordEmulator, RateLimits, World
+from testkit.process import await_for
 
 TOKEN = "sandbox-token"
+wait_for = await_for  # polling inside the event loop, named as the emulator tests call it
 
 
 @asynccontextmanager
@@ -76,16 +78,15 @@ async def sandbox(
         return Reply(response.status, dict(response.headers), await response.json())
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-    """Poll until `predicate()` is truthy (returning it) or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
+async def post_as(
+    session: aiohttp.ClientSession, emulator: DiscordEmulator, channel_id: int, name: str, content: str, **extra: Any
+) -> int:
+    """Post as a default-world user through the sandbox; returns the new message id."""
+    user = emulator.world.user_named(name)
+    body = {"channel_id": str(channel_id), "author": {"id": str(user.id), "username": name}, "content": content}
+    reply = await sandbox(session, emulator, "POST", "/messages", json={**body, **extra})
+    assert reply.status == 200, reply.body
+    return int(reply.body["id"])
 
 
 def default_intents() -> discord.Intents:

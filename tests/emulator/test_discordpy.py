@@ -9,19 +9,7 @@ import aiohttp
 import discord
 import yarl
 
-from emulator.discord import DiscordEmulator
-from tests.emulator.helpers import default_intents, discord_bot, running, sandbox, wait_for
-
-
-async def _post_as(
-    session: aiohttp.ClientSession, emulator: DiscordEmulator, channel_id: int, name: str, content: str, **extra: str
-) -> int:
-    """Post as a default-world user through the sandbox; returns the new message id."""
-    user = emulator.world.user_named(name)
-    body = {"channel_id": str(channel_id), "author": {"id": str(user.id), "username": name}, "content": content}
-    reply = await sandbox(session, emulator, "POST", "/messages", json={**body, **extra})
-    assert reply.status == 200, reply.body
-    return int(reply.body["id"])
+from tests.emulator.helpers import default_intents, discord_bot, post_as, running, sandbox, wait_for
 
 
 def test_client_sees_world_receives_messages_and_speaks_through_webhooks() -> None:
@@ -41,11 +29,11 @@ def test_client_sees_world_receives_messages_and_speaks_through_webhooks() -> No
             general = discord.utils.get(guild.text_channels, name="general")
             assert general is not None and general.permissions_for(guild.me).manage_webhooks
 
-            hello_id = await _post_as(session, emulator, general.id, "alice", "hello Tzurot")
+            hello_id = await post_as(session, emulator, general.id, "alice", "hello Tzurot")
             received = await bot.next_message()
             assert (received.id, received.content, received.author.name) == (hello_id, "hello Tzurot", "alice")
 
-            reply_id = await _post_as(session, emulator, general.id, "bob", "me too", reply_to=str(hello_id))
+            reply_id = await post_as(session, emulator, general.id, "bob", "me too", reply_to=str(hello_id))
             reply = await bot.next_message()
             assert reply.id == reply_id and reply.reference is not None and reply.reference.message_id == hello_id
 
@@ -73,7 +61,7 @@ def test_direct_messages_both_ways() -> None:
             carol = emulator.world.user_named("carol")
             dm = emulator.world.dm_for(carol.id)
             assert dm is not None
-            await _post_as(session, emulator, dm.id, "carol", "psst")
+            await post_as(session, emulator, dm.id, "carol", "psst")
             received = await bot.next_message()
             assert isinstance(received.channel, discord.DMChannel) and received.content == "psst"
             answer = await received.channel.send("hello carol", file=discord.File(io.BytesIO(b"notes"), "notes.txt"))
@@ -102,7 +90,7 @@ def test_webhook_changes_are_announced_and_resume_replays_missed_events() -> Non
             assert emulator.world.webhooks_in(general.id) == []
 
             emulator.reconnect_gateway()
-            missed = await _post_as(session, emulator, general.id, "alice", "while you were away")
+            missed = await post_as(session, emulator, general.id, "alice", "while you were away")
             await wait_for(lambda: "RESUMED" in bot.events)
             assert (await bot.next_message()).id == missed
             assert bot.messages.empty() and bot.events.count("READY") == 1
@@ -117,10 +105,10 @@ def test_after_an_outage_discord_py_identifies_anew_and_never_sees_what_was_said
             await sandbox(session, emulator, "POST", "/gateway", json={"action": "outage"})
             # Its RESUME is refused, so it IDENTIFYs (discord.py waits 5 s before identifying again).
             await wait_for(lambda: emulator.gateway_state()["waiting"] == 1, timeout=15)
-            await _post_as(session, emulator, general.id, "alice", "while you were away")
+            await post_as(session, emulator, general.id, "alice", "while you were away")
             await sandbox(session, emulator, "POST", "/gateway", json={"action": "restore"})
             await wait_for(lambda: bot.events.count("READY") == 2)
-            after = await _post_as(session, emulator, general.id, "alice", "welcome back")
+            after = await post_as(session, emulator, general.id, "alice", "welcome back")
             assert (await bot.next_message()).id == after and "RESUMED" not in bot.events
             assert emulator.gateway_state() == {"down": False, "sessions": 1, "connected": 1, "waiting": 0}
 
@@ -134,10 +122,10 @@ def test_message_content_is_blanked_without_the_intent() -> None:
     async def scenario() -> None:
         async with running() as emulator, discord_bot(emulator, intents) as bot, aiohttp.ClientSession() as session:
             general = emulator.world.channel_named("general")
-            await _post_as(session, emulator, general.id, "alice", "secret words")
+            await post_as(session, emulator, general.id, "alice", "secret words")
             assert (await bot.next_message()).content == ""
             mention = f"<@{emulator.world.bot_id}> hi"
-            await _post_as(session, emulator, general.id, "alice", mention)
+            await post_as(session, emulator, general.id, "alice", mention)
             assert (await bot.next_message()).content == mention
 
     asyncio.run(scenario())

@@ -10,23 +10,13 @@ import httpx
 import pytest
 
 from emulator.discord import PLURALKIT_APPLICATION_ID, DiscordEmulator, World, default_world
-from tests.emulator.helpers import discord_bot, running, sandbox, wait_for
+from tests.emulator.helpers import discord_bot, post_as, running, sandbox, wait_for
 
 
 def _pluralkit_world() -> World:
     world = default_world()
     world.add_proxy_app(name="PluralKit", application_id=PLURALKIT_APPLICATION_ID)
     return world
-
-
-async def _post_as(
-    session: aiohttp.ClientSession, emulator: DiscordEmulator, channel_id: int, name: str, content: str, **extra: object
-) -> int:
-    user = emulator.world.user_named(name)
-    body = {"channel_id": str(channel_id), "author": {"id": str(user.id), "username": name}, "content": content}
-    reply = await sandbox(session, emulator, "POST", "/messages", json={**body, **extra})
-    assert reply.status == 200, reply.body
-    return int(reply.body["id"])
 
 
 def test_add_proxy_app_makes_a_bot_user_and_application_in_every_guild() -> None:
@@ -48,7 +38,7 @@ def test_a_proxied_message_arrives_as_delete_then_create_with_the_application_id
         async with running(world) as emulator, discord_bot(emulator, intents) as bot, aiohttp.ClientSession() as s:
             general, ideas = world.channel_named("general"), world.channel_named("ideas")
             files = [{"filename": "card.txt", "content": "member card"}]
-            original = await _post_as(s, emulator, general.id, "alice", "pk;Lily: hello", attachments=files)
+            original = await post_as(s, emulator, general.id, "alice", "pk;Lily: hello", attachments=files)
             assert (await bot.next_message()).id == original
             bot.events.clear()
 
@@ -63,12 +53,12 @@ def test_a_proxied_message_arrives_as_delete_then_create_with_the_application_id
             assert [m.id for m in emulator.messages(general.id)] == [proxied_id]
             await wait_for(lambda: "WEBHOOKS_UPDATE" in bot.events)
 
-            again = await _post_as(s, emulator, general.id, "bob", "pk;Rex: woof")
+            again = await post_as(s, emulator, general.id, "bob", "pk;Rex: woof")
             await bot.next_message()
             emulator.proxy_message(general.id, again, "Rex", "woof")
             assert (await bot.next_message()).webhook_id == hook.id  # the same webhook, reused
 
-            in_thread = await _post_as(s, emulator, ideas.id, "carol", "pk;Ivy: idea")
+            in_thread = await post_as(s, emulator, ideas.id, "carol", "pk;Ivy: idea")
             await bot.next_message()
             thread_id = emulator.proxy_message(ideas.id, in_thread, "Ivy", "idea")
             in_thread_message = await bot.next_message()

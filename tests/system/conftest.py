@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,11 +18,11 @@ import pytest
 import config
 from actors.kinds import Kind
 from actors.tree import default_tree
-from bench.stack import free_port, wait_for
 from bridge import Bridge
 from observability import jsonlog
 from supervision.procs import descendants, pid_alive
 from supervision.protocol import GroupSpec, TreeSpec
+from testkit.process import free_port, named_pids, reap
 
 FAST = {
     "TZUROT_LIVENESS_PERIOD_S": "0.5",
@@ -88,11 +87,7 @@ class Tree:
 
     def log(self) -> list[dict[str, Any]]:
         records = jsonlog.read(self.settings.supervisor_log_path)
-        for r in records:
-            self.pids.add(int(r["pid"]))
-            if r.get("child_pid"):
-                self.pids.add(int(r["child_pid"]))
-            self.pids.update(int(p) for p in re.findall(r"pid (\d+)", str(r.get("detail", ""))))
+        self.pids |= named_pids(records)
         return records
 
     def events(self, event: str, key: str | None = None) -> list[dict[str, Any]]:
@@ -128,8 +123,4 @@ def make_tree(tmp_path: Path) -> Iterator[Callable[..., Tree]]:
         tree.stop()
         tree.log()
     ours = set().union(*(t.pids for t in trees)) | (descendants(os.getpid()) - before) if trees else set()
-    try:
-        wait_for(lambda: not leftover(ours), timeout=10, what="every actor process to exit")
-    finally:
-        for pid in leftover(ours):
-            os.kill(pid, signal.SIGKILL)
+    reap(ours, 10, what="every actor process to exit")

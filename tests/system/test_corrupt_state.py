@@ -20,7 +20,7 @@ from actors.messages import (
 from store import SqliteStore
 from store.sqlite import encode
 from supervision.policy import LIVE
-from tests.system.conftest import wait_for
+from testkit.process import wait_for
 
 UNDECODABLE = b"\xc1\xc1\x00 this is not msgpack"
 WRONG_SHAPE = encode({"aliases": 5})  # decodes to a map, but no UserState can be made from it

@@ -13,8 +13,8 @@ import pytest
 
 from actors.kinds import Kind
 from actors.messages import GetUserSettings, SetAutorespond
-from bench.measure import pss_mb
 from supervision.procs import descendants, pid_alive
+from testkit.process import pss_mb
 
 USERS = 10_000
 CAP = 60

@@ -8,7 +8,7 @@ from actors.kinds import Kind
 from actors.messages import GetUserSettings, SetAutorespond
 from bridge import ActorUnavailable
 from supervision.storm import STORM_RESTARTS
-from tests.system.conftest import wait_for
+from testkit.process import wait_for
 from tests.system.faulty import STORM_KEYS
 
 STORMY = "tests.system.faulty.StormUserActor"

@@ -12,7 +12,8 @@ from actors.messages import GetUserSettings, SetAlias, SetAutorespond
 from bridge import ActorUnavailable
 from supervision.protocol import Undelivered
 from supervision.sharding import shard_of
-from tests.system.conftest import Tree, wait_for
+from testkit.process import wait_for
+from tests.system.conftest import Tree
 
 SHARDS = 3
 DOWN = "user/1"

@@ -17,7 +17,8 @@ from actors.messages import (
 )
 from bridge import ActorFailed, ActorUnavailable
 from supervision.procs import pid_alive
-from tests.system.conftest import leftover, wait_for
+from testkit.process import wait_for
+from tests.system.conftest import leftover
 from tests.system.faulty import CRASH_ON_START_KEY, RAISING_ALIAS
 
 FAULTY = "tests.system.faulty.FaultyUserActor"

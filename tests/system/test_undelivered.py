@@ -8,7 +8,7 @@ from actors.kinds import Kind
 from actors.messages import GetUserSettings, SetAutorespond
 from bridge import ActorUnavailable
 from supervision.protocol import Undelivered
-from tests.system.conftest import wait_for
+from testkit.process import wait_for
 from tests.system.faulty import CRASH_ON_START_KEY
 
 FAULTY = "tests.system.faulty.FaultyUserActor"

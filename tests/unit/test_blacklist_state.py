@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Push, Reply, Save, Tell
+from actors.effects import Reply, Save, Tell
 from actors.messages import Author, CommandFor, Heard, Incoming, Notify, Origin, Place, Refused, RouteFact
 from actors.state.blacklist import BlacklistState
 from actors.state.commands import Command
 from actors.state.user import UserOptions, UserState
 from store.sqlite import decode, encode
+from testkit.world import PureWorld, pushed
 
 NOW = 1_700_000_000.0
 OWNER, ADMIN, MOD, ALICE = 100000000000000001, 100000000000000002, 100000000000000003, 100000000000000004
@@ -24,39 +25,32 @@ DM = Place(600, "dm")
 ADMIN_PERMS = frozenset({"manage_guild"})
 
 
-class Moderation:
+class Moderation(PureWorld):
     """People typing `!tz blacklist ...`: their user actor checks the rights, the blacklist decides."""
 
     def __init__(self) -> None:
-        self.blacklist = BlacklistState.restore("blacklist", None)
-        self.users: dict[int, UserState] = {}
+        super().__init__({"user": lambda key, _: UserState(int(key), UserOptions(bot_owner=OWNER)),
+                          "blacklist": lambda key, _: BlacklistState.restore(key, None)}, now=NOW, listen={"channel"})
         self.mid = 0
-        self.facts: dict[Any, Any] = {}
+
+    @property
+    def blacklist(self) -> BlacklistState:
+        return self.actor("blacklist", "blacklist")
+
+    @property
+    def facts(self) -> dict[Any, Any]:
+        return {key: value for (_, key), value in self.routes.items()}
 
     def type(self, user: int, text: str, place: Place = SERVER, perms: frozenset[str] = frozenset()) -> list[Any]:
-        state = self.users.setdefault(user, UserState(user, UserOptions(bot_owner=OWNER)))
+        """What the user's actor and the blacklist did (but the user's actor asking the blacklist)."""
         self.mid += 1
         heard = Heard(Incoming(self.mid, place, Author(user, f"u{user}"), text, perms=perms), None, None)
-        effects = []
-        for effect in state.handle(heard, NOW):
-            if isinstance(effect, Tell) and effect.kind == "blacklist":
-                assert effect.key == "blacklist"
-                effects += self.blacklist.handle(effect.body, NOW)
-            else:
-                effects.append(effect)
-        for effect in effects:
-            if isinstance(effect, Push):
-                self.facts[effect.fact.key] = effect.fact.value
-        return effects
+        return [e for e in self.deliver_to("user", user, heard) if not (isinstance(e, Tell) and e.kind == "blacklist")]
 
     def said(self, user: int, text: str, place: Place = SERVER, perms: frozenset[str] = frozenset()) -> str:
         notices = [e.body.text for e in self.type(user, text, place, perms) if isinstance(e.body, Notify)]
         assert len(notices) == 1, notices
         return notices[0]
-
-
-def pushed(effects: list[Any]) -> list[RouteFact]:
-    return [e.fact for e in effects if isinstance(e, Push)]
 
 
 @pytest.fixture

@@ -434,7 +434,7 @@ def test_a_users_open_key_breaker_survives_a_restart() -> None:
     w.script.extend([AuthError("bad key")] * 3)
     for i in range(3):
         w.send(ALICE, f"@bob {i}")
-    w.users[ALICE] = UserState.restore(str(ALICE), decode(encode(w.user(ALICE).snapshot())))
+    w.put("user", ALICE, UserState.restore(str(ALICE), decode(encode(w.user(ALICE).snapshot()))))
     w.now += 10
     w.send(ALICE, "@bob after the restart")
     assert len(w.ai_calls) == 3 and "refused the key" in w.speaks(ALICE)[-1].text

@@ -1,12 +1,12 @@
 """ChannelState's sending side, driven event by event the way its shell drives it.
 
-`Driver` plays the shell (actors/shell.py): it calls `handle(msg, now)`, performs the effects in order, answers
-every `Call` at once with `Done(call.tag, result)`, puts `Resume(Pump)` behind whatever is already in the mailbox,
-keeps `Timer`s pending until the test fires them, and keeps the last `Save()`d snapshot (through the store's
-encoding) so a restart starts from exactly what was written. `FakeDiscord` answers calls like a small healthy
-Discord (webhooks per channel, the 15-webhook limit, 2000-character messages, unknown webhooks) unless a test
-scripted other answers for a method; it records every call in order and every message users would see.
-"""
+`Driver` is the channel's actor in the tests' world (testkit/world.py): effects are performed in order by the
+shell's own dispatch, every `Call` is answered at once with `Done(call.tag, result)`, `Resume(Pump)` waits behind
+whatever is already in the mailbox, `Timer`s wait until the test fires them, and the last `Save()`d snapshot is
+kept (through the store's encoding) so a restart starts from exactly what was written. `FakeDiscord` answers
+calls like a small healthy Discord (webhooks per channel, the 15-webhook limit, 2000-character messages, unknown
+webhooks) unless a test scripted other answers for a method; it records every call in order and every message
+users would see."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Call, Done, Effect, Log, Push, Resume, Save, Timer, Wake
+from actors.effects import Call, Effect, Push, Timer
 from actors.messages import (
     Author,
     Heard,
@@ -37,7 +37,7 @@ from actors.state.channel import OUTBOX_BACKLOG, TYPING_REFRESH_S, ChannelState
 from actors.state.discord_text import LIMIT, legal_username
 from actors.state.outbox import DONE_CAP, REPLY_MAP_CAP, TOTAL_CAP, USER_QUEUE_CAP
 from actors.state.sending import MAX_WEBHOOKS, SEND_ATTEMPTS
-from store.sqlite import decode, encode
+from testkit.world import PureWorld
 
 NOW = 1_700_000_000.0
 GUILD = 1_000_000_000_000_000_001
@@ -179,57 +179,26 @@ def others(n: int, channel: int = CID) -> list[dict[str, Any]]:
 # ---- the shell ----------------------------------------------------------------------------------------
 
 
-class Driver:
-    def __init__(self, state: ChannelState, discord: FakeDiscord, now: float = NOW, keep_saves: bool = True) -> None:
-        self.state = state
+class Driver(PureWorld):
+    """One channel actor in the tests' world, with `FakeDiscord` as its Discord: `deliver` hands it messages
+    together and runs until nothing is left, `fire` sets off a timer, `restart` starts it again from what it
+    last saved."""
+
+    def __init__(self, settings: Any, discord: FakeDiscord, channel_id: int, keep_saves: bool = True) -> None:
+        super().__init__({"channel": lambda key, data: ChannelState.restore(key, data, settings)},
+                         {"discord": discord}, now=NOW, keep_saves=keep_saves)
         self.discord = discord
-        self.now = now
-        self.keep_saves = keep_saves
-        self.mailbox: deque[Any] = deque()
-        self.effects: list[Effect] = []
-        self.pending: list[tuple[float, int, Timer]] = []  # due, order, timer
-        self.saved: bytes | None = None
-        self.saves = 0
-        self._order = itertools.count()
+        self.key = str(channel_id)
 
-    # -- what the shell does
+    @property
+    def state(self) -> ChannelState:
+        return self.actor("channel", self.key)
+
     def deliver(self, *msgs: Any) -> list[Effect]:
-        """Put messages in the mailbox together and run until it is empty; the effects performed meanwhile."""
-        start = len(self.effects)
-        self.mailbox.extend(msgs)
-        while self.mailbox:
-            self.perform(self.state.handle(self.mailbox.popleft(), self.now))
-        return self.effects[start:]
+        return self.deliver_to("channel", self.key, *msgs)
 
-    def start(self) -> list[Effect]:
-        start = len(self.effects)
-        self.perform(self.state.on_start(self.now))
-        self.deliver()
-        return self.effects[start:]
-
-    def perform(self, effects: list[Effect]) -> None:
-        for effect in effects:
-            self.effects.append(effect)
-            if isinstance(effect, Save):
-                self.saves += 1
-                if self.keep_saves:
-                    self.saved = encode(self.state.snapshot())
-            elif isinstance(effect, Call):
-                result = self.discord(effect)
-                self.perform(self.state.handle(Done(effect.tag, result), self.now))
-            elif isinstance(effect, Resume):
-                self.mailbox.append(effect.body)
-            elif isinstance(effect, Timer):
-                self.pending.append((self.now + effect.delay_s, next(self._order), effect))
-
-    # -- time
     def fire(self, payload: Any = "pump") -> list[Effect]:
-        """The earliest pending timer with this payload goes off (the clock moves to its due time)."""
-        due = sorted(p for p in self.pending if p[2].payload == payload)
-        assert due, f"no pending {payload!r} timer"
-        self.pending.remove(due[0])
-        self.now = max(self.now, due[0][0])
-        return self.deliver(Wake(payload))
+        return super().fire(payload)
 
     def drain(self, limit: int = 100) -> None:
         """Fire pump timers until none is left."""
@@ -239,29 +208,13 @@ class Driver:
             self.fire("pump")
         raise AssertionError("still retrying after many timers")
 
-    def timers(self, payload: Any = None) -> list[Timer]:
-        return [t for _, _, t in sorted(self.pending) if payload is None or t.payload == payload]
+    def start(self) -> list[Effect]:  # type: ignore[override]
+        return super().start("channel", self.key)
 
-    # -- what happened
-    def logs(self, level: str | None = None, event: str | None = None) -> list[Log]:
-        return [e for e in self.effects if isinstance(e, Log) and (level is None or e.level == level)
-                and (event is None or e.event == event)]
-
-    def pushes(self) -> list[RouteFact]:
-        return [e.fact for e in self.effects if isinstance(e, Push)]
-
-    def restart(self) -> Driver:
+    def restart(self) -> Driver:  # type: ignore[override]
         """The actor died; a new one starts from what was last written, with the same Discord."""
-        data = decode(self.saved) if self.saved is not None else None
-        again = Driver(ChannelState.restore(str(self.state.channel_id), data, settings_of(self.state.options)),
-                       self.discord, self.now)
-        again.saved = self.saved
-        return again
-
-
-def settings_of(options: Any) -> SimpleNamespace:
-    return SimpleNamespace(bot_name=options.bot_name, webhook_pool_size=options.pool_size,
-                           no_webhook_notice_s=options.notice_interval_s)
+        super().restart("channel", self.key)
+        return self
 
 
 def channel(place: Place | None = None, discord: FakeDiscord | None = None, pool_size: int = 2,
@@ -269,10 +222,9 @@ def channel(place: Place | None = None, discord: FakeDiscord | None = None, pool
     """A channel actor that has seen one message in `place` (a guild text channel unless told)."""
     place = place or Place(CID, "text", GUILD, name="general", guild_name="Sandbox")
     settings = SimpleNamespace(bot_name=BOT_NAME, webhook_pool_size=pool_size, no_webhook_notice_s=notice_s)
-    d = Driver(ChannelState.restore(str(place.channel_id), None, settings), discord or FakeDiscord(),
-               keep_saves=keep_saves)
+    d = Driver(settings, discord or FakeDiscord(), place.channel_id, keep_saves=keep_saves)
     d.deliver(incoming(place, 900))
-    d.effects.clear()
+    d.trace.clear()
     return d
 
 
@@ -938,7 +890,7 @@ def test_typing_is_refreshed_by_one_timer_chain_however_triggers_come_and_go() -
     d.deliver(TypingFor(CID, ALICE, 200, 120.0))
     before = d.discord.methods().count("typing")
     window_end = d.now + TYPING_REFRESH_S
-    while [due for due, _, t in d.pending if t.payload == "typing" and due < window_end]:
+    while [due for due, _, _, t in d.pending if t.payload == "typing" and due < window_end]:
         d.fire("typing")
     assert d.discord.methods().count("typing") - before == 1  # one refresh per period, not one per chain
 

@@ -1,11 +1,12 @@
 """Every command, given any arguments, through the real state classes and a real store, then a restart.
 
-`Bot` wires UserState, ChannelState, RegistryState and BlacklistState the way their shells do (a `Tell` is
-delivered to the actor it names, a `Call` is answered at once by a fake Discord, AI or key service, `Save` and
-`SaveRow` write through to one SqliteStore, `Push` persists the routing fact). A user types a command with
-arguments drawn from every Unicode category, mentions, markdown and attachments (huge, deeply nested, malformed
-JSON); the property: nothing raises, every command is answered with a clear message that Discord accepts, and
-a fresh bot started on the same store restores every row and routing fact and answers again.
+`Bot` wires UserState, ChannelState, RegistryState and BlacklistState in the tests' world (testkit/world.py), as
+their shells do (a `Tell` is delivered to the actor it names, a `Call` is answered at once by a fake Discord, AI
+or key service, `Save` and `SaveRow` write through to one SqliteStore, `Push` persists the routing fact). A user
+types a command with arguments drawn from every Unicode category, mentions, markdown and attachments (huge,
+deeply nested, malformed JSON); the property: nothing raises, every command is answered with a clear message
+that Discord accepts, and a fresh bot started on the same store restores every row and routing fact and answers
+again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import itertools
 import json
 import tempfile
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors.effects import Call, Done, Push, Resume, Save, SaveRow, Tell, WorkAck, WorkDone
+from actors.effects import Call
 from actors.messages import Author, Incoming, Place, RouteFact
 from actors.results import Ok
 from actors.state.blacklist import BlacklistState
@@ -32,7 +32,7 @@ from actors.state.user import UserState
 from config import Settings
 from edge.routing import RoutingTable
 from store import SqliteStore
-from store.sqlite import encode
+from testkit.world import PureWorld
 
 NOW = 1_700_000_000.0
 SETTINGS = Settings(data_dir=Path("/nonexistent"), user_burst=10_000, user_command_burst=10_000)
@@ -53,58 +53,15 @@ class Said:
     text: str
 
 
-class Bot:
+class Bot(PureWorld):
     """The four state classes over one real store, as their shells run them (a miniature tree)."""
 
     def __init__(self, path: Path, first_id: int = 10**18) -> None:
-        self.store = SqliteStore(path)
-        self.states: dict[tuple[str, str], Any] = {}
-        self.versions: dict[tuple[str, str], int] = {}
-        self.row_versions: dict[str, int] = {}
-        self.mail: deque[tuple[str, str, Any]] = deque()
+        makers = {kind: (lambda key, data, cls=cls: cls.restore(key, data, SETTINGS)) for kind, cls in STATES.items()}
+        services = dict.fromkeys(("ai", "keys", "work", "discord"), self.call)
+        super().__init__(makers, services, now=NOW, listen=(), store=SqliteStore(path), start=True)
         self.sent: list[tuple[int, str]] = []  # (channel, content) of every message to Discord
         self.ids = itertools.count(first_id)  # Discord's ids only grow, across restarts too
-
-    def actor(self, kind: str, key: str) -> Any:
-        if (kind, key) not in self.states:
-            cls = STATES[kind]
-            record = self.store.load(cls.KIND, key)
-            state = cls.restore(key, record.state, SETTINGS)
-            if getattr(cls, "ROWS", None):
-                rows = self.store.load_all(cls.ROWS)
-                self.row_versions = {k: r.version for k, r in rows.items() if r.state is not None}
-                assert state.restore_rows({k: r.state for k, r in rows.items() if r.state is not None}) == {}
-            encode(state.snapshot())
-            self.states[(kind, key)], self.versions[(kind, key)] = state, record.version
-            if hasattr(state, "on_start"):
-                self.perform(kind, key, state.on_start(NOW))
-        return self.states[(kind, key)]
-
-    def perform(self, kind: str, key: str, effects: list[Any]) -> None:
-        state = self.states[(kind, key)]
-        for effect in effects:
-            if isinstance(effect, Save):
-                self.versions[(kind, key)] = self.store.save(state.KIND, key, state.snapshot(),
-                                                             self.versions[(kind, key)], state.SCHEMA)
-            elif isinstance(effect, SaveRow):
-                version = self.row_versions.pop(effect.key, 0)
-                if effect.data is not None:
-                    self.row_versions[effect.key] = self.store.save(state.ROWS, effect.key, effect.data, version,
-                                                                    state.SCHEMA)
-                elif version:
-                    self.store.delete(state.ROWS, effect.key, version)
-            elif isinstance(effect, Tell):
-                self.mail.append((effect.kind, str(effect.key), effect.body))
-            elif isinstance(effect, Resume):
-                self.mail.append((kind, key, effect.body))
-            elif isinstance(effect, Push):
-                self.store.put_route(effect.fact.kind, effect.fact.key, effect.fact.value)
-            elif isinstance(effect, Call):
-                self.perform(kind, key, state.handle(Done(effect.tag, self.call(effect)), NOW))
-            elif isinstance(effect, WorkDone):
-                self.store.work_done(effect.trigger_id, effect.reply_id)
-            elif isinstance(effect, WorkAck):
-                self.store.work_ack(effect.trigger_id, effect.patience_s)
 
     def call(self, call: Call) -> Any:
         """The outside world, answering at once: the AI echoes, the key service seals, Discord accepts."""
@@ -128,18 +85,11 @@ class Bot:
             return Ok(200, {"id": str(next(self.ids)), "content": payload.get("content", "")})
         return Ok(204, None)  # typing, deleting a message
 
-    def deliver(self, kind: str, key: str, body: Any) -> None:
-        self.mail.append((kind, key, body))
-        while self.mail:
-            kind, key, body = self.mail.popleft()
-            state = self.actor(kind, key)
-            self.perform(kind, key, state.handle(body, NOW))
-
     def type(self, user: int, text: str, place: Place, attachment: str = "", perms: frozenset = frozenset()) -> int:
         mid = next(self.ids)
         incoming = Incoming(mid, place, Author(user, f"u{user % 1000}"), text, attachment_text=attachment,
                             perms=perms, created_at=NOW)
-        self.deliver("channel", str(place.channel_id), incoming)
+        self.deliver_to("channel", place.channel_id, incoming)
         return mid
 
     def close(self) -> None:

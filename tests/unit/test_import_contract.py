@@ -39,8 +39,8 @@ IMPURE_CALLS = frozenset({"open", "print", "input", "exec", "eval", "__import__"
 CLOCK_METHODS = frozenset({"now", "utcnow", "today"})  # datetime.now(), date.today(): the clock, not `now`
 
 SUPERVISION_MUST_NOT = ("actors", "edge", "discord_rest", "bridge", "discord")
-TEST_ONLY = ("bench", "emulator")
-MAY_USE_TEST_ONLY = ("tests", *TEST_ONLY)  # the benchmark runs against the emulators; a shared test kit goes here
+TEST_ONLY = ("bench", "emulator", "testkit")  # testkit: the test world and the launcher tests and bench share
+MAY_USE_TEST_ONLY = ("tests", *TEST_ONLY)  # the benchmark runs against the emulators through the test kit
 SANDBOX = {("edge.app", "run_sandbox"), ("edge.app", "emulators")}  # the sandbox command, which starts the emulators
 
 

@@ -303,7 +303,7 @@ def test_a_restarted_actor_does_not_reset_a_flooders_bucket() -> None:
     w = limited()
     for i in range(3):
         w.send(ALICE, f"@bob {i}")
-    w.users[ALICE] = UserState.restore(str(ALICE), decode(encode(w.user(ALICE).snapshot())))
+    w.put("user", ALICE, UserState.restore(str(ALICE), decode(encode(w.user(ALICE).snapshot()))))
     w.now += 1
     refused = w.send(ALICE, "@bob after the restart")
     assert refused not in spoken(w)
@@ -313,7 +313,7 @@ def test_a_restarted_actor_does_not_reset_a_flooders_bucket() -> None:
 def test_a_restart_does_not_repeat_the_notice() -> None:
     w = limited()
     sent = [w.send(ALICE, f"@bob {i}") for i in range(4)]
-    w.users[ALICE] = UserState.restore(str(ALICE), decode(encode(w.user(ALICE).snapshot())))
+    w.put("user", ALICE, UserState.restore(str(ALICE), decode(encode(w.user(ALICE).snapshot()))))
     w.now += 1
     again = w.send(ALICE, "@bob after the restart")
     assert again not in spoken(w)
@@ -326,10 +326,10 @@ def test_a_restart_with_settings_keeps_the_quota_used_today() -> None:
     assert (state.limits.rate_per_min, state.limits.burst, state.limits.daily_quota) == (60_000, 10_000, 2)
     w = World(limits=state.limits)
     w.personality("bob")
-    w.users[ALICE] = state
+    w.put("user", ALICE, state)
     for i in range(2):
         w.send(ALICE, f"@bob {i}")
-    w.users[ALICE] = UserState.restore(str(ALICE), decode(encode(state.snapshot())), settings)
+    w.put("user", ALICE, UserState.restore(str(ALICE), decode(encode(state.snapshot())), settings))
     refused = w.send(ALICE, "@bob one more")
     assert refused not in spoken(w)
     assert "today's 2 answers" in w.notices(ALICE)[-1].text

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 import config
-from bench.stack import wait_for
 from observability.events import EventLog
 from observability.logs import read_all
 from supervision.log import SupervisorLog
 from supervision.runtime import log_defs
-from tests.unit.test_supervisor_log import exit_code, fork
+from testkit.process import wait_for
+from tests.unit.test_supervisor_log import exit_code, fork, write_at_once
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,13 +91,7 @@ def test_many_processes_rotating_at_once_keep_every_record_exactly_once_and_whol
     path = tmp_path / "events.log"
     log = SupervisorLog(path, echo=False, max_bytes=4_000, keep=500)  # keep all: every record must be found
     log.emit("info", "started", "root", "")
-
-    def writer(n: int) -> None:
-        for i in range(300):
-            log.emit("info", "activated", "user", f"{n}-{i}", "x" * (i % 40), writer=n, seq=i)
-
-    children = [fork(lambda n=n: writer(n)) for n in range(4)]
-    assert [exit_code(pid) for pid in children] == [0, 0, 0, 0]
+    assert write_at_once(log, each=300, pad=40) == [0, 0, 0, 0]
 
     files = generations(path)
     assert len(files) > 20  # it did rotate, many times, under all four writers

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Push, Save, SaveRow, Tell
+from actors.effects import Save, SaveRow, Tell
 from actors.messages import (
     CommandFor,
     LookupPersonality,
@@ -23,6 +23,7 @@ from actors.messages import (
 from actors.state.commands import Command, parse_command
 from actors.state.registry import PAGE, RegistryState
 from actors.state.registry_records import EXPORTED, PROMPT_MAX, default_prompt
+from testkit.world import pushed
 
 NOW = 1_700_000_000.0
 ALICE, BOB, CAROL, OWNER = 1001, 1002, 1003, 1009
@@ -78,10 +79,6 @@ def only_notice(effects: list[Any]) -> str:
     return found[0].text
 
 
-def pushes(effects: list[Any]) -> list[RouteFact]:
-    return [e.fact for e in effects if isinstance(e, Push)]
-
-
 @pytest.fixture
 def cat() -> Catalogue:
     return Catalogue()
@@ -93,7 +90,7 @@ def cat() -> Catalogue:
 def test_add_creates_a_personality_with_the_defaults(cat: Catalogue) -> None:
     effects = cat.run(ALICE, "!tz add bob")
     assert Save() in effects
-    assert pushes(effects) == [RouteFact("alias", "bob", "bob")]
+    assert pushed(effects) == [RouteFact("alias", "bob", "bob")]
     text = only_notice(effects)
     assert "Added **Bob** (`bob`)" in text and "`@bob`" in text
     record = cat.lookup("bob")
@@ -116,7 +113,7 @@ def test_add_creates_a_personality_with_the_defaults(cat: Catalogue) -> None:
 
 def test_add_with_an_alias_makes_the_alias_work_at_once(cat: Catalogue) -> None:
     effects = cat.run(ALICE, "!tz add bob Big  Bob")
-    assert RouteFact("alias", "big bob", "bob") in pushes(effects)
+    assert RouteFact("alias", "big bob", "bob") in pushed(effects)
     assert "`@big bob`" in only_notice(effects)
     assert cat.lookup("big bob")["name"] == "bob"
     assert cat.lookup("BIG BOB")["name"] == "bob"
@@ -124,7 +121,7 @@ def test_add_with_an_alias_makes_the_alias_work_at_once(cat: Catalogue) -> None:
 
 def test_a_display_name_different_from_the_name_becomes_an_alias(cat: Catalogue) -> None:
     effects = cat.state.handle(RegisterPersonality("rob", ALICE, "Robert Smith"), NOW)
-    assert RouteFact("alias", "robert smith", "rob") in pushes(effects)
+    assert RouteFact("alias", "robert smith", "rob") in pushed(effects)
     assert effects[-1].body == PersonalityInfo("rob", "Robert Smith", ALICE)
     assert cat.lookup("@Robert Smith")["name"] == "rob"
 
@@ -140,7 +137,7 @@ def test_adding_the_same_personality_again_changes_nothing(cat: Catalogue) -> No
     cat.run(ALICE, "!tz add bob")
     before = json.dumps(cat.state.row("bob"), sort_keys=True)
     effects = cat.run(ALICE, "!tz add bob")
-    assert pushes(effects) == [] and not [e for e in effects if isinstance(e, SaveRow)]
+    assert pushed(effects) == [] and not [e for e in effects if isinstance(e, SaveRow)]
     assert json.dumps(cat.state.row("bob"), sort_keys=True) == before
 
 
@@ -149,7 +146,7 @@ def test_a_name_taken_by_another_owner_is_refused_whatever_its_case(cat: Catalog
     cat.run(ALICE, "!tz add bob")
     effects = cat.run(CAROL, f"!tz add {name}")
     assert "is taken" in only_notice(effects)
-    assert pushes(effects) == []
+    assert pushed(effects) == []
     assert cat.lookup("bob")["owner_id"] == ALICE
 
 
@@ -160,7 +157,7 @@ def test_the_owner_removes_a_personality_and_its_aliases(cat: Catalogue) -> None
     cat.run(ALICE, "!tz add bob big bob")
     effects = cat.run(ALICE, "!tz remove bob")
     assert "Removed **Bob**" in only_notice(effects)
-    assert set(pushes(effects)) == {RouteFact("alias", "bob", None), RouteFact("alias", "big bob", None)}
+    assert set(pushed(effects)) == {RouteFact("alias", "bob", None), RouteFact("alias", "big bob", None)}
     assert cat.lookup("bob") is None and cat.lookup("big bob") is None
 
 
@@ -180,7 +177,7 @@ def test_someone_else_cannot_remove_or_alias_a_personality(cat: Catalogue) -> No
 def test_the_owner_and_the_bot_owner_may_add_aliases(cat: Catalogue) -> None:
     cat.run(ALICE, "!tz add bob")
     effects = cat.run(ALICE, "!tz alias bob bobby")
-    assert RouteFact("alias", "bobby", "bob") in pushes(effects)
+    assert RouteFact("alias", "bobby", "bob") in pushed(effects)
     assert "`@bobby` now means **Bob**" in only_notice(effects)
     assert "now means" in cat.said(OWNER, "!tz alias bob robert", bot_owner=True)
     assert cat.lookup("robert")["name"] == "bob"
@@ -189,14 +186,14 @@ def test_the_owner_and_the_bot_owner_may_add_aliases(cat: Catalogue) -> None:
 def test_an_alias_that_already_means_this_personality_says_so(cat: Catalogue) -> None:
     cat.run(ALICE, "!tz add bob bobby")
     effects = cat.run(ALICE, "!tz alias bob bobby")
-    assert "already means **Bob**" in only_notice(effects) and pushes(effects) == []
+    assert "already means **Bob**" in only_notice(effects) and pushed(effects) == []
 
 
 def test_an_alias_owned_by_another_personality_cannot_be_taken(cat: Catalogue) -> None:
     cat.run(ALICE, "!tz add bob bobby")
     cat.run(CAROL, "!tz add carl")
     effects = cat.run(CAROL, "!tz alias carl bobby")
-    assert "already taken by `bob`" in only_notice(effects) and pushes(effects) == []
+    assert "already taken by `bob`" in only_notice(effects) and pushed(effects) == []
     assert "already taken by `bob`" in cat.said(CAROL, "!tz alias carl bob")  # a name is taken too
     assert cat.lookup("bobby")["name"] == "bob"
 
@@ -204,14 +201,14 @@ def test_an_alias_owned_by_another_personality_cannot_be_taken(cat: Catalogue) -
 def test_add_cannot_take_another_personalitys_name_as_its_alias(cat: Catalogue) -> None:
     cat.run(ALICE, "!tz add bob")
     effects = cat.run(CAROL, "!tz add carl bob")
-    assert not [f for f in pushes(effects) if f.key == "bob"]  # @bob still means bob at the edge
+    assert not [f for f in pushed(effects) if f.key == "bob"]  # @bob still means bob at the edge
     assert "bob" not in cat.state.aliases
 
 
 def test_add_cannot_take_over_another_personalitys_alias_as_its_name(cat: Catalogue) -> None:
     cat.run(ALICE, "!tz add bob bobby")
     effects = cat.run(CAROL, "!tz add bobby")
-    assert RouteFact("alias", "bobby", "bobby") not in pushes(effects)
+    assert RouteFact("alias", "bobby", "bobby") not in pushed(effects)
     assert cat.lookup("bobby")["name"] == "bob"
 
 
@@ -386,7 +383,7 @@ def test_export_round_trips_through_import_into_a_fresh_registry(cat: Catalogue)
     elsewhere = Catalogue()
     effects = elsewhere.run(CAROL, "!tz import", attachment=notice.file_text)
     assert only_notice(effects) == "Imported 2: bob, zed."
-    assert RouteFact("alias", "bob", "bob") in pushes(effects)
+    assert RouteFact("alias", "bob", "bob") in pushed(effects)
     for original in records:
         copy = elsewhere.lookup(original["name"], user=CAROL)
         assert copy is not None

@@ -39,6 +39,17 @@ def exit_code(pid: int) -> int:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
+def write_at_once(log: SupervisorLog, each: int, pad: int, writers: int = 4) -> list[int]:
+    """`writers` forked processes emit `each` records apiece into `log`, all at once; their exit codes."""
+
+    def writer(n: int) -> None:
+        for i in range(each):
+            log.emit("info", "activated", "user", f"{n}-{i}", "x" * (i % pad), writer=n, seq=i)
+
+    children = [fork(lambda n=n: writer(n)) for n in range(writers)]
+    return [exit_code(pid) for pid in children]
+
+
 # ---- emit ----------------------------------------------------------------------------------------
 
 
@@ -154,13 +165,7 @@ def test_four_processes_writing_at_once_keep_every_line_whole(tmp_path: Path) ->
     path = tmp_path / "supervisor.log"
     log = SupervisorLog(path, echo=False)
     log.emit("info", "started", "root", "")  # the parent's descriptor exists before the fork
-
-    def writer(n: int) -> None:
-        for i in range(200):
-            log.emit("info", "activated", "user", f"{n}-{i}", "x" * (i % 50), writer=n, seq=i)
-
-    children = [fork(lambda n=n: writer(n)) for n in range(4)]
-    assert [exit_code(pid) for pid in children] == [0, 0, 0, 0]
+    assert write_at_once(log, each=200, pad=50) == [0, 0, 0, 0]
 
     raw = lines(path)
     assert len(raw) == 801

@@ -14,7 +14,6 @@ import pytest
 from actors.effects import Done, Timer, Wake
 from actors.messages import Author, SlotGranted, SlotRelease, SlotRequest
 from actors.state.answering import SLOT_RETRY_S, SLOT_TRIES
-from actors.state.slots import SlotsState
 from tests.unit.test_user_flow import ALICE, CAROL, CLEAR_KEY, DAVE, DM, OWNER, REFERENCE, Said, World
 
 ZOE = 1010
@@ -22,8 +21,7 @@ ZOE_AUTHOR = Author(ZOE, "zoe", "Zoe")
 
 
 def make(capacity: int) -> World:
-    w = World(hold_ai=True)
-    w.slots = SlotsState(capacity=capacity)
+    w = World(hold_ai=True, slots=capacity)
     w.personality("bob")
     return w
 
@@ -64,21 +62,8 @@ def retry_timers(w: World, uid: int, since: int = 0) -> list[Timer]:
 
 def wake(w: World, uid: int, payload: Any) -> None:
     """A user's timer fires."""
-    w.perform(f"user:{uid}", w.user(uid), w.user(uid).handle(Wake(payload), w.now))
+    w.handle("user", uid, Wake(payload))
     w.settle()
-
-
-def deliver_one(w: World) -> None:
-    """Deliver only the oldest message in the World's mailbox (what `settle` does, one step at a time)."""
-    kind, key, body = w.mailbox.popleft()
-    if kind == "channel":
-        w.channels.append(body)
-    elif kind == "user":
-        w.perform(f"user:{key}", w.user(int(key)), w.user(int(key)).handle(body, w.now))
-    elif kind == "slots":
-        w.perform("slots", w.slots, w.slots.handle(body, w.now))
-    else:
-        w.perform("registry", w.registry, w.registry.handle(body, w.now))
 
 
 # =====================================================================================================
@@ -155,7 +140,7 @@ def test_a_slow_answer_for_one_user_leaves_the_other_slots_to_everyone_else() ->
         send(w, CAROL, "@bob quick")
         [(uid, call)] = [h for h in w.held if h[0] == CAROL]
         w.held.remove((uid, call))
-        w.perform(f"user:{CAROL}", w.user(CAROL), w.user(CAROL).handle(Done(call.tag, Said("ok")), w.now))
+        w.handle("user", CAROL, Done(call.tag, Said("ok")))
         w.settle()
     assert len(w.speaks(CAROL)) == 3 and in_flight(w) == [ALICE]
 
@@ -221,7 +206,7 @@ def test_a_grant_for_a_message_already_given_up_is_handed_back() -> None:
         w.now += SLOT_RETRY_S
         wake(w, CAROL, ("slot_retry", mid, attempt))
     since = len(w.trace)
-    w.perform(f"user:{CAROL}", w.user(CAROL), w.user(CAROL).handle(SlotGranted(mid), w.now))  # a late grant
+    w.handle("user", CAROL, SlotGranted(mid))  # a late grant
     w.settle()
     assert SlotRelease(CAROL, mid) in [getattr(e, "body", None) for e in w.effects_of(f"user:{CAROL}", since)]
     assert len(w.ai_calls) == 1
@@ -233,7 +218,7 @@ def test_a_vanished_holders_slot_comes_back_on_the_tick() -> None:
     send(w, CAROL, "@bob hi")
     w.held.clear()  # Alice's actor was killed mid-call: no answer, no release ever comes
     w.now += w.slots.lease_s + 1
-    w.perform("slots", w.slots, w.slots.handle(Wake("tick"), w.now))
+    w.handle("slots", "slots", Wake("tick"))
     w.settle()
     assert in_flight(w) == [CAROL]
 
@@ -270,11 +255,11 @@ def test_a_retry_crossing_its_grant_does_not_give_away_a_slot_in_use() -> None:
     send(w, DAVE, "@bob hi")
     # Alice's answer comes; Slots grants Carol; Carol's retry timer fires before the grant reaches her.
     _, call = w.held.popleft()
-    w.perform(f"user:{ALICE}", w.user(ALICE), w.user(ALICE).handle(Done(call.tag, Said("ok")), w.now))
+    w.handle("user", ALICE, Done(call.tag, Said("ok")))
     while not any(kind == "user" and isinstance(body, SlotGranted) for kind, _, body in w.mailbox):
-        deliver_one(w)
+        w.step()
     w.now += SLOT_RETRY_S
-    w.perform(f"user:{CAROL}", w.user(CAROL), w.user(CAROL).handle(Wake(("slot_retry", carol, 1)), w.now))
+    w.handle("user", CAROL, Wake(("slot_retry", carol, 1)))
     w.settle()
     assert in_flight(w) == [CAROL]
     check_fair(w, 1)

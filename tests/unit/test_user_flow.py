@@ -42,6 +42,7 @@ from actors.state.slots import SlotsState
 from actors.state.user import INBOX_CAP, PERSONA_WAIT_S, UserOptions, UserState
 from ai.errors import AITimeoutError, AuthError, RateLimitedError, UnavailableError
 from store.sqlite import decode, encode
+from testkit.world import HOLD, PureWorld
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 ALICE, CAROL, DAVE, OWNER = 1001, 1003, 1004, 1009
@@ -66,35 +67,54 @@ class Said:
     text: Any
 
 
-class World:
+class World(PureWorld):
     def __init__(
-        self, *, hold_ai: bool = False, seal_result: Any = "sealed-token", limits: UserLimits | None = None
+        self, *, hold_ai: bool = False, seal_result: Any = "sealed-token", limits: UserLimits | None = None,
+        slots: int = 8,
     ) -> None:
-        self.registry = RegistryState.restore("registry", None)
-        self.slots = SlotsState(capacity=8)
+        super().__init__(
+            {
+                "user": lambda key, _: UserState(int(key), self.options, limits=copy.deepcopy(self.limits)),
+                "registry": lambda key, _: RegistryState.restore(key, None),
+                "slots": lambda _key, _: SlotsState(capacity=slots),
+            },
+            {"ai": self.ai, "keys": self.keys},
+            now=NOW,
+            listen={"channel"},
+            copy_bodies=True,
+        )
         self.ai_available = True  # the operator's breaker: closed
         # Generous unless a test is about limits: these flows send many messages at one instant.
         self.limits = limits or UserLimits(rate_per_min=60_000, burst=10_000)
-        self.users: dict[int, UserState] = {}
         self.options = UserOptions(model=OPERATOR_MODEL, bot_owner=OWNER)
-        self.now = NOW
         self.script: deque[Any] = deque()  # AI results, in order; "fine" when it runs out
         self.hold_ai = hold_ai
         self.held: deque[tuple[int, Call]] = deque()
         self.ai_calls: list[Call] = []
         self.seal_result = seal_result
         self.sealed_keys: list[str] = []  # what the key service was given
-        self.mailbox: deque[tuple[str, Any, Any]] = deque()
-        self.trace: list[tuple[str, Any]] = []  # (actor, effect), every effect in the order it was produced
-        self.channels: list[Any] = []  # every body told to a channel actor
-        self.routes: dict[tuple[str, Any], Any] = {}
         self.mid = 0
+
+    @property
+    def registry(self) -> RegistryState:
+        return self.actor("registry", "registry")
+
+    @property
+    def slots(self) -> SlotsState:
+        return self.actor("slots", "slots")
+
+    @property
+    def users(self) -> dict[int, UserState]:
+        return {int(key): state for (kind, key), state in self.actors.items() if kind == "user"}
+
+    @property
+    def channels(self) -> list[Any]:
+        """Every body told to a channel actor."""
+        return self.told["channel"]
 
     # ---- people ----------------------------------------------------------------------------------
     def user(self, uid: int) -> UserState:
-        if uid not in self.users:
-            self.users[uid] = UserState(uid, self.options, limits=copy.deepcopy(self.limits))
-        return self.users[uid]
+        return self.actor("user", uid)
 
     def send(
         self,
@@ -116,7 +136,7 @@ class World:
         if "mentioned" not in fields:
             fields["mentioned"], fields["mentioned_alias"] = self.edge_mentions(text)
         incoming = Incoming(mid, place, author or PEOPLE[uid], text, created_at=self.now, **fields)
-        self.mailbox.append(("user", uid, Heard(incoming, activated, replied)))
+        self.tell("user", uid, Heard(incoming, activated, replied))
         if settle:
             self.settle()
         return mid
@@ -137,41 +157,20 @@ class World:
         names = tuple(dict.fromkeys(name for _, _, name in found))
         return names, (found[0][1] if found else "")
 
-    # ---- the system ------------------------------------------------------------------------------
-    def settle(self) -> None:
-        while self.mailbox:
-            kind, key, body = self.mailbox.popleft()
-            if kind == "channel":
-                self.channels.append(body)
-            elif kind == "user":
-                self.perform(f"user:{key}", self.user(int(key)), self.user(int(key)).handle(body, self.now))
-            elif kind == "registry":
-                self.perform("registry", self.registry, self.registry.handle(body, self.now))
-            elif kind == "slots":
-                self.perform("slots", self.slots, self.slots.handle(body, self.now))
-            else:
-                raise AssertionError(f"nobody routes to {kind}")
+    # ---- the fakes -----------------------------------------------------------------------------------
+    def ai(self, call: Call) -> Any:
+        if call.method == "available":
+            return self.ai_available
+        self.ai_calls.append(call)
+        if self.hold_ai:
+            self.held.append((int(self.acting[1]), call))  # type: ignore[index]
+            return HOLD
+        return self.ai_result()
 
-    def perform(self, who: str, actor: Any, effects: list[Any]) -> None:
-        for effect in effects:
-            self.trace.append((who, effect))
-            if isinstance(effect, Tell):
-                self.mailbox.append((effect.kind, effect.key, copy.deepcopy(effect.body)))
-            elif isinstance(effect, Push):
-                self.routes[(effect.fact.kind, effect.fact.key)] = effect.fact.value
-            elif isinstance(effect, Call) and (effect.service, effect.method) == ("ai", "available"):
-                self.perform(who, actor, actor.handle(Done(effect.tag, self.ai_available), self.now))
-            elif isinstance(effect, Call) and effect.service == "ai":
-                self.ai_calls.append(effect)
-                if self.hold_ai:
-                    self.held.append((actor.user_id, effect))
-                else:
-                    self.perform(who, actor, actor.handle(Done(effect.tag, self.ai_result()), self.now))
-            elif isinstance(effect, Call) and (effect.service, effect.method) == ("keys", "seal"):
-                self.sealed_keys.append(effect.args[0])
-                self.perform(who, actor, actor.handle(Done(effect.tag, self.seal_result), self.now))
-            elif isinstance(effect, Call):
-                raise AssertionError(f"unexpected call {effect}")
+    def keys(self, call: Call) -> Any:
+        assert call.method == "seal", f"unexpected call {call}"
+        self.sealed_keys.append(call.args[0])
+        return self.seal_result
 
     def ai_result(self) -> Any:
         return self.script.popleft() if self.script else Said("fine")
@@ -179,7 +178,7 @@ class World:
     def release(self) -> None:
         """The oldest pending AI call answers."""
         uid, call = self.held.popleft()
-        self.perform(f"user:{uid}", self.user(uid), self.user(uid).handle(Done(call.tag, self.ai_result()), self.now))
+        self.handle("user", uid, Done(call.tag, self.ai_result()))
         self.settle()
 
     def release_all(self) -> None:
@@ -198,9 +197,6 @@ class World:
 
     def request(self, index: int = -1) -> dict[str, Any]:
         return self.ai_calls[index].args[0]
-
-    def effects_of(self, who: str, since: int = 0) -> list[Any]:
-        return [e for w, e in self.trace[since:] if w == who]
 
 
 def last_user_text(request: dict[str, Any]) -> str:

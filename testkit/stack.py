@@ -1,108 +1,40 @@
-"""The real bot (`python bot.py run`) in a subprocess, pointed at emulators this test process owns.
-
-The emulators run here, in threads; the bot is a separate process, so it starts its actor system before
-any thread of its own exists, exactly as in production. `stop()` sends SIGTERM, waits, and then makes sure
-every process the bot started (all pids its supervisor log names, and its descendants) is gone.
+"""The Discord and AI emulators in this process and the real bot in a subprocess (`testkit/process.py`), and a
+client for the emulator's control API: what the end-to-end tests and the benchmarks drive over the real
+interfaces. The emulators run here, in threads; the bot is a separate process, so it starts its actor system
+before any thread of its own exists, exactly as in production.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from edge.app import free_port
-from observability import jsonlog
-from supervision.procs import descendants, pid_alive
-
-ROOT = Path(__file__).resolve().parents[1]
+from testkit.process import BotProcess, free_port, wait_for
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+@contextmanager
+def in_thread(emulator: Any) -> Iterator[Any]:
+    """An emulator (Discord's or the AI's) serving from a thread of this process, stopped afterwards."""
+    handle = emulator.start_in_thread()
+    try:
+        yield handle
+    finally:
+        handle.stop()
 
 
+def world_denying(permission: int, name: str) -> tuple[Any, Any]:
+    """The emulator's default world plus a text channel `name` in which the bot is denied `permission`."""
+    from emulator.discord import Overwrite, OverwriteType, default_world
 
-class BotProcess:
-    def __init__(self, env: dict[str, str], data_dir: Path) -> None:
-        self.env = {**os.environ, **env, "TZUROT_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
-        self.data_dir = data_dir
-        self.proc: subprocess.Popen[str] | None = None
-        self.lines: list[str] = []
-        self.pids: set[int] = set()
-
-    def start(self, ready: str = "bot ready", timeout: float = 30.0) -> BotProcess:
-        self.earlier = getattr(self, "earlier", "") + "".join(self.lines)  # a restart waits for its own line
-        self.lines = []
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bot.py"), "run"], cwd=ROOT, env=self.env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-        try:
-            wait_for(lambda: any(ready in line for line in self.lines) or self.proc.poll() is not None,
-                     timeout, "the bot to connect")
-        except AssertionError:
-            self.stop()
-            raise
-        if self.proc.poll() is not None:
-            raise AssertionError("the bot exited:\n" + "".join(self.lines[-30:]))
-        return self
-
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    def supervisor_log(self) -> list[dict[str, Any]]:
-        return jsonlog.read(self.data_dir / "supervisor.log")
-
-    def output(self) -> str:
-        """Everything the bot printed, over all its runs."""
-        return getattr(self, "earlier", "") + "".join(self.lines)
-
-    def stop(self, sig: int = signal.SIGTERM, patience_s: float = 10.0, strict: bool = True) -> None:
-        """Stop the bot; then every process it started must be gone within `patience_s` (else killed, and,
-        when `strict`, reported as a failure)."""
-        if self.proc is None:
-            return
-        self.pids |= descendants(self.proc.pid) | {self.proc.pid}
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for record in self.supervisor_log():
-            self.pids.add(int(record["pid"]))
-            self.pids.update(int(p) for p in re.findall(r"pid (\d+)", str(record.get("detail", ""))))
-        self.pids.discard(os.getpid())
-        try:
-            wait_for(lambda: not [p for p in self.pids if pid_alive(p)], patience_s, "every bot process to exit")
-        except AssertionError:
-            if strict:
-                raise
-        finally:
-            for pid in [p for p in self.pids if pid_alive(p)]:
-                os.kill(pid, signal.SIGKILL)
-        self.proc = None
+    world = default_world()
+    channel = world.add_channel(next(iter(world.guilds)), name)
+    world.set_overwrite(channel.id, Overwrite(world.bot_id, OverwriteType.MEMBER, deny=permission))
+    return world, channel
 
 
 class Sandbox:
@@ -154,6 +86,25 @@ class Sandbox:
         """Messages the bot (or its webhooks) posted after message `after`."""
         return [m for m in self.messages(channel_id) if int(m["id"]) > after and m["author"]["bot"]]
 
+    def said(self, channel_id: int, after: int, text: str = "", n: int = 1, timeout: float = 20.0) -> list[dict]:
+        """Wait for at least `n` bot messages in the channel after message `after` (containing `text`)."""
+
+        def found() -> list[dict[str, Any]]:
+            hits = [m for m in self.replies(channel_id, after) if text in m["content"]]
+            return hits if len(hits) >= n else []
+
+        return wait_for(found, timeout, what=f"{n} bot message(s) with {text!r} in channel {channel_id}")
+
+    def command(self, channel_id: int, author: str, text: str, answer: str, timeout: float = 20.0) -> int:
+        """`author` posts `text` and waits for the bot's message containing `answer`; the posted message's id."""
+        trigger = self.post(channel_id, author, text)
+        self.said(channel_id, trigger, answer, timeout=timeout)
+        return trigger
+
+    def mention(self, text: str) -> str:
+        """`text` addressed to the bot itself."""
+        return f"<@{self.bot_id}> {text}"
+
     def violations(self) -> list[dict[str, Any]]:
         return self.http.get("/_sandbox/violations").json()
 
@@ -201,6 +152,20 @@ class Stack:
 
     def status(self) -> dict[str, Any]:
         return httpx.get(f"http://127.0.0.1:{self.http_port}/status", timeout=30).json()
+
+    def actor_pid(self, kind: str, key: int | str, live_only: bool = False) -> int | None:
+        """The pid `/status` gives the actor for (kind, key) (only while it is live, with `live_only`)."""
+        for supervisor in self.status()["supervisors"]:
+            for child in supervisor["children"]:
+                if child["kind"] == kind and child["key"] == str(key) and (child["status"] == "live" or not live_only):
+                    return child["pid"]
+        return None
+
+    def recorded(self, message_id: int) -> bool:
+        """The message has a row in the store's work table (what the edge writes before waking an actor)."""
+        path = Path(self.bot.data_dir) / "tzurot.sqlite3"
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT 1 FROM work WHERE message_id=?", (message_id,)).fetchone() is not None
 
     def stop(self, strict: bool = True) -> list[dict[str, Any]]:
         """Stop everything; returns the emulator's recorded violations of Discord's rules. The emulators stop
