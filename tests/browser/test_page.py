@@ -3,13 +3,15 @@
 The first tests use the Discord emulator alone (acting as the bot through its REST API where a test needs a
 bot's message) and a fake of the bot's HTTP contract for the actor-tree panel. The last one is the whole
 story with the real bot: `python bot.py sandbox` in a subprocess, a personality created and talked to from
-the page, an actor killed from the panel; it saves the screenshot `docs/sandbox.png`.
+the page, an actor killed from the panel; it takes the screenshot the README shows (written to
+`docs/sandbox.png` only when `TZUROT_SCREENSHOT=docs/sandbox.png` is set, so a test run leaves the tree clean).
 
 Every wait is on a condition (Playwright's `expect`/`wait_for`); no test sleeps for a fixed time.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from collections.abc import Iterator
@@ -30,7 +32,6 @@ if browser_missing() is None:
 else:  # the module is skipped; keep the name defined for linters
     expect = None
 
-SCREENSHOT = ROOT / "docs" / "sandbox.png"
 SCREENSHOT_MAX_BYTES = 300_000
 ANSWER_TIMEOUT_MS = 30_000
 
@@ -271,16 +272,23 @@ def sandbox(tmp_path: Path) -> Iterator[SandboxProcess]:
         process.stop(signal.SIGINT, strict=False)  # Ctrl-C; whatever is left after that is killed by pid
 
 
-def save_screenshot(page: Any) -> None:
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+@pytest.fixture
+def screenshot(tmp_path: Path) -> Path:
+    """Where the picture goes: the test's own folder, or (to refresh the README's) `$TZUROT_SCREENSHOT`."""
+    wanted = os.environ.get("TZUROT_SCREENSHOT")
+    return ROOT / wanted if wanted else tmp_path / "sandbox.png"
+
+
+def save_screenshot(page: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     page.mouse.move(0, 0)  # no hover toolbar in the picture
-    page.screenshot(path=str(SCREENSHOT))
-    size = SCREENSHOT.stat().st_size
-    assert size < SCREENSHOT_MAX_BYTES, f"{SCREENSHOT} is {size} bytes"
+    page.screenshot(path=str(path))
+    size = path.stat().st_size
+    assert size < SCREENSHOT_MAX_BYTES, f"{path} is {size} bytes"
 
 
 def test_the_sandbox_from_the_page_create_talk_reply_kill_and_keep_talking(
-    page: Any, sandbox: SandboxProcess
+    page: Any, sandbox: SandboxProcess, screenshot: Path
 ) -> None:
     base = f"http://127.0.0.1:{sandbox.port}"
     open_page(page, base)
@@ -306,7 +314,7 @@ def test_the_sandbox_from_the_page_create_talk_reply_kill_and_keep_talking(
     mine = message(page, "alice", "tell me more")
     expect(mine.locator(".reply-ctx .reply-author")).to_have_text("Lilith")
     expect(message(page, "Lilith", "tell me more")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
-    save_screenshot(page)
+    save_screenshot(page, screenshot)
 
     # The actor tree, from the bot's own HTTP server (when the sandbox tells the emulator where it is).
     tree = page.locator("#tree-body")
@@ -326,4 +334,4 @@ def test_the_sandbox_from_the_page_create_talk_reply_kill_and_keep_talking(
 
     send(page, "@lilith are you still there")
     expect(message(page, "Lilith", "are you still there")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
-    save_screenshot(page)
+    save_screenshot(page, screenshot)
