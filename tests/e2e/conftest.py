@@ -11,8 +11,29 @@ from emulator.discord import World
 from testkit.stack import Stack
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
+def tell_what_happened(stack: Stack) -> None:
+    """A failed test shows what the bot printed and the tail of its logs (its data directory is rotated away
+    by later runs: on a CI machine this is all there is to go on)."""
+    print(f"---- the bot's output ({stack.bot.data_dir}) ----\n{stack.bot.output()[-6000:]}")
+    for name in ("supervisor.log", "events.log"):
+        path = Path(stack.bot.data_dir) / name
+        lines = path.read_text(errors="replace").splitlines()[-40:] if path.exists() else ["(none)"]
+        print(f"---- the last lines of {name} ----\n" + "\n".join(lines))
+
+
 @pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+def make_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Stack]]:
     stacks: list[Stack] = []
 
     def make(world: World | None = None, env: dict[str, str] | None = None) -> Stack:
@@ -21,6 +42,9 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
         return stack.start()
 
     yield make
+    if request.node.stash.get(FAILED, False):
+        for stack in stacks:
+            tell_what_happened(stack)
     problems: list = []
     failures: list[BaseException] = []
     for stack in stacks:  # every stack is stopped, even if an earlier one failed to stop cleanly
