@@ -7,7 +7,6 @@ from typing import Any
 from actors.shell import StatefulActor
 from actors.state.channel import ChannelState
 from discord_rest.client import DiscordRest
-from discord_rest.gate import GlobalGate
 from supervision.protocol import ChildStart
 
 
@@ -15,6 +14,4 @@ class ChannelActor(StatefulActor):
     state_class = ChannelState
 
     def make_services(self, start: ChildStart) -> dict[str, Any]:
-        s = start.settings
-        gate = GlobalGate(s.data_dir / "discord-gate", rate=s.discord_global_rate)
-        return {"discord": DiscordRest(s.discord_api_base, s.discord_token, gate)}
+        return {"discord": DiscordRest.from_settings(start.settings)}

@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from ai.breaker import SharedBreaker, breaker_path
+from ai.breaker import SharedBreaker, breaker_name
 from ai.client import AIClient
 from ai.errors import AIError, AuthError
+from store.cells import open_cell
 
 log = logging.getLogger("tzurot.ai")
 
@@ -39,8 +40,8 @@ class AIService:
         """One breaker per model on the operator's key: one personality's broken model must not stop the rest."""
         if model not in self._breakers:
             s = self.settings
-            path = breaker_path(s.data_dir, model)
-            self._breakers[model] = SharedBreaker(path, s.ai_breaker_failures, s.ai_breaker_cooldown_s)
+            cell = open_cell(s, breaker_name(model))
+            self._breakers[model] = SharedBreaker(cell, s.ai_breaker_failures, s.ai_breaker_cooldown_s)
         return self._breakers[model]
 
     @property

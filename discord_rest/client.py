@@ -21,8 +21,10 @@ import httpx
 
 from actors.results import Fail, Ok, Result, Wait
 from ai.tls import shared_context
-from discord_rest.gate import GlobalGate
-from discord_rest.invalid import InvalidRequests, invalid_path, is_invalid, pace
+from discord_rest.gate import CELL_NAME, GlobalGate
+from discord_rest.invalid import FILE_NAME, InvalidRequests, is_invalid, pace
+from observability.events import EventLog
+from store.cells import open_cell
 
 NO_MENTIONS: dict[str, Any] = {"parse": []}
 
@@ -48,7 +50,7 @@ class DiscordRest:
         self.api_base = api_base.rstrip("/")
         self._token = token
         self.gate = gate
-        self.invalid = invalid or InvalidRequests(invalid_path(gate.path.parent))  # beside the shared gate
+        self.invalid = invalid or InvalidRequests(gate.cell.sibling(FILE_NAME))  # beside the shared gate
         self.timeout_s = timeout_s
         self.bucket_cap = bucket_cap
         self._route_bucket: dict[str, str] = {}  # route key -> Discord bucket hash
@@ -61,6 +63,15 @@ class DiscordRest:
 
     def __repr__(self) -> str:  # never show the token
         return f"DiscordRest({self.api_base!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> DiscordRest:
+        """The client an actor process uses: the bot-wide budget and invalid-request window in the shared cells
+        these settings name (the data directory's files, or PostgreSQL's rows)."""
+        events = EventLog.in_dir(settings.data_dir, echo_level="warning")
+        return cls(settings.discord_api_base, settings.discord_token,
+                   GlobalGate(open_cell(settings, CELL_NAME), rate=settings.discord_global_rate),
+                   invalid=InvalidRequests(open_cell(settings, FILE_NAME), events=events))
 
     # ---- the operations the bot uses ------------------------------------------------------------
     def me(self) -> Result:

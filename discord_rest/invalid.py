@@ -1,10 +1,10 @@
 """Discord's invalid-request budget, counted for the whole bot, and the pace it sets.
 
 Discord bans an IP for a while (Cloudflare) once it makes 10,000 invalid requests in 10 minutes: answers 401,
-403, or 429 unless `X-RateLimit-Scope: shared`. REST calls happen in many actor processes, so the count lives
-where the request budget does: a small file in the data directory (mode 0600), updated under `flock`. The
-window is 61 slots of 10 s, so it never forgets anything younger than 10 minutes. One count costs a shared
-lock and a 1 KB read; recording takes the exclusive lock only for an invalid answer.
+403, or 429 unless `X-RateLimit-Scope: shared`. REST calls happen in many actor processes (and hosts), so
+the count lives where the request budget does: a shared cell (`store/cells.py`: a file in the data
+directory, or a PostgreSQL row). The window is 61 slots of 10 s, so it never forgets anything younger than
+10 minutes. One count is a 1 KB read; recording takes the exclusive lock only for an invalid answer.
 
 The policy (`pace`, a pure function): below half the budget, normal; from half of it, every request costs
 two of the shared gate's tokens (half the sending rate); from 90 %, nothing is sent until enough of the
@@ -13,8 +13,6 @@ window has passed. Crossing each line logs one WARNING `invalid_requests_high` i
 
 from __future__ import annotations
 
-import fcntl
-import os
 import struct
 import time
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from observability.events import EventLog
+from store.cells import Cell, FileCell, as_cell
 
 BUDGET = 10_000
 WINDOW_S = 600.0
@@ -80,22 +79,21 @@ def invalid_path(data_dir: Path | str) -> Path:
 
 
 class InvalidRequests:
-    """The bot-wide window, as one process sees it (every process opens the same file)."""
+    """The bot-wide window, as one process sees it (every process opens the same cell)."""
 
-    def __init__(self, path: Path | str, budget: int = BUDGET, events: EventLog | None = None) -> None:
-        self.path = Path(path)
+    def __init__(self, cell: Cell | Path | str, budget: int = BUDGET, events: EventLog | None = None) -> None:
+        self.cell = as_cell(cell)
         self.budget = budget
-        self.events = events or EventLog.in_dir(self.path.parent, echo_level="warning")
-        self._fd: int | None = None
-        self._pid = 0
+        if events is None and isinstance(self.cell, FileCell):
+            events = EventLog.in_dir(self.cell.path.parent, echo_level="warning")
+        self.events = events
 
     def record(self, status: int, now: float | None = None) -> int:
         """Count one invalid answer; the window's count after it."""
         now = time.time() if now is None else now
-        fd = self._file()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            head, slots = _decode(os.pread(fd, _SIZE, 0))
+
+        def step(raw: bytes) -> tuple[bytes, tuple[int, str | None]]:
+            head, slots = _decode(raw)
             totals, warned_at, warned = list(head[:3]), head[3], head[4]
             if status in STATUSES:
                 totals[STATUSES.index(status)] += 1
@@ -104,43 +102,32 @@ class InvalidRequests:
             slots[number % SLOTS] = (number, kept[1] + 1 if kept[0] == number else 1)
             count = window_count(slots, now)
             level = LEVELS.index(pace(count, self.budget).level)
+            warn = None
             if level > LEVELS.index(pace(count - 1, self.budget).level) and (level > warned or
                                                                               now - warned_at > WINDOW_S):
-                warned_at, warned = now, level
-                self._warn(count, LEVELS[level])
-            os.pwrite(fd, _HEAD.pack(*totals, warned_at, warned) + _SLOTS.pack(*(v for s in slots for v in s)), 0)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+                warned_at, warned, warn = now, level, LEVELS[level]
+            return _HEAD.pack(*totals, warned_at, warned) + _SLOTS.pack(*(v for s in slots for v in s)), (count, warn)
+
+        count, warn = self.cell.update(step)
+        if warn is not None:  # logged outside the cell's lock: nothing slow is done while holding it
+            self._warn(count, warn)
         return count
 
     def count(self, now: float | None = None) -> int:
-        return window_count(self._read()[1], time.time() if now is None else now)
+        return window_count(_decode(self.cell.peek())[1], time.time() if now is None else now)
 
     def hold_for(self, now: float | None = None) -> float:
         """Seconds until the window is back under the hold line (0 when it is)."""
         now = time.time() if now is None else now
-        return seconds_until_below(self._read()[1], now, self.budget * HOLD_AT)
+        return seconds_until_below(_decode(self.cell.peek())[1], now, self.budget * HOLD_AT)
 
     def _warn(self, count: int, level: str) -> None:
+        if self.events is None:
+            return
         what = ("sending at half rate" if level == "slow" else
                 "holding every send until the window frees")
         self.events.emit("warning", "invalid_requests_high", "discord", "rest",
                          f"{count} invalid Discord requests in 10 min (budget {self.budget:,}): {what}")
-
-    def _read(self) -> tuple[tuple[Any, ...], list[tuple[int, int]]]:
-        fd = self._file()
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        try:
-            return _decode(os.pread(fd, _SIZE, 0))
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-    def _file(self) -> int:
-        if self._fd is None or self._pid != os.getpid():  # never share a descriptor's lock across fork
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._pid = os.getpid()
-        return self._fd
 
 
 def _decode(raw: bytes) -> tuple[tuple[Any, ...], list[tuple[int, int]]]:
@@ -150,25 +137,12 @@ def _decode(raw: bytes) -> tuple[tuple[Any, ...], list[tuple[int, int]]]:
     return _HEAD.unpack_from(raw, 0), list(zip(flat, flat, strict=True))
 
 
-def read_invalid(data_dir: Path | str, now: float | None = None) -> dict[str, Any]:
-    """The window for the edge (status, metrics): never blocks on the lock, never creates the file."""
+def read_invalid(where: Cell | Path | str, now: float | None = None) -> dict[str, Any]:
+    """The window for the edge (status, metrics), from the shared cell or a data directory: never blocks on
+    the lock, never creates the cell."""
     now = time.time() if now is None else now
-    try:
-        fd = os.open(invalid_path(data_dir), os.O_RDONLY)
-    except FileNotFoundError:
-        raw = b""
-    else:
-        try:
-            for _ in range(20):  # a writer holds it for microseconds; a stopped one must not stop us
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    time.sleep(0.001)
-            raw = os.pread(fd, _SIZE, 0)
-        finally:
-            os.close(fd)  # closing releases the lock
-    head, slots = _decode(raw)
+    cell = where if isinstance(where, Cell) else FileCell(invalid_path(where))
+    head, slots = _decode(cell.peek())
     count = window_count(slots, now)
     return {"count": count, "budget": BUDGET, "pace": pace(count).level,
             "by_status": {str(s): int(n) for s, n in zip(STATUSES, head[:3], strict=True)}}

@@ -26,8 +26,9 @@ from aiohttp import web
 from actors.kinds import Kind
 from actors.messages import GetUserSettings
 from config import Settings
-from discord_rest.invalid import read_invalid
+from discord_rest.invalid import FILE_NAME, read_invalid
 from observability.metrics import Metrics
+from store.cells import open_cell
 
 log = logging.getLogger("tzurot.http")
 OPEN_PATHS = frozenset({"/healthz", "/metrics"})  # probes and scrapers carry no token
@@ -79,6 +80,7 @@ class HttpServer:
         self.origins = page_origins(settings.discord_api_base) if sandbox else frozenset()
         self.started = time.time()
         self._runner: web.AppRunner | None = None
+        self.invalid = open_cell(settings, FILE_NAME)  # the bot-wide invalid-request window, for /metrics
 
     async def start(self) -> None:
         app = web.Application(middlewares=[self.guard])
@@ -140,7 +142,7 @@ class HttpServer:
             await asyncio.wait_for(self.live_status.refresh_gauges(deadline), METRICS_BUDGET_S + GRACE_S)
         except Exception as exc:  # noqa: BLE001 - a scrape must still get the counters
             log.info("metrics: live-actor gauges not refreshed (%s)", type(exc).__name__)
-        self.counters.observe_invalid(read_invalid(self.settings.data_dir))
+        self.counters.observe_invalid(read_invalid(self.invalid))
         body = self.counters.render()
         return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 

@@ -16,12 +16,13 @@ from typing import Any, Protocol
 
 from actors.kinds import Kind
 from actors.messages import GetSlots, SlotsInfo
-from ai.breaker import SharedBreaker, breaker_path
+from ai.breaker import SharedBreaker, breaker_name
 from config import Settings
-from discord_rest.invalid import read_invalid
+from discord_rest.invalid import FILE_NAME, read_invalid
 from observability.activity import Activity
 from observability.metrics import Metrics
 from observability.status import collect, live_by_kind
+from store.cells import open_cell
 
 LIVE_KINDS = ("shard", *Kind)  # the live_actors gauge's labels
 
@@ -49,8 +50,10 @@ class LiveStatus:
         self.tree, self.settings, self.metrics, self.routing, self.usage = tree, settings, metrics, routing, usage
         self._gateway_up = gateway_up
         self.started = time.time() if started is None else started
-        self.breaker = SharedBreaker(breaker_path(settings.data_dir, settings.ai_model), settings.ai_breaker_failures,
+        self.breaker = SharedBreaker(open_cell(settings, breaker_name(settings.ai_model)),
+                                     settings.ai_breaker_failures,
                                      settings.ai_breaker_cooldown_s)  # the default model's: read for status only
+        self.invalid = open_cell(settings, FILE_NAME)
         self._cache: tuple[float, dict[str, Any]] | None = None
 
     def connected(self) -> bool:
@@ -60,7 +63,7 @@ class LiveStatus:
     async def status(self, max_age_s: float = 1.0, deadline: float | None = None) -> dict[str, Any]:
         """Everything `bot.py status` shows; asks every supervisor, so cached for a moment. Every ask ends by
         `deadline` (time.monotonic(); default: the ask timeout from now), so no bridge thread outlives it."""
-        fresh = {"discord_invalid": read_invalid(self.settings.data_dir)}  # a file read: never from the cache
+        fresh = {"discord_invalid": read_invalid(self.invalid)}  # a cell read: never from the cache
         if self._cache is not None and time.time() - self._cache[0] < max_age_s:
             return {**self._cache[1], **fresh}
         loop = asyncio.get_running_loop()
