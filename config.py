@@ -65,6 +65,7 @@ class Settings:
     user_command_burst: int = 8
     max_personalities_per_user: int = 50
     ai_slots: int = 8
+    ai_slots_adaptive: int = 1
     ai_breaker_failures: int = 5
     ai_breaker_cooldown_s: float = 30.0
     http_host: str = "127.0.0.1"
@@ -152,7 +153,10 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "user_command_burst": ("TZUROT_USER_COMMAND_BURST", int, _positive, "how many of those may come at once"),
     "max_personalities_per_user": ("TZUROT_MAX_PERSONALITIES_PER_USER", int, lambda v: 1 <= v <= 10_000,
                                    "personalities one user may own"),
-    "ai_slots": ("TZUROT_AI_SLOTS", int, _positive, "concurrent AI requests on the operator's key"),
+    "ai_slots": ("TZUROT_AI_SLOTS", int, lambda v: 1 <= v <= 1000,
+                 "concurrent AI requests on the operator's key at most (1-1000)"),
+    "ai_slots_adaptive": ("TZUROT_AI_SLOTS_ADAPTIVE", int, lambda v: v in (0, 1),
+                          "1: find the backend's real concurrency (up to TZUROT_AI_SLOTS) from latency and 429s"),
     "ai_breaker_failures": ("TZUROT_AI_BREAKER_FAILURES", int, _positive, "failures in a row that open a breaker"),
     "ai_breaker_cooldown_s": ("TZUROT_AI_BREAKER_COOLDOWN_S", float, _positive, "how long an open breaker refuses"),
     "http_host": ("TZUROT_HTTP_HOST", str, None, "where /healthz, /metrics and /status listen"),

@@ -356,7 +356,8 @@ class PersonaReply:
 
 @dataclass(frozen=True)
 class SlotRequest:
-    """UserActor -> Slots: one concurrent AI request on the operator's key, please (FIFO)."""
+    """UserActor -> Slots: one concurrent AI request on the operator's key, please (the line is least served
+    first). Sent only when the shared slot file had no free slot for the taking (`store/slot_leases.py`)."""
 
     user_id: int
     trigger_id: int
@@ -369,8 +370,16 @@ class SlotGranted:
 
 @dataclass(frozen=True)
 class SlotRelease:
+    """UserActor -> Slots: done with the slot (or no longer waiting for one), and how the call went, which the
+    adaptive limit learns from: `outcome` "ok" or the error's kind ("" when no call was made), the call's
+    latency, its model, and how long the slot was held (the user's usage, which orders the line)."""
+
     user_id: int
     trigger_id: int
+    outcome: str = ""
+    latency_s: float = 0.0
+    model: str = ""
+    held_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -380,6 +389,7 @@ class GetSlots:
 
 @dataclass(frozen=True)
 class SlotsInfo:
-    capacity: int
+    capacity: int  # the limit now (adaptive: what the backend is found to serve at once)
     in_use: int
     waiting: int
+    ceiling: int = 0  # TZUROT_AI_SLOTS

@@ -1,4 +1,5 @@
-"""Slots: a single permanent actor under Root that shares the operator's AI capacity fairly."""
+"""Slots: a single permanent actor under Root that shares the operator's AI capacity fairly when it is full
+(the slots themselves are in the shared slot file, `store/slot_leases.py`)."""
 
 from __future__ import annotations
 
@@ -16,3 +17,8 @@ class SlotsActor(StatefulActor):
         from store import MemoryStore
 
         return MemoryStore()  # nothing to keep: waiting actors ask again after a restart
+
+    def make_services(self, start: ChildStart) -> dict[str, Any]:
+        from store.slot_leases import slot_leases_for
+
+        return {"lease": slot_leases_for(start.settings)}

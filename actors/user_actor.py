@@ -11,6 +11,7 @@ from actors.shell import StatefulActor, new_reference
 from actors.state.user import UserState
 from ai.service import AIService
 from store.sealed_keys import KeyBox
+from store.slot_leases import slot_leases_for
 from supervision.protocol import ChildStart
 
 
@@ -23,4 +24,6 @@ class UserActor(StatefulActor):
     def make_services(self, start: ChildStart) -> dict[str, Any]:
         keys = KeyBox.load(start.settings)
         # "work": the durable work table, where a restarted actor finds the messages it lost with its process
-        return {"ai": AIService(start.settings, keys, self.events, start.key), "keys": keys, "work": self.store}
+        # "lease": the operator's AI slots, taken directly while there is room (`store/slot_leases.py`)
+        return {"ai": AIService(start.settings, keys, self.events, start.key), "keys": keys, "work": self.store,
+                "lease": slot_leases_for(start.settings)}

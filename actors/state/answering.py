@@ -9,7 +9,7 @@ conversation memory, the limits. It never touches the queue of messages: each de
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from actors.effects import Call, Count, Effect, Observe, Push, Save, Tell, Timer, WorkDone
@@ -123,8 +123,9 @@ class Answering:
         if waiting is None or waiting[0] != trigger or waiting[1] != "slot":
             return Step([release] if isinstance(msg, SlotGranted) else [], waiting)
         job = waiting[2]
-        if isinstance(msg, SlotGranted):
-            return self._call(job)
+        if isinstance(msg, SlotGranted):  # from the line: our process takes the slot over (its death frees it)
+            claim = Call("lease", "claim", (self.voice.user_id, trigger), ("claimed", trigger))
+            return self._call(replace(job, slot_at=now), claim)
         attempt = msg.payload[2]
         if attempt >= SLOT_TRIES:
             return self._finish(job, Busy(), now, release)
@@ -141,16 +142,34 @@ class Answering:
         if tag[0] == "available":
             if result is not True:
                 return self._finish(job, ServiceDown(), now)
-            return Step([
+            # A free slot is taken from the shared slot store directly: no round trip to the Slots actor.
+            return Step([Call("lease", "take", (self.voice.user_id, tag[1]), ("take", tag[1]))], (tag[1], "slot", job))
+        if tag[0] == "take" and waiting[1] == "slot":
+            if result is True:
+                return self._call(replace(job, slot_at=now))
+            return Step([  # full, or somebody waits: the Slots actor's line (least served first)
                 Tell(Kind.SLOTS, Kind.SLOTS, SlotRequest(self.voice.user_id, tag[1])),
                 Timer(SLOT_RETRY_S, ("slot_retry", tag[1], 1)),
-            ], (tag[1], "slot", job))
+            ], waiting)
         if tag[0] != "ai":
             return Step([], waiting)
         if job.sealed_key:  # the key the call used, not one set since
             self.limits.key_breaker.record(not _failed(result), now)
             return self._finish(job, result, now)
-        return self._finish(job, result, now, Tell(Kind.SLOTS, Kind.SLOTS, SlotRelease(self.voice.user_id, tag[1])))
+        # The slot is freed in the store at once (our next message may take it), and the Slots actor is told how
+        # the call went.
+        free = Call("lease", "release", (self.voice.user_id, tag[1]), ("released", tag[1]))
+        told = Tell(Kind.SLOTS, Kind.SLOTS, self._release(job, tag[1], result, now))
+        return self._finish(job, result, now, free, told)
+
+    def _release(self, job: Job, trigger: int, result: Any, now: float) -> SlotRelease:
+        """The slot back, with how the call went: the adaptive limit learns from it, the line from the time held."""
+        if isinstance(result, BaseException):
+            outcome, latency_s = str(getattr(result, "kind", "error")), 0.0
+        else:
+            outcome, latency_s = "ok", float(getattr(result, "latency_ms", 0.0) or 0.0) / 1000
+        held_s = now - job.slot_at if job.slot_at else 0.0
+        return SlotRelease(self.voice.user_id, trigger, outcome, latency_s, str(job.request.get("model") or ""), held_s)
 
     def _finish(self, job: Job, result: Any, now: float, *before: Effect) -> Step:
         """Speak the answer (or the failure, in character, with a reference id); the message's turn is over."""
@@ -220,6 +239,7 @@ class Job:
     turn: dict[str, Any]
     request: dict[str, Any]
     sealed_key: str | None = None  # the user's own key, when the call uses it (decided once, at the start)
+    slot_at: float = 0.0  # when it took an operator slot (0: none yet)
 
 
 class ServiceDown(Exception):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.effects import Count, Done, Log, Tell
-from actors.messages import Notify, Speak, TypingFor
+from actors.effects import Call, Count, Done, Log, Tell
+from actors.messages import Notify, SlotRelease, Speak, TypingFor
 from actors.state.limits import DAY_S, UserLimits
 from actors.state.user import UserState
 from config import Settings
@@ -264,9 +264,11 @@ def test_refused_messages_never_touch_the_operators_slots() -> None:
     w = limited()
     for i in range(6):
         w.send(ALICE, f"@bob {i}")
-    requests = [e for e in w.effects_of(f"user:{ALICE}") if isinstance(e, Tell) and e.kind == "slots"]
-    assert len(requests) == 6  # three SlotRequests and three SlotReleases: nothing for the refused ones
-    assert not w.slots.holders and not w.slots.waiting
+    effects = w.effects_of(f"user:{ALICE}")
+    taken = [e for e in effects if isinstance(e, Call) and e.service == "lease" and e.method == "take"]
+    released = [e for e in effects if isinstance(e, Tell) and isinstance(e.body, SlotRelease)]
+    assert len(taken) == len(released) == 3  # nothing for the refused ones
+    assert not w.leases.view()[2] and not w.slots.waiting
 
 
 def test_commands_are_not_rate_limited() -> None:

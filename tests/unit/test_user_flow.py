@@ -41,6 +41,8 @@ from actors.state.registry_records import default_prompt
 from actors.state.slots import SlotsState
 from actors.state.user import INBOX_CAP, PERSONA_WAIT_S, UserOptions, UserState
 from ai.errors import AITimeoutError, AuthError, RateLimitedError, UnavailableError
+from store.cells import MemoryCell
+from store.slot_leases import SlotLeases
 from store.sqlite import decode, encode
 from testkit.world import HOLD, PureWorld
 
@@ -76,14 +78,16 @@ class World(PureWorld):
             {
                 "user": lambda key, _: UserState(int(key), self.options, limits=copy.deepcopy(self.limits)),
                 "registry": lambda key, _: RegistryState.restore(key, None),
-                "slots": lambda _key, _: SlotsState(capacity=slots),
+                "slots": lambda _key, _: SlotsState(capacity=slots, adaptive=False),
             },
-            {"ai": self.ai, "keys": self.keys},
+            {"ai": self.ai, "keys": self.keys, "lease": self.lease},
             now=NOW,
             listen={"channel"},
             copy_bodies=True,
         )
         self.ai_available = True  # the operator's breaker: closed
+        self.leases = SlotLeases(MemoryCell(), slots, 150.0, clock=lambda: self.now)  # the shared slot store
+        self.leases.publish(slots, 0)  # what the Slots actor publishes when it starts
         # Generous unless a test is about limits: these flows send many messages at one instant.
         self.limits = limits or UserLimits(rate_per_min=60_000, burst=10_000)
         self.options = UserOptions(model=OPERATOR_MODEL, bot_owner=OWNER)
@@ -166,6 +170,9 @@ class World(PureWorld):
             self.held.append((int(self.acting[1]), call))  # type: ignore[index]
             return HOLD
         return self.ai_result()
+
+    def lease(self, call: Call) -> Any:
+        return getattr(self.leases, call.method)(*call.args)
 
     def keys(self, call: Call) -> Any:
         assert call.method == "seal", f"unexpected call {call}"

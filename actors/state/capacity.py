@@ -1,0 +1,75 @@
+"""How many AI requests to keep in flight on the operator's key: the backend's real concurrency, found from
+the latency and the refusals of the calls themselves (`TZUROT_AI_SLOTS` is only the ceiling).
+
+Operators rarely know their provider's real concurrency. Above it, requests queue in the provider's own FIFO,
+where nobody can order them fairly; below it, capacity is wasted. So the limit follows the signals, as in
+TCP Vegas and Netflix's concurrency-limits:
+
+- every answered call is a latency sample. Its model's best latency (the time with no queue in front) gives
+  the queue the backend holds: `limit * (1 - best / latency)` requests. Below `ALPHA` the limit grows (by
+  1/limit a sample: about one a round), above `beta` it shrinks by one a sample;
+- a 429, a 503 or a timeout is the backend saying it is full: the limit drops by a quarter (at most once per
+  best latency, so one full moment's burst of refusals counts once);
+- it never grows while the calls in flight do not use it (nothing was learnt about a higher limit), and it
+  stays between 1 and the ceiling.
+
+Each model keeps its own best latency (a 30 s model is not a queue in front of a 1 s one), and the best
+drifts up slowly toward what is seen, so one lucky sample does not hold the limit down forever.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+OVERLOAD = frozenset({"rate_limited", "unavailable", "timeout"})  # the backend is full (outcome kinds)
+ALPHA = 1.0  # requests queued at the backend below which the limit grows
+BETA_SHARE = 0.2  # ... above max(2, this share of the limit) it shrinks
+DECREASE = 0.75  # the limit after an overload refusal, as a share of what it was
+DRIFT = 0.002  # how fast a model's best latency follows slower samples (a share of the gap, per sample)
+MODELS_CAP = 32  # models whose best latency is remembered (least recently seen forgotten first)
+
+
+@dataclass
+class AdaptiveLimit:
+    """The adaptive concurrency limit; `limit` is what may be in flight now (an int between 1 and `ceiling`)."""
+
+    ceiling: int
+    value: float = 0.0  # the estimate, fractional so additive growth can be slow; starts at the ceiling
+    best: OrderedDict[str, float] = field(default_factory=OrderedDict)  # model -> best latency seen (s)
+    last_drop: float = float("-inf")
+
+    def __post_init__(self) -> None:
+        self.value = float(self.ceiling) if self.value <= 0 else min(self.value, float(self.ceiling))
+
+    @property
+    def limit(self) -> int:
+        return max(1, min(self.ceiling, int(self.value)))
+
+    def record(self, outcome: str, latency_s: float, model: str, in_flight: int, now: float) -> bool:
+        """Learn from one finished call (`outcome` "ok" or an error kind; `in_flight` counting it). Returns
+        whether `limit` changed."""
+        before = self.limit
+        if outcome in OVERLOAD:
+            if now - self.last_drop >= self._best_of_all():
+                self.value = max(1.0, self.value * DECREASE)
+                self.last_drop = now
+        elif outcome == "ok" and latency_s > 0:
+            queued = self.value * (1.0 - self._learn(model, latency_s) / latency_s)
+            if queued > max(2.0, BETA_SHARE * self.value):
+                self.value = max(1.0, self.value - 1.0)
+            elif queued < ALPHA and in_flight >= self.limit - 1:  # only when the limit is being used
+                self.value = min(float(self.ceiling), self.value + 1.0 / self.value)
+        return self.limit != before
+
+    def _learn(self, model: str, latency_s: float) -> float:
+        """The model's best latency, after this sample."""
+        best = self.best.pop(model, latency_s)
+        best = latency_s if latency_s < best else best + DRIFT * (latency_s - best)
+        self.best[model] = best
+        while len(self.best) > MODELS_CAP:
+            self.best.popitem(last=False)
+        return best
+
+    def _best_of_all(self) -> float:
+        return min(self.best.values(), default=0.0)
