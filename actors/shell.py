@@ -36,11 +36,13 @@ from actors.effects import (
 from actors.perform import perform_effects
 from observability.events import EventLog
 from store import SqliteStore, StaleWrite
+from store.idle import release_idle
 from store.sqlite import encode
 from supervision.child import SupervisedChild
 from supervision.protocol import Answer, ChildStart, Deliver, Failed
 
 log = logging.getLogger("tzurot.actors")
+RELEASE_IDLE = "actors.release_idle_connection"
 
 
 class StatefulActor(SupervisedChild):
@@ -55,6 +57,7 @@ class StatefulActor(SupervisedChild):
         self._depth: int | None = None
         self._store_failing = False  # the last save failed (store_failed was logged)
         self.row_versions: dict[str, int] = {}  # for a state kept one row per item: each row's version
+        self._release_pending = False  # a timer will close the database connection once it is idle
 
     # ---- collaborators (a test double overrides these) ----------------------------------------
     def open_store(self, start: ChildStart) -> Any:
@@ -93,6 +96,7 @@ class StatefulActor(SupervisedChild):
             self.version = 0 if quarantine is not None else record.version
         self.services = self.make_services(start)
         self.perform(first, None)
+        self._arm_release()
 
     def _restore(self, start: ChildStart, data: dict[str, Any] | None) -> tuple[Any, list[Effect]]:
         """The state made from `data` and its first effects; raises when `data` does not make a savable state."""
@@ -126,13 +130,28 @@ class StatefulActor(SupervisedChild):
 
     def on_deliver(self, msg: Deliver) -> None:
         self.decide(msg.body, msg)
+        self._arm_release()
         depth = self.state.depth() if hasattr(self.state, "depth") else None
         if depth is not None and depth != self._depth:
             self._depth = depth
             self.level(f"{self.kind}_depth", depth)
 
     def on_timer(self, payload: Any) -> None:
-        self.decide(Wake(payload), None)
+        if payload == RELEASE_IDLE:
+            self._release_pending = False
+        else:
+            self.decide(Wake(payload), None)
+        self._arm_release()
+
+    def _arm_release(self) -> None:
+        """An idle actor keeps no database connection (PostgreSQL's are few): after TZUROT_DATABASE_IDLE_S
+        without use it is closed, and the next use opens it again. SQLite's handle costs nothing: never armed."""
+        if self._release_pending:
+            return
+        wait = release_idle()
+        if wait > 0:
+            self._release_pending = True
+            self.wakeupAfter(timedelta(seconds=wait + 0.05), payload=RELEASE_IDLE)
 
     def decide(self, body: Any, msg: Deliver | None) -> None:
         """Let the state decide, and perform what it decided. No exception reaches Thespian: it would log the
