@@ -10,8 +10,8 @@ import signal
 from .server import DEFAULT_TOKEN, DiscordEmulator
 
 
-async def _serve(host: str, port: int, token: str) -> None:
-    emulator = DiscordEmulator(token=token, host=host, port=port)
+async def _serve(host: str, port: int, token: str, shards: int) -> None:
+    emulator = DiscordEmulator(token=token, host=host, port=port, shards=shards)
     await emulator.start()
     print(f"base_url    {emulator.base_url}", flush=True)
     print(f"api_base    {emulator.api_base}", flush=True)
@@ -33,8 +33,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (0 picks a free one)")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="bot token clients must present")
+    parser.add_argument("--shards", type=int, default=1, help="gateway shard count clients must use (default 1)")
     args = parser.parse_args()
-    asyncio.run(_serve(args.host, args.port, args.token))
+    if args.shards < 1:
+        parser.error("--shards must be at least 1")
+    asyncio.run(_serve(args.host, args.port, args.token, args.shards))
 
 
 if __name__ == "__main__":

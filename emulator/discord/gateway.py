@@ -4,6 +4,14 @@ Frames go out as plain JSON text (discord.py accepts that even though it asks fo
 Each session keeps a bounded replay buffer so a client that reconnects can RESUME without losing events.
 A test can also end every session (op 9, not resumable) or take the gateway down for a while (an outage):
 then a client must IDENTIFY anew, and what happened while it had no session is never replayed to it.
+
+Sharding, as Discord does it: IDENTIFY carries `shard: [shard_id, shard_count]`; a guild's events go only to
+the session of shard `(guild_id >> 22) % shard_count`, DMs only to shard 0. The hub expects one shard count
+(what `GET /gateway/bot` recommends): an IDENTIFY without `shard` while it expects more than one, or with fewer
+shards than it expects, is closed with 4011 (sharding required); a malformed shard, an id not below its count,
+or more shards than it expects is closed with 4010 (invalid shard). Discord would accept more shards than it
+recommends; the emulator is stricter so that edges configured with different counts fail at once instead of
+splitting guilds between them wrongly.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from .payloads import Payload, guild_payload, member_payload, ready_payload
+from .snowflake import shard_of
 from .world import World
 
 HEARTBEAT_INTERVAL_MS = 41_250
@@ -62,6 +71,8 @@ class Close(IntEnum):
     AUTHENTICATION_FAILED = 4004
     ALREADY_AUTHENTICATED = 4005
     RATE_LIMITED = 4008
+    INVALID_SHARD = 4010
+    SHARDING_REQUIRED = 4011
     INVALID_API_VERSION = 4012
 
 
@@ -138,7 +149,7 @@ class Session:
         if self.shard is None:
             return True
         shard_id, shard_count = self.shard
-        return shard_id == (0 if guild_id is None else (guild_id >> 22) % shard_count)
+        return shard_id == shard_of(guild_id, shard_count)
 
     def emit(self, event: str, data: Payload) -> None:
         """Number, buffer and (when connected) send one dispatch."""
@@ -152,9 +163,12 @@ class Session:
 class GatewayHub:
     """All gateway sessions of the emulator, and the one place events are dispatched from."""
 
-    def __init__(self, world: World, token: str) -> None:
+    def __init__(self, world: World, token: str, shard_count: int = 1) -> None:
+        if shard_count < 1:
+            raise ValueError(f"shard_count must be at least 1, not {shard_count}")
         self.world = world
         self.token = token
+        self.shard_count = shard_count  # what GET /gateway/bot recommends and IDENTIFY must use
         self.resume_url = ""
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._connections: set[Connection] = set()
@@ -166,9 +180,11 @@ class GatewayHub:
         return sum(1 for s in self._sessions.values() if s.connection is not None)
 
     def view(self) -> dict[str, Any]:
-        """What the control API shows: down or not, sessions (connected ones), IDENTIFYs waiting for READY."""
+        """What the control API shows: down or not, sessions (connected ones), IDENTIFYs waiting for READY, the
+        shard count expected and the shard ids of the connected sessions."""
+        shards = sorted(s.shard[0] if s.shard else 0 for s in self._sessions.values() if s.connection is not None)
         return {"down": self.down, "sessions": len(self._sessions), "connected": self.connected_sessions,
-                "waiting": len(self._held)}
+                "waiting": len(self._held), "shard_count": self.shard_count, "connected_shards": shards}
 
     def dispatch(
         self, event: str, data: Payload, intent: int, *, guild_id: int | None, redacted: Payload | None = None
@@ -258,6 +274,7 @@ class GatewayHub:
                 raise _Closed(Close.ALREADY_AUTHENTICATED)
             if self.down:
                 self._check_token(_object(data))
+                self._check_shard(_object(data))
                 self._held[connection] = _object(data)  # answered when the outage ends
             else:
                 connection.session = self._identify(connection, _object(data))
@@ -274,10 +291,30 @@ class GatewayHub:
         if str(data.get("token", "")).removeprefix("Bot ") != self.token:
             raise _Closed(Close.AUTHENTICATION_FAILED)
 
+    def _check_shard(self, data: dict[str, Any]) -> list[int] | None:
+        """The IDENTIFY's `[shard_id, shard_count]` (None when absent and one shard is expected); see the module
+        docstring for the close codes."""
+        shard = data.get("shard")
+        if shard is None:
+            if self.shard_count > 1:
+                raise _Closed(Close.SHARDING_REQUIRED)
+            return None
+        if not (isinstance(shard, list) and len(shard) == 2
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)):
+            raise _Closed(Close.INVALID_SHARD)
+        shard_id, count = shard
+        if count < 1 or not 0 <= shard_id < count:
+            raise _Closed(Close.INVALID_SHARD)
+        if count < self.shard_count:
+            raise _Closed(Close.SHARDING_REQUIRED)
+        if count > self.shard_count:
+            raise _Closed(Close.INVALID_SHARD)
+        return [shard_id, count]
+
     def _identify(self, connection: Connection, data: dict[str, Any]) -> Session:
         self._check_token(data)
-        shard = data.get("shard")
-        session = Session(secrets.token_hex(16), int(data.get("intents", 0)), list(shard) if shard else None)
+        shard = self._check_shard(data)
+        session = Session(secrets.token_hex(16), int(data.get("intents", 0)), shard)
         self._sessions[session.id] = session
         while len(self._sessions) > SESSION_CAP:
             self._sessions.popitem(last=False)

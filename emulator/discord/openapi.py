@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -26,6 +26,7 @@ class Operation:
     parameters: tuple[Mapping[str, Any], ...]
     request_body: Mapping[str, Any] | None
     auth_required: bool
+    responses: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def _parse_template(path: str, item: Mapping[str, Any]) -> _Template:
             parameters=shared + tuple(op.get("parameters", ())),
             request_body=op.get("requestBody"),
             auth_required={} not in security,
+            responses=op.get("responses", {}),
         )
     return _Template(path, segments, names, operations)
 
@@ -140,6 +142,15 @@ class OpenApiSpec:
         if body is None and not spec.get("required"):
             return []
         return self.validator.validate(chosen.get("schema", {}), {} if body is None else body)
+
+
+    def check_response(self, operation: Operation, status: int, body: Any) -> list[Problem]:
+        """What in a JSON response body the description does not allow (how tests hold the emulator to it)."""
+        response = operation.responses.get(str(status))
+        if response is None:
+            return [Problem((), "STATUS_UNDECLARED", f"{status} is not a response of {operation.operation_id}")]
+        schema = self.validator.resolve(response).get("content", {}).get("application/json", {}).get("schema")
+        return [] if schema is None else self.validator.validate(schema, body)
 
 
 @cache

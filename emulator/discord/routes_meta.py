@@ -36,7 +36,9 @@ async def get_gateway(call: ApiCall) -> web.Response:
 
 
 async def get_bot_gateway(call: ApiCall) -> web.Response:
-    return json_response({"url": gateway_url(call), "shards": 1, "session_start_limit": _SESSION_START_LIMIT})
+    """The gateway, the shard count this emulator expects (what IDENTIFY must use) and the start limit."""
+    return json_response({"url": gateway_url(call), "shards": call.ctx.gateway.shard_count,
+                          "session_start_limit": _SESSION_START_LIMIT})
 
 
 async def my_guilds(call: ApiCall) -> web.Response:

@@ -110,8 +110,8 @@ def _is_snowflake(value: Any) -> bool:
 def _is_url(value: Any) -> bool:
     if not isinstance(value, str):
         return True
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https", "attachment") and bool(parts.netloc)
+    parts = urlsplit(value)  # ws/wss: the gateway's url (GET /gateway/bot) is one
+    return parts.scheme in ("http", "https", "attachment", "ws", "wss") and bool(parts.netloc)
 
 
 @FORMATS.checks("date-time")

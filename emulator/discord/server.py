@@ -43,7 +43,9 @@ class DiscordEmulator:
         *,
         limits: RateLimits | None = None,
         page_bot_http: str | None = None,
+        shards: int = 1,
     ) -> None:
+        """`shards`: the gateway shard count clients must IDENTIFY with (and `GET /gateway/bot` recommends)."""
         self.world = world if world is not None else default_world()
         self.token = token
         self.host = host
@@ -56,7 +58,7 @@ class DiscordEmulator:
             spec=load_spec(),
             limiter=RateLimiter(limits or RateLimits()),
             faults=Faults(),
-            gateway=GatewayHub(self.world, token),
+            gateway=GatewayHub(self.world, token, shards),
         )
         self.page_bot_http = page_bot_http  # the bot's HTTP server, for the page's actor tree (None: unavailable)
         self.page = Page(self._ctx, lambda: self.page_bot_http)

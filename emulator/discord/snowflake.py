@@ -31,6 +31,21 @@ class SnowflakeGenerator:
                 self._last_ms, self._increment = self._last_ms + 1, 0
         return ((self._last_ms - DISCORD_EPOCH_MS) << _TIMESTAMP_SHIFT) | self._increment
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A new id that Discord's shard formula, `(id >> 22) % shard_count`, puts on `shard_id`: the clock
+        part moves forward by at most `shard_count - 1` ms, so order is kept (for a guild on a chosen shard)."""
+        candidate = self.next()
+        skip = (shard_id - (candidate >> _TIMESTAMP_SHIFT)) % shard_count
+        if skip == 0:
+            return candidate
+        self._last_ms, self._increment = self._last_ms + skip, 0
+        return (self._last_ms - DISCORD_EPOCH_MS) << _TIMESTAMP_SHIFT
+
+
+def shard_of(snowflake: int | None, shard_count: int) -> int:
+    """The gateway shard that receives a guild's events (Discord's formula); DMs (no guild) go to shard 0."""
+    return 0 if snowflake is None else (snowflake >> _TIMESTAMP_SHIFT) % shard_count
+
 
 def snowflake_seconds(snowflake: int) -> float:
     """Unix time (seconds) at which the snowflake was made."""

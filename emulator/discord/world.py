@@ -57,9 +57,11 @@ class World:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, owner_id: int) -> Guild:
-        """A guild with its @everyone role; the bot joins it with a managed role of its own."""
-        guild = Guild(id=self.ids.next(), name=name, owner_id=owner_id)
+    def add_guild(self, name: str, owner_id: int, *, on_shard: tuple[int, int] | None = None) -> Guild:
+        """A guild with its @everyone role; the bot joins it with a managed role of its own. `on_shard`
+        (shard id, shard count) picks an id that gateway shard owns."""
+        guild_id = self.ids.next() if on_shard is None else self.ids.next_on_shard(*on_shard)
+        guild = Guild(id=guild_id, name=name, owner_id=owner_id)
         self.guilds[guild.id] = guild
         self.roles[guild.id] = Role(id=guild.id, guild_id=guild.id, name="@everyone", permissions=EVERYONE_DEFAULT)
         bot_role = self.add_role(guild.id, self.bot.username, BOT_DEFAULT, managed=True, bot_id=self.bot_id)
@@ -235,17 +237,24 @@ class World:
 
 
 def default_world() -> World:
-    """Guild "Sandbox": #general, age-restricted #lounge, #help with thread "ideas"; alice, bob, carol
-    with DMs to the bot Tzurot, which may manage webhooks everywhere."""
+    """Guild "Sandbox": #general, age-restricted #lounge, #help with thread "ideas"; guild "Annex": #commons
+    and #workshop; alice, bob, carol in both, with DMs to the bot Tzurot, which may manage webhooks everywhere.
+    With two gateway shards, Sandbox is on shard 0 and Annex on shard 1 (`(guild_id >> 22) % 2`), so both
+    carry traffic."""
     world = World()
     alice, bob, carol = (world.add_user(name) for name in ("alice", "bob", "carol"))
-    guild = world.add_guild("Sandbox", owner_id=alice.id)
+    guild = world.add_guild("Sandbox", owner_id=alice.id, on_shard=(0, 2))
     for user in (bob, carol):
         world.add_member(guild.id, user.id)
     world.add_channel(guild.id, "general", topic="Talk to the personalities here")
     world.add_channel(guild.id, "lounge", nsfw=True, topic="Age-restricted")
     help_channel = world.add_channel(guild.id, "help")
     world.add_thread(help_channel.id, "ideas", owner_id=alice.id)
+    annex = world.add_guild("Annex", owner_id=bob.id, on_shard=(1, 2))
+    for user in (alice, carol):
+        world.add_member(annex.id, user.id)
+    world.add_channel(annex.id, "commons", topic="The second guild: another gateway shard")
+    world.add_channel(annex.id, "workshop")
     for user in (alice, bob, carol):
         world.add_dm(user.id)
     return world

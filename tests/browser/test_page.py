@@ -125,7 +125,7 @@ def start_reply(page: Any, target: Any) -> None:
 def test_channels_threads_dms_and_the_first_run_hint(page: Any, emulator: Any) -> None:
     open_page(page, emulator.base_url)
     channels = page.locator("#channel-list .chan")
-    expect(channels).to_have_count(7)  # general, lounge, help, ideas, and the DMs of alice, bob and carol
+    expect(channels).to_have_count(9)  # general, lounge, help, ideas; commons, workshop (Annex); 3 DMs
     for name in ("general", "lounge", "help", "ideas", "dm:alice", "dm:bob", "dm:carol"):
         expect(page.locator(f".chan[data-channel='{name}']")).to_be_visible()
     expect(page.locator(".chan[data-channel='ideas']")).to_have_class(re.compile(r"\bthread\b"))

@@ -21,9 +21,11 @@ wait_for = await_for  # polling inside the event loop, named as the emulator tes
 
 
 @asynccontextmanager
-async def running(world: World | None = None, *, limits: RateLimits | None = None) -> AsyncIterator[DiscordEmulator]:
+async def running(
+    world: World | None = None, *, limits: RateLimits | None = None, shards: int = 1
+) -> AsyncIterator[DiscordEmulator]:
     """An emulator on a free loopback port, always stopped afterwards."""
-    emulator = DiscordEmulator(world, token=TOKEN, limits=limits)
+    emulator = DiscordEmulator(world, token=TOKEN, limits=limits, shards=shards)
     await emulator.start()
     try:
         yield emulator
@@ -34,11 +36,13 @@ async def running(world: World | None = None, *, limits: RateLimits | None = Non
 Scenario = Callable[[DiscordEmulator, aiohttp.ClientSession], Awaitable[None]]
 
 
-def run_raw(scenario: Scenario, world: World | None = None, *, limits: RateLimits | None = None) -> None:
+def run_raw(
+    scenario: Scenario, world: World | None = None, *, limits: RateLimits | None = None, shards: int = 1
+) -> None:
     """Run `scenario(emulator, session)` against a fresh emulator with a plain HTTP session."""
 
     async def main() -> None:
-        async with running(world, limits=limits) as emulator, aiohttp.ClientSession() as session:
+        async with running(world, limits=limits, shards=shards) as emulator, aiohttp.ClientSession() as session:
             await scenario(emulator, session)
 
     asyncio.run(main())
@@ -128,9 +132,11 @@ async def discord_bot(
     emulator: DiscordEmulator,
     intents: discord.Intents | None = None,
     client_class: type[discord.Client] = discord.Client,
+    **options: Any,
 ) -> AsyncIterator[Bot]:
-    """A real discord.py client logged in to the emulator and past on_ready; closed afterwards."""
-    client = client_class(intents=intents or default_intents(), guild_ready_timeout=0.05)
+    """A real discord.py client logged in to the emulator and past on_ready; closed afterwards. `options` go to
+    the client (e.g. `shard_count` and `shard_ids` for an AutoShardedClient)."""
+    client = client_class(intents=intents or default_intents(), guild_ready_timeout=0.05, **options)
     bot = Bot(client)
     ready = asyncio.Event()
 

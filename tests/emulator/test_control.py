@@ -20,9 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_state_describes_the_default_world() -> None:
     async def scenario(emulator: DiscordEmulator, session: aiohttp.ClientSession) -> None:
         state = (await sandbox(session, emulator, "GET", "/state")).body
-        (guild,) = state["guilds"]
+        guild, annex = state["guilds"]
         channels = {c["name"]: c for c in guild["channels"]}
         assert guild["name"] == "Sandbox" and set(channels) == {"general", "lounge", "help", "ideas"}
+        assert annex["name"] == "Annex" and {c["name"] for c in annex["channels"]} == {"commons", "workshop"}
         assert channels["lounge"]["nsfw"] and not channels["general"]["nsfw"]
         assert channels["ideas"]["parent_id"] == channels["help"]["id"] and channels["ideas"]["type"] == 11
         users = {u["username"]: u for u in state["users"]}
@@ -112,7 +113,7 @@ def test_thread_runner_serves_synchronous_callers() -> None:
         me = httpx.get(handle.api_base + "/users/@me", headers={"Authorization": "Bot sandbox-token"})
         assert me.json()["username"] == "Tzurot"
         assert [r.route for r in handle.requests()] == ["/users/@me"]
-        assert handle.call(lambda: len(handle.emulator.world.guilds)) == 1
+        assert handle.call(lambda: len(handle.emulator.world.guilds)) == 2
     finally:
         handle.stop()
     assert _port_is_free(handle.port)

@@ -110,7 +110,8 @@ def test_after_an_outage_discord_py_identifies_anew_and_never_sees_what_was_said
             await wait_for(lambda: bot.events.count("READY") == 2)
             after = await post_as(session, emulator, general.id, "alice", "welcome back")
             assert (await bot.next_message()).id == after and "RESUMED" not in bot.events
-            assert emulator.gateway_state() == {"down": False, "sessions": 1, "connected": 1, "waiting": 0}
+            assert emulator.gateway_state() == {"down": False, "sessions": 1, "connected": 1, "waiting": 0,
+                                                "shard_count": 1, "connected_shards": [0]}
 
     asyncio.run(scenario())
 

@@ -33,8 +33,9 @@ def test_identify_heartbeat_and_close_codes() -> None:
         await ws.send_json({"op": 1, "d": None})
         assert (await _frame(ws))["op"] == 11
         await ws.send_json({"op": 2, "d": {"token": TOKEN, "intents": 1, "properties": {}}})
-        ready, guild = await _frame(ws), await _frame(ws)
+        ready, guild, annex = await _frame(ws), await _frame(ws), await _frame(ws)
         assert (ready["t"], ready["s"], guild["t"], guild["s"]) == ("READY", 1, "GUILD_CREATE", 2)
+        assert (annex["t"], annex["s"], annex["d"]["name"]) == ("GUILD_CREATE", 3, "Annex")
         assert ready["d"]["resume_gateway_url"] == emulator.gateway_url
         members = guild["d"]["members"]
         assert all("flags" in m for m in members) and len(members) == 4
@@ -61,12 +62,23 @@ def test_resume_of_an_unknown_session_is_refused() -> None:
     run_raw(scenario)
 
 
-async def _identified(session: aiohttp.ClientSession, emulator: DiscordEmulator) -> tuple[Any, str]:
-    """A connection past IDENTIFY: (websocket, session id), READY and GUILD_CREATE read."""
+async def _guild_creates(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[str]:
+    """Read the `count` GUILD_CREATEs that follow READY; the guilds' names."""
+    frames = [await _frame(ws) for _ in range(count)]
+    assert [f["t"] for f in frames] == ["GUILD_CREATE"] * count
+    return [f["d"]["name"] for f in frames]
+
+
+async def _identified(
+    session: aiohttp.ClientSession, emulator: DiscordEmulator, **identify: Any
+) -> tuple[Any, str]:
+    """A connection past IDENTIFY: (websocket, session id), READY and its guilds' GUILD_CREATEs read."""
     ws = await _open(session, emulator)
-    await ws.send_json({"op": 2, "d": {"token": TOKEN, "intents": (1 << 9) | (1 << 15), "properties": {}}})
+    await ws.send_json({"op": 2, "d": {"token": TOKEN, "intents": (1 << 9) | (1 << 15) | (1 << 12),
+                                       "properties": {}, **identify}})
     ready = await _frame(ws)
-    assert ready["t"] == "READY" and (await _frame(ws))["t"] == "GUILD_CREATE"
+    assert ready["t"] == "READY"
+    await _guild_creates(ws, len(ready["d"]["guilds"]))
     return ws, ready["d"]["session_id"]
 
 
@@ -97,7 +109,8 @@ def test_an_outage_ends_sessions_and_holds_identify_until_restored() -> None:
 
         ws, first = await _identified(session, emulator)
         down = await sandbox(session, emulator, "POST", "/gateway", json={"action": "outage"})
-        assert down.body == {"action": "outage", "down": True, "sessions": 0, "connected": 0, "waiting": 0}
+        assert down.body == {"action": "outage", "down": True, "sessions": 0, "connected": 0, "waiting": 0,
+                             "shard_count": 1, "connected_shards": []}
         assert await _close_code(ws) == 4000
         resumed = await _open(session, emulator)  # the client tries to RESUME: the session is gone
         await resumed.send_json({"op": 6, "d": {"token": TOKEN, "session_id": first, "seq": 2}})
@@ -109,10 +122,11 @@ def test_an_outage_ends_sessions_and_holds_identify_until_restored() -> None:
         await wait_for(lambda: emulator.gateway_state()["waiting"] == 1)
         await post("said while the gateway was down")
         up = await sandbox(session, emulator, "POST", "/gateway", json={"action": "restore"})
-        assert up.body == {"action": "restore", "down": False, "sessions": 1, "connected": 1, "waiting": 0}
+        assert up.body == {"action": "restore", "down": False, "sessions": 1, "connected": 1, "waiting": 0,
+                           "shard_count": 1, "connected_shards": [0]}
         ready = await _frame(fresh)
         assert ready["t"] == "READY" and ready["d"]["session_id"] != first and ready["s"] == 1
-        assert (await _frame(fresh))["t"] == "GUILD_CREATE"
+        assert await _guild_creates(fresh, 2) == ["Sandbox", "Annex"]
         after = await post("said after")
         created = await _frame(fresh)  # the message said while down is never replayed
         assert (created["t"], created["d"]["id"]) == ("MESSAGE_CREATE", str(after))

@@ -178,7 +178,7 @@
     const list = $("channel-list");
     const items = [];
     for (const guild of state.world.guilds) {
-      items.push(el("div", { class: "cat", text: "Text channels" }));
+      items.push(el("div", { class: "cat", text: guild.name }));  // one heading per guild
       const top = guild.channels.filter((c) => !c.parent_id);
       for (const c of top) {
         items.push(channelButton(state.channels.get(c.id)));
