@@ -33,7 +33,7 @@ from actors.messages import RouteFact
 from actors.tree import default_tree
 from ai.tls import shared_context
 from config import Settings
-from store import SqliteStore
+from store import open_store
 from store.sealed_keys import ensure_key_file
 from supervision.log import SupervisorLog
 from supervision.procs import descendants, pid_alive
@@ -143,7 +143,7 @@ class Bridge:
         no single bad row may stop the bot from starting. Returns how many facts were applied."""
         s = self.settings
         slog = SupervisorLog(s.supervisor_log_path, max_bytes=s.log_max_bytes, keep=s.log_keep)
-        store = SqliteStore(s.store_path)
+        store = open_store(s)
 
         def bad(detail: str) -> None:
             slog.emit("error", "quarantined", "routes", "edge", detail)

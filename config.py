@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 class ConfigError(ValueError):
@@ -27,6 +28,7 @@ class Settings:
     """Validated settings; passed to actors inside their start messages, so it must stay picklable."""
 
     data_dir: Path = Path("./data")
+    database_url: str = field(default="", repr=False)
     log_max_bytes: int = 10_000_000
     log_keep: int = 5
     secret_key: str = field(default="", repr=False)
@@ -113,6 +115,8 @@ def _webhook_name(v: str) -> bool:
 
 _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "data_dir": ("TZUROT_DATA_DIR", Path, None, "where the store, logs and keys live"),
+    "database_url": ("TZUROT_DATABASE_URL", str, None,
+                     "postgresql://user:password@host:5432/db: PostgreSQL (secret; empty: SQLite in the data dir)"),
     "log_max_bytes": ("TZUROT_LOG_MAX_BYTES", int, lambda v: v >= 65_536, "a log file is rotated at this size"),
     "log_keep": ("TZUROT_LOG_KEEP", int, _positive, "rotated files kept per log (name.1 the newest)"),
     "secret_key": ("TZUROT_SECRET_KEY", str, None, "Fernet key sealing users' AI keys (secret; empty: the key file)"),
@@ -233,7 +237,43 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError("TZUROT_SECRET_KEY: not a Fernet key (32 bytes as 44 url-safe base64 characters, "
                           "what cryptography's Fernet.generate_key() makes)")
     _check_http(settings)
+    _check_database_url(settings.database_url)
     return settings
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ***: the only form in which a database URL is ever shown."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<an unparseable URL>"
+    netloc, query = parts.netloc, parts.query
+    if password is not None:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostinfo}"
+    if "password" in query.lower():  # libpq also takes ?password=...
+        query = "&".join("password=***" if p.lower().startswith("password") else p for p in query.split("&"))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _check_database_url(url: str) -> None:
+    """Empty (SQLite), or a postgresql:// URL naming a database; the password is never shown."""
+    if not url:
+        return
+    problem = ""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme not in ("postgresql", "postgres"):
+            problem = "only postgresql:// URLs are supported (leave it empty for SQLite)"
+        elif not parts.path.strip("/"):
+            problem = "it names no database (postgresql://user@host:5432/DATABASE)"
+    if problem:
+        raise ConfigError(f"TZUROT_DATABASE_URL: {redact_url(url)} is not usable: {problem}")
 
 
 def is_loopback(host: str) -> bool:

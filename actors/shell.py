@@ -35,7 +35,7 @@ from actors.effects import (
 )
 from actors.perform import perform_effects
 from observability.events import EventLog
-from store import SqliteStore, StaleWrite
+from store import StaleWrite, open_store
 from store.idle import release_idle
 from store.sqlite import encode
 from supervision.child import SupervisedChild
@@ -61,7 +61,7 @@ class StatefulActor(SupervisedChild):
 
     # ---- collaborators (a test double overrides these) ----------------------------------------
     def open_store(self, start: ChildStart) -> Any:
-        return SqliteStore(start.settings.store_path)
+        return open_store(start.settings)
 
     def make_services(self, start: ChildStart) -> dict[str, Any]:
         return {}

@@ -23,7 +23,7 @@ from actors.state.commands import Command, CommandError, parse_command
 from actors.state.proxies import incoming_from, incoming_to
 from config import Settings
 from observability.events import EventLog
-from store import SqliteStore
+from store import SqlStore, open_store
 
 log = logging.getLogger("tzurot.edge")
 
@@ -35,18 +35,18 @@ CATCH_UP_LIMIT = 100  # messages read back per channel
 
 
 class WorkLog:
-    """The work table, seen from the edge's threads (one SQLite connection per thread)."""
+    """The work table, seen from the edge's threads (one store connection per thread)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.path = settings.store_path
+        self.settings = settings
         self.prefix = settings.command_prefix
         self._local = threading.local()
 
     @property
-    def store(self) -> SqliteStore:
+    def store(self) -> SqlStore:
         store = getattr(self._local, "store", None)
         if store is None:
-            store = self._local.store = SqliteStore(self.path)
+            store = self._local.store = open_store(self.settings)
         return store
 
     def record(self, incoming: Incoming) -> bool:

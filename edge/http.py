@@ -14,10 +14,8 @@ import hmac
 import logging
 import os
 import signal
-import sqlite3
 import time
 from concurrent.futures import Executor
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -28,6 +26,7 @@ from actors.messages import GetUserSettings
 from config import Settings
 from discord_rest.invalid import FILE_NAME, read_invalid
 from observability.metrics import Metrics
+from store import check_writable
 from store.cells import open_cell
 
 log = logging.getLogger("tzurot.http")
@@ -193,13 +192,7 @@ class HttpServer:
 
 
 def store_writable(settings: Settings, timeout: float = 2.0) -> None:
-    """The store's write lock can be had within `timeout` (one busy wait, nothing created or migrated)."""
+    """The store can take a write within `timeout` (nothing created or migrated); raises when it cannot."""
     if timeout <= 0:
         raise TimeoutError("no time left to check the store")
-    uri = Path(settings.store_path).resolve().as_uri() + "?mode=rw"
-    conn = sqlite3.connect(uri, uri=True, timeout=min(2.0, timeout), isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-    finally:
-        conn.close()
+    check_writable(settings, min(2.0, timeout))

@@ -1,11 +1,13 @@
-"""Numbered schema migrations, applied in order, each exactly once, at connection open.
+"""Numbered schema migrations per backend, applied in order, each exactly once, at connection open.
 
-Append new steps to MIGRATIONS; never edit or reorder a step that has shipped.
+Append new steps to MIGRATIONS (SQLite) and PG_MIGRATIONS (PostgreSQL); never edit or reorder a step that has
+shipped. The two lists are numbered separately: PostgreSQL arrived after SQLite's fifth step.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -109,3 +111,75 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute("ROLLBACK")
             raise
     return max(n for n, _ in MIGRATIONS)
+
+
+# ---- PostgreSQL: its own numbered steps (a new database starts at today's schema) -----------------
+PG_MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE actor_state (
+            kind TEXT COLLATE "C" NOT NULL,
+            key TEXT COLLATE "C" NOT NULL,
+            schema INTEGER NOT NULL,
+            version BIGINT NOT NULL,
+            data BYTEA NOT NULL,
+            updated DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+        CREATE TABLE quarantine (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            kind TEXT COLLATE "C" NOT NULL,
+            key TEXT COLLATE "C" NOT NULL,
+            version BIGINT NOT NULL,
+            schema INTEGER NOT NULL,
+            data BYTEA NOT NULL,
+            reason TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL
+        );
+        CREATE TABLE routes (
+            kind TEXT COLLATE "C" NOT NULL,
+            key TEXT COLLATE "C" NOT NULL,
+            value TEXT NOT NULL,
+            key_type TEXT NOT NULL DEFAULT 'str',
+            PRIMARY KEY (kind, key)
+        );
+        CREATE TABLE work (
+            message_id BIGINT PRIMARY KEY,
+            channel_id BIGINT NOT NULL,
+            user_id BIGINT NOT NULL,
+            incoming BYTEA NOT NULL,
+            state TEXT NOT NULL,
+            reply_id BIGINT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL,
+            due DOUBLE PRECISION NOT NULL DEFAULT 0,
+            acked DOUBLE PRECISION
+        );
+        CREATE INDEX work_open ON work (state, created);
+        CREATE INDEX work_channel ON work (channel_id, message_id);
+        CREATE INDEX work_due ON work (state, due);
+        CREATE INDEX work_user ON work (user_id, state);
+        """,
+    ),
+]
+
+# pg_advisory_xact_lock key ("tzurot" in ASCII): processes starting at once migrate one at a time.
+PG_LOCK = 0x747A75726F74
+
+
+def migrate_postgres(conn: Any) -> int:
+    """Bring a PostgreSQL database (an autocommit psycopg connection) up to its newest migration, all steps in
+    one transaction under an advisory lock: a second process starting at the same time waits, then finds them
+    applied. Returns the newest number."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, applied DOUBLE PRECISION)")
+        done = {n for (n,) in conn.execute("SELECT id FROM schema_migrations")}
+        for number, sql in PG_MIGRATIONS:
+            if number not in done:
+                conn.execute(sql)
+                conn.execute("INSERT INTO schema_migrations(id, applied) VALUES (%s, extract(epoch from now()))",
+                             (number,))
+    return max(n for n, _ in PG_MIGRATIONS)

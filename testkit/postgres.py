@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
+from config import redact_url
+
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PREFIX = "tzurot_t_"
 HOW_TO_RUN = (
@@ -44,7 +46,7 @@ def unavailable_reason(url: str | None = None, timeout_s: float = 3.0) -> str | 
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"PostgreSQL at {_shown(url or server_url())} is unreachable ({first}); {HOW_TO_RUN}"
+        return f"PostgreSQL at {redact_url(url or server_url())} is unreachable ({first}); {HOW_TO_RUN}"
     return None
 
 
@@ -86,12 +88,3 @@ def fresh_database(url: str | None = None) -> Iterator[str]:
         yield db_url
     finally:
         drop_database(db_url, url)
-
-
-def _shown(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from store import SqlStore, open_target
 from testkit import postgres
 from tests.harness import ActorHarness
 
@@ -44,3 +46,25 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     """The URL of a new empty database, dropped after the test (its leftover connections ended first)."""
     with postgres.fresh_database(postgres_server) as url:
         yield url
+
+
+STORES = ["sqlite", "postgresql"]
+
+
+def store_target_for(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str | Path:
+    """Where a store of `backend` lives for this test: a SQLite file, or a fresh PostgreSQL database."""
+    return request.getfixturevalue("postgres_url") if backend == "postgresql" else tmp_path / "state.sqlite3"
+
+
+@pytest.fixture(params=STORES)
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """The contract tests' parameter: each runs once on SQLite and once on PostgreSQL (`store.open_target`)."""
+    return store_target_for(request, request.param, tmp_path)
+
+
+@pytest.fixture
+def sql_store(store_target: str | Path) -> Iterator[SqlStore]:
+    """One handle on a fresh store of each backend."""
+    store = open_target(store_target)
+    yield store
+    store.close()

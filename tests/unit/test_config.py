@@ -189,3 +189,27 @@ def test_the_readme_documents_every_variable() -> None:
     readme = README.read_text()
     missing = [variable for variable, _, _ in config.describe() if f"`{variable}`" not in readme]
     assert missing == []
+
+
+# ---- the database URL: PostgreSQL when set; its password never shown -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("mysql://bot:hunter2@db/tzurot", "only postgresql:// URLs"),
+        ("postgresql://bot:hunter2@db", "names no database"),
+        ("postgresql://bot:hunter2@db:port/tzurot", "not usable"),
+    ],
+)
+def test_a_bad_database_url_is_refused_without_showing_its_password(url: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match="^TZUROT_DATABASE_URL: ") as caught:
+        config.load({"TZUROT_DATABASE_URL": url})
+    assert problem in str(caught.value) and "hunter2" not in str(caught.value) and "bot:***@db" in str(caught.value)
+
+
+def test_a_database_url_is_accepted_and_never_in_the_settings_repr() -> None:
+    settings = config.load({"TZUROT_DATABASE_URL": "postgresql://bot:hunter2@db:5432/tzurot?password=x2"})
+    assert settings.database_url.startswith("postgresql://bot:hunter2@")
+    assert "hunter2" not in repr(settings)
+    assert config.redact_url(settings.database_url) == "postgresql://bot:***@db:5432/tzurot?password=***"

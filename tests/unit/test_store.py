@@ -12,34 +12,30 @@ from typing import Any
 import msgpack
 import pytest
 
-from store import MemoryStore, Record, SqliteStore, StaleWrite
+from store import MemoryStore, Record, SqliteStore, SqlStore, StaleWrite, open_target
 from store.migrations import MIGRATIONS, migrate
 from store.sqlite import encode
+from tests.conftest import STORES, store_target_for
 
 Opener = Callable[[], Any]  # returns a handle on one shared store, as a separate copy of an actor would
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=[*STORES, "memory"])
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    """Each call is one more 'process' on the same data: a new SqliteStore on the file, or the one MemoryStore."""
+    """Each call is one more 'process' on the same data: a new handle on the SQLite file or the PostgreSQL
+    database, or the one MemoryStore."""
     opened: list[Any] = []
     shared = MemoryStore()
+    target = None if request.param == "memory" else store_target_for(request, request.param, tmp_path)
 
     def opener() -> Any:
-        store = SqliteStore(tmp_path / "state.sqlite3") if request.param == "sqlite" else shared
+        store = shared if target is None else open_target(target)
         opened.append(store)
         return store
 
     yield opener
     for store in opened:
         store.close()
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "state.sqlite3")
-    yield store
-    store.close()
 
 
 STATE: dict[str, Any] = {
@@ -53,7 +49,7 @@ STATE: dict[str, Any] = {
 }
 
 
-# ---- both stores ---------------------------------------------------------------------------------
+# ---- every store ---------------------------------------------------------------------------------
 
 
 def test_a_missing_row_loads_as_no_state_at_version_0(open_store: Opener) -> None:
@@ -116,7 +112,7 @@ def test_a_save_naming_a_version_ahead_of_the_row_is_stale(open_store: Opener) -
     assert store.load("user", "42") == Record({"n": 1}, 1, 1)
 
 
-# ---- SQLite only: corrupt rows -------------------------------------------------------------------
+# ---- corrupt rows (SQLite and PostgreSQL) ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -129,39 +125,39 @@ def test_a_save_naming_a_version_ahead_of_the_row_is_stale(open_store: Opener) -
         pytest.param(b"", id="empty"),
     ],
 )
-def test_a_corrupt_row_is_quarantined_and_the_actor_starts_clean(sqlite_store: SqliteStore, blob: bytes) -> None:
-    sqlite_store.save("user", "ok", {"fine": True}, 0, 1)
-    sqlite_store.put_raw("user", "42", blob)
+def test_a_corrupt_row_is_quarantined_and_the_actor_starts_clean(sql_store: SqlStore, blob: bytes) -> None:
+    sql_store.save("user", "ok", {"fine": True}, 0, 1)
+    sql_store.put_raw("user", "42", blob)
 
-    record = sqlite_store.load("user", "42")
+    record = sql_store.load("user", "42")
     assert record.state is None and record.version == 0
     assert record.quarantined  # a reason an operator can read in the supervisor log
-    assert sqlite_store.quarantined() == [("user", "42", record.quarantined)]
-    assert sqlite_store.quarantined("user") == [("user", "42", record.quarantined)]
-    assert sqlite_store.quarantined("channel") == []
-    assert "42" not in sqlite_store.keys("user")
+    assert sql_store.quarantined() == [("user", "42", record.quarantined)]
+    assert sql_store.quarantined("user") == [("user", "42", record.quarantined)]
+    assert sql_store.quarantined("channel") == []
+    assert "42" not in sql_store.keys("user")
 
     # loading again finds no row (it is not quarantined twice), and a fresh start can be saved
-    assert sqlite_store.load("user", "42") == Record(None, 0)
-    assert len(sqlite_store.quarantined()) == 1
-    assert sqlite_store.save("user", "42", {"fresh": True}, expected_version=0, schema=1) == 1
-    assert sqlite_store.load("user", "42") == Record({"fresh": True}, 1, 1)
-    assert sqlite_store.load("user", "ok").state == {"fine": True}  # neighbours untouched
+    assert sql_store.load("user", "42") == Record(None, 0)
+    assert len(sql_store.quarantined()) == 1
+    assert sql_store.save("user", "42", {"fresh": True}, expected_version=0, schema=1) == 1
+    assert sql_store.load("user", "42") == Record({"fresh": True}, 1, 1)
+    assert sql_store.load("user", "ok").state == {"fine": True}  # neighbours untouched
 
 
-def test_the_quarantine_keeps_the_bad_bytes_for_inspection(sqlite_store: SqliteStore) -> None:
-    sqlite_store.put_raw("channel", "9", b"\xc1garbage", schema=3)
-    reason = sqlite_store.load("channel", "9").quarantined
-    row = sqlite_store.conn.execute("SELECT kind, key, schema, data, reason FROM quarantine").fetchone()
+def test_the_quarantine_keeps_the_bad_bytes_for_inspection(sql_store: SqlStore) -> None:
+    sql_store.put_raw("channel", "9", b"\xc1garbage", schema=3)
+    reason = sql_store.load("channel", "9").quarantined
+    row = sql_store.execute("SELECT kind, key, schema, data, reason FROM quarantine").fetchone()
     assert row == ("channel", "9", 3, b"\xc1garbage", reason)
 
 
-def test_a_non_map_row_names_what_it_found(sqlite_store: SqliteStore) -> None:
-    sqlite_store.put_raw("user", "42", msgpack.packb([1, 2]))
-    assert sqlite_store.load("user", "42").quarantined == "ValueError: expected a map, found list"
+def test_a_non_map_row_names_what_it_found(sql_store: SqlStore) -> None:
+    sql_store.put_raw("user", "42", msgpack.packb([1, 2]))
+    assert sql_store.load("user", "42").quarantined == "ValueError: expected a map, found list"
 
 
-# ---- SQLite only: migrations, files, processes ---------------------------------------------------
+# ---- SQLite only: migrations, files -------------------------------------------------------------
 
 
 def test_migrations_are_applied_once_however_often_the_file_is_opened(tmp_path: Path) -> None:
@@ -197,35 +193,38 @@ def test_the_store_creates_its_directory_and_uses_wal(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_forked_child_opens_its_own_connection_and_its_write_is_seen(sqlite_store: SqliteStore) -> None:
-    sqlite_store.save("user", "parent", {"by": "parent"}, 0, 1)  # the parent's connection is open before fork
-    parent_conn = sqlite_store.conn
+# ---- processes sharing one store (SQLite and PostgreSQL) -------------------------------------------
+
+
+def test_a_forked_child_opens_its_own_connection_and_its_write_is_seen(sql_store: SqlStore) -> None:
+    sql_store.save("user", "parent", {"by": "parent"}, 0, 1)  # the parent's connection is open before fork
+    parent_conn = sql_store.conn
     pid = os.fork()
     if pid == 0:  # the child: never return into pytest
         code = 1
         try:
-            assert sqlite_store.conn is not parent_conn
-            sqlite_store.save("user", "child", {"by": "child", "pid": os.getpid()}, 0, 1)
+            assert sql_store.conn is not parent_conn
+            sql_store.save("user", "child", {"by": "child", "pid": os.getpid()}, 0, 1)
             code = 0
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert sqlite_store.conn is parent_conn  # the parent keeps its own connection
-    assert sqlite_store.load("user", "child") == Record({"by": "child", "pid": pid}, 1, 1)
-    assert sqlite_store.save("user", "parent", {"by": "parent", "again": True}, 1, 1) == 2
+    assert sql_store.conn is parent_conn  # the parent keeps its own connection
+    assert sql_store.load("user", "child") == Record({"by": "child", "pid": pid}, 1, 1)
+    assert sql_store.save("user", "parent", {"by": "parent", "again": True}, 1, 1) == 2
 
 
-def test_processes_racing_on_one_row_lose_no_update(sqlite_store: SqliteStore) -> None:
+def test_processes_racing_on_one_row_lose_no_update(sql_store: SqlStore) -> None:
     """Read, change, save with the version read; on StaleWrite read again. No increment may vanish."""
-    sqlite_store.save("counter", "n", {"n": 0}, 0, 1)
+    sql_store.save("counter", "n", {"n": 0}, 0, 1)
 
     def increment(times: int) -> None:
         done = 0
         while done < times:
-            record = sqlite_store.load("counter", "n")
+            record = sql_store.load("counter", "n")
             try:
-                sqlite_store.save("counter", "n", {"n": record.state["n"] + 1}, record.version, 1)
+                sql_store.save("counter", "n", {"n": record.state["n"] + 1}, record.version, 1)
                 done += 1
             except StaleWrite:
                 continue
@@ -243,26 +242,51 @@ def test_processes_racing_on_one_row_lose_no_update(sqlite_store: SqliteStore) -
         children.append(pid)
     increment(200)
     assert [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children] == [0, 0, 0]
-    assert sqlite_store.load("counter", "n") == Record({"n": 800}, 801, 1)
-    assert sqlite_store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert sql_store.load("counter", "n") == Record({"n": 800}, 801, 1)
+    if sql_store.backend == "sqlite":
+        assert sql_store.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-def test_keys_lists_one_kind_sorted(sqlite_store: SqliteStore) -> None:
-    assert sqlite_store.keys("user") == []
+def test_keys_lists_one_kind_sorted(sql_store: SqlStore) -> None:
+    assert sql_store.keys("user") == []
     for key in ["30", "1", "200"]:
-        sqlite_store.save("user", key, {}, 0, 1)
-    sqlite_store.save("channel", "5", {}, 0, 1)
-    keys = sqlite_store.keys("user")
+        sql_store.save("user", key, {}, 0, 1)
+    sql_store.save("channel", "5", {}, 0, 1)
+    keys = sql_store.keys("user")
     assert sorted(keys) == keys and set(keys) == {"1", "30", "200"}
-    assert sqlite_store.keys("channel") == ["5"]
+    assert sql_store.keys("channel") == ["5"]
 
 
-def test_delete_removes_the_row(sqlite_store: SqliteStore) -> None:
-    sqlite_store.save("user", "1", {"x": 1}, 0, 1)
-    sqlite_store.delete("user", "1")
-    assert sqlite_store.load("user", "1") == Record(None, 0)
-    assert sqlite_store.keys("user") == []
-    assert sqlite_store.save("user", "1", {"x": 2}, 0, 1) == 1
+def test_delete_removes_the_row(sql_store: SqlStore) -> None:
+    sql_store.save("user", "1", {"x": 1}, 0, 1)
+    sql_store.delete("user", "1")
+    assert sql_store.load("user", "1") == Record(None, 0)
+    assert sql_store.keys("user") == []
+    assert sql_store.save("user", "1", {"x": 2}, 0, 1) == 1
+
+
+def test_a_delete_naming_an_old_version_is_stale_and_removes_nothing(sql_store: SqlStore) -> None:
+    sql_store.save("user", "1", {"x": 1}, 0, 1)
+    sql_store.save("user", "1", {"x": 2}, 1, 1)
+    with pytest.raises(StaleWrite, match="user/1"):
+        sql_store.delete("user", "1", expected_version=1)
+    sql_store.delete("user", "1", expected_version=2)
+    assert sql_store.load("user", "1") == Record(None, 0)
+
+
+def test_a_row_its_actor_could_not_restore_is_moved_aside_only_at_the_version_read(sql_store: SqlStore) -> None:
+    sql_store.save("personality", "bob", {"name": 1}, 0, 1)
+    sql_store.quarantine("personality", "bob", 7, "not this version")  # someone saved since: left alone
+    assert sql_store.load("personality", "bob").version == 1
+    sql_store.quarantine("personality", "bob", 1, "ValueError: name is not text")
+    assert sql_store.load("personality", "bob") == Record(None, 0)
+    assert sql_store.quarantined() == [("personality", "bob", "ValueError: name is not text")]
+
+
+def test_keys_sort_by_their_bytes_on_every_backend(sql_store: SqlStore) -> None:
+    for key in ["b", "B", "a", "_", "é", "10", "9"]:
+        sql_store.save("user", key, {}, 0, 1)
+    assert sql_store.keys("user") == sorted(["b", "B", "a", "_", "é", "10", "9"])
 
 
 # ---- routing facts: keys keep their type; one bad row never stops a start ------------------------
@@ -297,15 +321,32 @@ def test_routes_saved_before_keys_had_a_type_are_read_by_their_kind(tmp_path: Pa
     store.close()
 
 
-def test_an_unreadable_route_row_is_quarantined_and_the_rest_are_read(sqlite_store: SqliteStore) -> None:
-    sqlite_store.put_route("alias", "good", "lilith")
-    sqlite_store.conn.execute("INSERT INTO routes(kind, key, value, key_type) VALUES ('alias', 'bad', '{', 'str')")
-    sqlite_store.conn.execute("INSERT INTO routes(kind, key, value, key_type) VALUES ('webhook', '²', 'true', 'int')")
+def test_conversations_that_ended_are_expired_and_the_rest_kept(sql_store: SqlStore) -> None:
+    sql_store.put_route("conversation", 1, 1000.5)
+    sql_store.put_route("conversation", 2, 2000.25)
+    sql_store.put_route("conversation", 3, 1e3)
+    sql_store.put_route("alias", "bob", "lilith")  # another kind: never expired by time
+    assert sql_store.expire_routes("conversation", 1500.0) == 2
+    assert sorted(sql_store.routes()) == [("alias", "bob", "lilith"), ("conversation", 2, 2000.25)]
+
+
+def test_a_route_set_again_is_replaced_and_false_removes_it(sql_store: SqlStore) -> None:
+    sql_store.put_route("activated", 5, "bob")
+    sql_store.put_route("activated", 5, "alice")
+    assert sql_store.routes() == [("activated", 5, "alice")]
+    sql_store.put_route("activated", 5, False)
+    assert sql_store.routes() == []
+
+
+def test_an_unreadable_route_row_is_quarantined_and_the_rest_are_read(sql_store: SqlStore) -> None:
+    sql_store.put_route("alias", "good", "lilith")
+    sql_store.execute("INSERT INTO routes(kind, key, value, key_type) VALUES ('alias', 'bad', '{', 'str')")
+    sql_store.execute("INSERT INTO routes(kind, key, value, key_type) VALUES ('webhook', '²', 'true', 'int')")
     problems: list[str] = []
-    assert sqlite_store.routes(problems.append) == [("alias", "good", "lilith")]
+    assert sql_store.routes(problems.append) == [("alias", "good", "lilith")]
     assert len(problems) == 2 and all("quarantined" in p for p in problems)
-    assert {(k, key) for k, key, _ in sqlite_store.quarantined()} == {("route:alias", "bad"), ("route:webhook", "²")}
-    assert sqlite_store.routes() == [("alias", "good", "lilith")]  # moved aside: not reported again
+    assert {(k, key) for k, key, _ in sql_store.quarantined()} == {("route:alias", "bad"), ("route:webhook", "²")}
+    assert sql_store.routes() == [("alias", "good", "lilith")]  # moved aside: not reported again
 
 
 # ---- the durable work table: handed on again when due, never because an answer is slow ---------------
@@ -315,38 +356,51 @@ def open_message(store: SqliteStore, mid: int, at: float, user: int = 7) -> None
     store.work_open(mid, 1, user, {"message_id": mid}, due_in_s=20.0, now=at)
 
 
-def test_work_nobody_acknowledged_falls_due_and_counts_a_hand_off(sqlite_store: SqliteStore) -> None:
-    open_message(sqlite_store, 1, at=1000.0)
-    assert sqlite_store.work_due(20.0, now=1010.0) == []
-    [row] = sqlite_store.work_due(20.0, now=1021.0)
+def test_work_nobody_acknowledged_falls_due_and_counts_a_hand_off(sql_store: SqlStore) -> None:
+    open_message(sql_store, 1, at=1000.0)
+    assert sql_store.work_due(20.0, now=1010.0) == []
+    [row] = sql_store.work_due(20.0, now=1021.0)
     assert (row["message_id"], row["attempts"]) == (1, 0)
-    assert sqlite_store.work_due(20.0, now=1030.0) == []  # not again before another 20 s
-    [row] = sqlite_store.work_due(20.0, now=1042.0)
+    assert sql_store.work_due(20.0, now=1030.0) == []  # not again before another 20 s
+    [row] = sql_store.work_due(20.0, now=1042.0)
     assert row["attempts"] == 1
 
 
-def test_work_an_actor_holds_is_not_handed_on_while_its_answer_is_slow(sqlite_store: SqliteStore) -> None:
-    open_message(sqlite_store, 1, at=1000.0)
-    sqlite_store.work_ack(1, patience_s=300.0, now=1001.0)  # queued by the user's actor
+def test_work_an_actor_holds_is_not_handed_on_while_its_answer_is_slow(sql_store: SqlStore) -> None:
+    open_message(sql_store, 1, at=1000.0)
+    sql_store.work_ack(1, patience_s=300.0, now=1001.0)  # queued by the user's actor
     for t in (1030.0, 1100.0, 1290.0):  # slot wait plus a slow model: minutes, not a loss
-        assert sqlite_store.work_due(20.0, now=t) == []
-    [row] = sqlite_store.work_due(20.0, now=1302.0)  # after the patience: asked again, not given up
+        assert sql_store.work_due(20.0, now=t) == []
+    [row] = sql_store.work_due(20.0, now=1302.0)  # after the patience: asked again, not given up
     assert row["attempts"] == 0 and row["acked"] == 1001.0
 
 
-def test_an_acknowledgement_resets_the_count_of_lost_hand_offs(sqlite_store: SqliteStore) -> None:
-    open_message(sqlite_store, 1, at=1000.0)
+def test_an_acknowledgement_resets_the_count_of_lost_hand_offs(sql_store: SqlStore) -> None:
+    open_message(sql_store, 1, at=1000.0)
     for t in (1021.0, 1042.0, 1063.0):
-        sqlite_store.work_due(20.0, now=t)
-    sqlite_store.work_ack(1, patience_s=300.0, now=1064.0)
-    [row] = sqlite_store.work_due(20.0, now=1365.0)
+        sql_store.work_due(20.0, now=t)
+    sql_store.work_ack(1, patience_s=300.0, now=1064.0)
+    [row] = sql_store.work_due(20.0, now=1365.0)
     assert row["attempts"] == 0
 
 
-def test_closed_work_is_never_due_and_a_user_finds_their_open_messages_oldest_first(sqlite_store) -> None:
+def test_a_message_is_recorded_once_and_the_channel_knows_its_newest(sql_store: SqlStore) -> None:
+    assert sql_store.work_open(1_200_000_000_000_000_001, 5, 7, {"a": 1}, now=1000.0)
+    assert not sql_store.work_open(1_200_000_000_000_000_001, 5, 7, {"a": 2}, now=1001.0)  # a redelivery
+    sql_store.work_open(1_200_000_000_000_000_002, 5, 7, {"a": 3}, now=1002.0)
+    assert sql_store.work_known(1_200_000_000_000_000_001) and not sql_store.work_known(3)
+    assert sql_store.work_last_seen(5) == 1_200_000_000_000_000_002
+    assert sql_store.work_last_seen(5, before=1001.5) == 1_200_000_000_000_000_001
+    assert sql_store.work_last_seen(6) is None
+    sql_store.work_give_up(1_200_000_000_000_000_002)
+    assert [r["incoming"] for r in sql_store.work_due(20.0, now=2000.0)] == [{"a": 1}]
+    assert sql_store.work_prune(older_than_s=0) == 2
+
+
+def test_closed_work_is_never_due_and_a_user_finds_their_open_messages_oldest_first(sql_store) -> None:
     for mid in (3, 1, 2):
-        open_message(sqlite_store, mid, at=time.time())
-    open_message(sqlite_store, 9, at=time.time(), user=8)
-    sqlite_store.work_done(2, 555)
-    assert [r["message_id"] for r in sqlite_store.work_open_for_user(7)] == [1, 3]
-    assert [r["message_id"] for r in sqlite_store.work_due(20.0, now=time.time() + 60)] == [1, 3, 9]
+        open_message(sql_store, mid, at=time.time())
+    open_message(sql_store, 9, at=time.time(), user=8)
+    sql_store.work_done(2, 555)
+    assert [r["message_id"] for r in sql_store.work_open_for_user(7)] == [1, 3]
+    assert [r["message_id"] for r in sql_store.work_due(20.0, now=time.time() + 60)] == [1, 3, 9]

@@ -1,0 +1,102 @@
+"""The PostgreSQL store (`TZUROT_DATABASE_URL=postgresql://...`): the same rows and rules as SQLite's
+(store/base.py), for a bot whose processes share one database, on one host or several.
+
+Each process opens its own connection (autocommit; psycopg 3) the first time it touches the store, and again
+after a fork. Compare-and-set is `UPDATE ... WHERE version = %s`: under READ COMMITTED a second writer waits for
+the first and then finds the version changed, so exactly one of them wins. Migrations run once per process
+per database, under an advisory lock (store/migrations.py).
+
+PostgreSQL has no `secure_delete`: a row deleted (or quarantined) is overwritten with nothing first, and
+the README says what that cannot do (old row versions live on until VACUUM, and in the WAL and backups).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from config import redact_url as redact
+from store.base import Record, SqlStore, StaleWrite
+from store.migrations import migrate_postgres
+
+__all__ = ["PostgresStore", "Record", "StaleWrite", "redact"]
+
+_MIGRATED: set[tuple[int, str]] = set()  # (pid, url): migrations are checked once per process per database
+_NUMBER = r"'^-{0,1}[0-9]+(\.[0-9]+){0,1}([eE][-+]{0,1}[0-9]+){0,1}$'"
+
+
+@lru_cache(maxsize=256)
+def _placeholders(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+class PostgresStore(SqlStore):
+    backend = "postgresql"
+    _EXPIRE_SQL = (
+        "DELETE FROM routes WHERE kind=? AND"
+        f" (CASE WHEN value ~ {_NUMBER} THEN CAST(value AS DOUBLE PRECISION) END) <= ?"
+    )
+
+    def __init__(self, url: str, connect_timeout_s: float = 10.0) -> None:
+        super().__init__()
+        self.url = url
+        self._timeout = max(1, int(connect_timeout_s))
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redact(self.url)!r})"
+
+    @staticmethod
+    def check_writable(url: str, timeout: float) -> None:
+        """The server answers within `timeout` and takes writes (not a read-only standby)."""
+        import psycopg
+
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout))) as conn:
+                conn.execute("SET statement_timeout = %s", (f"{max(1, int(timeout * 1000))}ms",))
+                if conn.execute("SHOW transaction_read_only").fetchone() != ("off",):
+                    raise ConnectionError(f"PostgreSQL at {redact(url)} is read-only")
+        except psycopg.Error as exc:
+            raise ConnectionError(f"cannot reach PostgreSQL at {redact(url)}: {type(exc).__name__}") from None
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        if self._conn is not None and self._pid != os.getpid():
+            self._inherited = self._conn  # the parent's: never closed here (that would end the parent's session)
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self._timeout,
+                                   application_name=f"tzurot:{os.getpid()}")
+        except psycopg.Error as exc:
+            # psycopg's message names host and port, never the password; the URL is shown redacted.
+            raise ConnectionError(f"cannot connect to PostgreSQL at {redact(self.url)}: "
+                                  f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") \
+                from None
+        key = (os.getpid(), self.url)
+        if key not in _MIGRATED:
+            migrate_postgres(conn)
+            _MIGRATED.add(key)
+        return conn
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is not None and self._pid == os.getpid() and self._conn.closed:
+            self._conn = None  # the server closed it (a restart, an idle timeout): open a new one
+        return super().conn
+
+    def _sql(self, sql: str) -> str:
+        return _placeholders(sql)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self.conn.transaction():
+            yield self.conn
+
+    def _erase(self, delete_sql: str, args: tuple[Any, ...]) -> int:
+        """Overwrite the rows' data before deleting them, the nearest thing PostgreSQL has to secure_delete."""
+        where = delete_sql.split(" WHERE ", 1)[1]
+        with self._transaction():
+            self.execute(f"UPDATE actor_state SET data='' WHERE {where}", args)
+            return self.execute(delete_sql, args).rowcount
