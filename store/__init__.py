@@ -18,12 +18,12 @@ __all__ = [
 ]
 
 
-def open_target(target: str | Path) -> SqlStore:
+def open_target(target: str | Path, settings: Any = None) -> SqlStore:
     """The store at `target`: a postgresql:// URL, or the path of a SQLite file."""
     if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
-        from store.postgres import PostgresStore
+        from store.postgres import PostgresStore  # psycopg is loaded only by processes that use PostgreSQL
 
-        return PostgresStore(target)
+        return PostgresStore(target, settings)
     return SqliteStore(target)
 
 
@@ -39,4 +39,4 @@ def check_writable(settings: Any, timeout: float) -> None:
 
 def open_store(settings: Any) -> SqlStore:
     """The configured store (a handle: it connects when first used, once per process)."""
-    return open_target(settings.database_url or settings.store_path)
+    return open_target(settings.database_url or settings.store_path, settings)

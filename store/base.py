@@ -7,14 +7,13 @@ us from two live copies of one actor (a restart racing an orphan that has not ex
 
 A connection belongs to one process: Thespian forks actors, and a database handle must never cross a fork, so
 it is opened lazily and reopened when the pid changes. The backends (store/sqlite.py, store/postgres.py) say
-only how to connect, how a transaction starts, and how their placeholders look; the SQL here is written with
-`?` and in the dialect both understand (`ON CONFLICT ... DO NOTHING/UPDATE`).
+only how to run one statement, how a transaction starts, and how their placeholders look; the SQL here is
+written with `?` and in the dialect both understand (`ON CONFLICT ... DO NOTHING/UPDATE`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -59,44 +58,23 @@ def decode(blob: bytes) -> dict[str, Any]:
 
 
 class SqlStore:
-    """The store's interface and its SQL; a backend supplies `_connect`, `_transaction` and `_sql`."""
+    """The store's interface and its SQL; a backend supplies `execute`, `_transaction` and `close`."""
 
     backend = "sql"
     # Route values that are times (conversations): which ones have passed. The cast is the backend's.
     _EXPIRE_SQL = "DELETE FROM routes WHERE kind=? AND CAST(value AS REAL) <= ?"
 
-    def __init__(self) -> None:
-        self._conn: Any = None
-        self._pid = 0
-
     # ---- the backend's part --------------------------------------------------------------------
-    def _connect(self) -> Any:
+    def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
+        """Run one statement written with `?` placeholders; a DB-API cursor (rows fetched, rowcount set)."""
         raise NotImplementedError
 
     def _transaction(self) -> AbstractContextManager[Any]:
+        """Statements inside run as one transaction (joining one already open in this store)."""
         raise NotImplementedError
 
-    def _sql(self, sql: str) -> str:
-        """The statement in the backend's placeholder style."""
-        return sql
-
-    def _close(self, conn: Any) -> None:
-        conn.close()
-
-    # ---- connection ------------------------------------------------------------------------------
-    @property
-    def conn(self) -> Any:
-        if self._conn is None or self._pid != os.getpid():
-            self._conn, self._pid = self._connect(), os.getpid()
-        return self._conn
-
-    def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
-        return self.conn.execute(self._sql(sql), args)
-
     def close(self) -> None:
-        if self._conn is not None and self._pid == os.getpid():
-            self._close(self._conn)
-        self._conn = None
+        raise NotImplementedError
 
     # ---- actor state -----------------------------------------------------------------------------
     def load(self, kind: str, key: str) -> Record:

@@ -1,10 +1,11 @@
 """The PostgreSQL store (`TZUROT_DATABASE_URL=postgresql://...`): the same rows and rules as SQLite's
 (store/base.py), for a bot whose processes share one database, on one host or several.
 
-Each process opens its own connection (autocommit; psycopg 3) the first time it touches the store, and again
-after a fork. Compare-and-set is `UPDATE ... WHERE version = %s`: under READ COMMITTED a second writer waits for
-the first and then finds the version changed, so exactly one of them wins. Migrations run once per process
-per database, under an advisory lock (store/migrations.py).
+Every statement borrows this process's one connection to the database (store/pgconn.py: opened when first
+needed, again after a fork, released when idle; the shared cells borrow the same one). Compare-and-set is
+`UPDATE ... WHERE version = %s`: under READ COMMITTED a second writer waits for the first and then finds the
+version changed, so exactly one of them wins. Migrations run once per process per database, under an advisory
+lock (store/migrations.py).
 
 PostgreSQL has no `secure_delete`: a row deleted (or quarantined) is overwritten with nothing first, and
 the README says what that cannot do (old row versions live on until VACUUM, and in the WAL and backups).
@@ -18,9 +19,12 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import psycopg
+
 from config import redact_url as redact
 from store.base import Record, SqlStore, StaleWrite
 from store.migrations import migrate_postgres
+from store.pgconn import ProcessConnection, connections_for
 
 __all__ = ["PostgresStore", "Record", "StaleWrite", "redact"]
 
@@ -40,10 +44,9 @@ class PostgresStore(SqlStore):
         f" (CASE WHEN value ~ {_NUMBER} THEN CAST(value AS DOUBLE PRECISION) END) <= ?"
     )
 
-    def __init__(self, url: str, connect_timeout_s: float = 10.0) -> None:
-        super().__init__()
+    def __init__(self, url: str, settings: Any = None) -> None:
         self.url = url
-        self._timeout = max(1, int(connect_timeout_s))
+        self.connections: ProcessConnection = connections_for(url, settings)
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact(self.url)!r})"
@@ -51,8 +54,6 @@ class PostgresStore(SqlStore):
     @staticmethod
     def check_writable(url: str, timeout: float) -> None:
         """The server answers within `timeout` and takes writes (not a read-only standby)."""
-        import psycopg
-
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout))) as conn:
                 conn.execute("SET statement_timeout = %s", (f"{max(1, int(timeout * 1000))}ms",))
@@ -61,38 +62,39 @@ class PostgresStore(SqlStore):
         except psycopg.Error as exc:
             raise ConnectionError(f"cannot reach PostgreSQL at {redact(url)}: {type(exc).__name__}") from None
 
-    def _connect(self) -> Any:
-        import psycopg
-
-        if self._conn is not None and self._pid != os.getpid():
-            self._inherited = self._conn  # the parent's: never closed here (that would end the parent's session)
+    @contextmanager
+    def _use(self) -> Iterator[psycopg.Connection[Any]]:
+        """This process's connection, migrated once; a failure to connect names the URL without its password."""
         try:
-            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self._timeout,
-                                   application_name=f"tzurot:{os.getpid()}")
-        except psycopg.Error as exc:
+            with self.connections.use() as conn:
+                key = (os.getpid(), self.url)
+                if key not in _MIGRATED:
+                    migrate_postgres(conn)
+                    _MIGRATED.add(key)
+                yield conn
+        except psycopg.OperationalError as exc:
+            if self.connections.is_open:
+                raise
             # psycopg's message names host and port, never the password; the URL is shown redacted.
-            raise ConnectionError(f"cannot connect to PostgreSQL at {redact(self.url)}: "
-                                  f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") \
-                from None
-        key = (os.getpid(), self.url)
-        if key not in _MIGRATED:
-            migrate_postgres(conn)
-            _MIGRATED.add(key)
-        return conn
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConnectionError(f"cannot connect to PostgreSQL at {redact(self.url)}: {text}") from None
 
     @property
-    def conn(self) -> Any:
-        if self._conn is not None and self._pid == os.getpid() and self._conn.closed:
-            self._conn = None  # the server closed it (a restart, an idle timeout): open a new one
-        return super().conn
+    def conn(self) -> psycopg.Connection[Any]:
+        with self._use() as conn:
+            return conn
 
-    def _sql(self, sql: str) -> str:
-        return _placeholders(sql)
+    def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> psycopg.Cursor[Any]:
+        with self._use() as conn:
+            return conn.execute(_placeholders(sql), args)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        with self.conn.transaction():
-            yield self.conn
+    def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._use() as conn, conn.transaction():
+            yield conn
+
+    def close(self) -> None:
+        self.connections.release()
 
     def _erase(self, delete_sql: str, args: tuple[Any, ...]) -> int:
         """Overwrite the rows' data before deleting them, the nearest thing PostgreSQL has to secure_delete."""

@@ -7,10 +7,12 @@ key, a quarantined row, old work) instead of leaving it in free pages.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from store.base import Record, SqlStore, StaleWrite, decode, encode
 from store.migrations import migrate
@@ -22,9 +24,10 @@ class SqliteStore(SqlStore):
     backend = "sqlite"
 
     def __init__(self, path: Path | str, busy_timeout_s: float = 10.0) -> None:
-        super().__init__()
         self.path = Path(path)
         self._busy_ms = int(busy_timeout_s * 1000)
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -39,6 +42,21 @@ class SqliteStore(SqlStore):
             conn.execute("ROLLBACK")
         finally:
             conn.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This process's connection, opened (and migrated) on first use, and again after a fork."""
+        if self._conn is None or self._pid != os.getpid():
+            self._conn, self._pid = self._connect(), os.getpid()
+        return self._conn
+
+    def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, args)
+
+    def close(self) -> None:
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -104,9 +104,13 @@ def leftover(pids: set[int]) -> set[int]:
 
 
 @pytest.fixture
-def make_tree(tmp_path: Path) -> Iterator[Callable[..., Tree]]:
+def make_tree(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Tree]]:
+    """Starts trees; in a module that parametrizes `store_backend`, on that store (one database per test)."""
     trees: list[Tree] = []
     before = descendants(os.getpid())
+    store_env: dict[str, str] = {}
+    if "store_backend" in request.fixturenames and request.getfixturevalue("store_backend") == "postgresql":
+        store_env["TZUROT_DATABASE_URL"] = request.getfixturevalue("postgres_url")
 
     def make(
         env: dict[str, str] | None = None,
@@ -114,7 +118,7 @@ def make_tree(tmp_path: Path) -> Iterator[Callable[..., Tree]]:
         data_dir: Path | None = None,
         on_fact: Callable[[Any], None] | None = None,
     ) -> Tree:
-        tree = Tree(data_dir or tmp_path / "data", env or {}, user_class, on_fact).start()
+        tree = Tree(data_dir or tmp_path / "data", {**store_env, **(env or {})}, user_class, on_fact).start()
         trees.append(tree)
         return tree
 

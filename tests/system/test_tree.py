@@ -18,10 +18,17 @@ from actors.messages import (
 from bridge import ActorFailed, ActorUnavailable
 from supervision.procs import pid_alive
 from testkit.process import wait_for
+from tests.conftest import STORES
 from tests.system.conftest import leftover
 from tests.system.faulty import CRASH_ON_START_KEY, RAISING_ALIAS
 
 FAULTY = "tests.system.faulty.FaultyUserActor"
+
+
+@pytest.fixture(params=STORES, autouse=True)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on SQLite and on PostgreSQL (`make_tree` gives the tree a fresh database)."""
+    return request.param
 
 
 def test_killed_user_actor_is_replaced_with_its_state(make_tree) -> None:
