@@ -126,5 +126,7 @@ def make_tree(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
     for tree in trees:
         tree.stop()
         tree.log()
+    if store_env:  # on PostgreSQL nothing may have fallen back to the data directory's SQLite file
+        assert not any(t.settings.store_path.exists() for t in trees), "an actor wrote SQLite, not PostgreSQL"
     ours = set().union(*(t.pids for t in trees)) | (descendants(os.getpid()) - before) if trees else set()
     reap(ours, 10, what="every actor process to exit")
