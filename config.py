@@ -45,12 +45,15 @@ class Settings:
     liveness_period_s: float = 10.0
     actor_admin_port: int = 19500
     bind_host: str = "127.0.0.1"
+    allow_public_bind: int = 0
     pending_cap: int = 200
     ask_timeout_s: float = 10.0
     discord_token: str = field(default="", repr=False)
     discord_api_base: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg"
     discord_global_rate: float = 40.0
+    shard_count: int = 1
+    shard_ids: str = ""
     bot_name: str = "Tzurot"
     webhook_pool_size: int = 2
     no_webhook_notice_s: float = 3600.0
@@ -76,6 +79,16 @@ class Settings:
     http_ping: int = 0
     command_prefix: str = "!tz "
     bot_owner_id: int = 0
+
+    @property
+    def gateway_shards(self) -> tuple[int, ...]:
+        """The gateway shards this edge runs (TZUROT_SHARD_IDS, already validated; empty: all of them)."""
+        return parse_shard_ids(self.shard_ids, self.shard_count)
+
+    @property
+    def sharded(self) -> bool:
+        """Run discord.py's AutoShardedClient (several shards, or a chosen few) rather than the plain client."""
+        return self.shard_count > 1 or bool(self.shard_ids.strip())
 
     @property
     def store_path(self) -> Path:
@@ -132,13 +145,18 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "park_cooldown_s": ("TZUROT_PARK_COOLDOWN_S", float, _positive, "how long a parked actor stays stopped"),
     "liveness_period_s": ("TZUROT_LIVENESS_PERIOD_S", float, _positive, "period of the liveness check"),
     "actor_admin_port": ("TZUROT_ACTOR_ADMIN_PORT", int, _port, "TCP port of the Thespian admin"),
-    "bind_host": ("TZUROT_BIND_HOST", str, None, "address actor sockets listen on (loopback by default)"),
+    "bind_host": ("TZUROT_BIND_HOST", str, None, "address actor sockets listen on (loopback or private only)"),
+    "allow_public_bind": ("TZUROT_ALLOW_PUBLIC_BIND", int, lambda v: v in (0, 1),
+                          "1: let actor sockets listen on a public address (anyone reaching them can run code)"),
     "pending_cap": ("TZUROT_PENDING_CAP", int, _positive, "messages held for one actor while it (re)starts"),
     "ask_timeout_s": ("TZUROT_ASK_TIMEOUT_S", float, _positive, "how long the edge waits for an actor"),
     "discord_token": ("DISCORD_TOKEN", str, None, "the bot's token (secret; without it the sandbox runs)"),
     "discord_api_base": ("DISCORD_API_BASE", str, _url, "Discord REST base, or a compatible server's"),
     "discord_gateway_url": ("DISCORD_GATEWAY_URL", str, _url, "Discord gateway, or a compatible server's"),
     "discord_global_rate": ("TZUROT_DISCORD_GLOBAL_RATE", float, _positive, "REST requests/s for the whole bot"),
+    "shard_count": ("TZUROT_SHARD_COUNT", int, lambda v: 1 <= v <= MAX_GATEWAY_SHARDS,
+                    "gateway shards of the whole bot (every edge must use the same count)"),
+    "shard_ids": ("TZUROT_SHARD_IDS", str, None, "gateway shards this edge runs, comma-separated (empty: all)"),
     "bot_name": ("TZUROT_BOT_NAME", str, _webhook_name, "name of the bot's webhooks"),
     "webhook_pool_size": ("TZUROT_WEBHOOK_POOL_SIZE", int, _pool, "webhooks per channel (1-15)"),
     "no_webhook_notice_s": ("TZUROT_NO_WEBHOOK_NOTICE_S", float, _positive, "least time between 'no webhooks' notices"),
@@ -238,7 +256,34 @@ def load(environ: dict[str, str] | None = None) -> Settings:
                           "what cryptography's Fernet.generate_key() makes)")
     _check_http(settings)
     _check_database_url(settings.database_url)
+    try:
+        parse_shard_ids(settings.shard_ids, settings.shard_count)
+    except ValueError as exc:
+        raise ConfigError(f"TZUROT_SHARD_IDS: {exc}") from None
+    _check_bind(settings)
     return settings
+
+
+MAX_GATEWAY_SHARDS = 4096
+
+
+def parse_shard_ids(text: str, count: int) -> tuple[int, ...]:
+    """"0,2" -> (0, 2); "" -> every shard of `count`. ValueError (saying what is wrong) for anything else: a
+    non-number, an id not below the count, a duplicate."""
+    if not text.strip():
+        return tuple(range(count))
+    ids: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isascii() or not part.isdigit():
+            raise ValueError(f"{part!r} is not a shard id (comma-separated whole numbers, like 0,1)")
+        shard = int(part)
+        if shard >= count:
+            raise ValueError(f"shard {shard} is not below TZUROT_SHARD_COUNT ({count})")
+        if shard in ids:
+            raise ValueError(f"shard {shard} is listed twice")
+        ids.append(shard)
+    return tuple(ids)
 
 
 def redact_url(url: str) -> str:
@@ -285,6 +330,32 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a name other than localhost may resolve anywhere
+
+
+def is_private(host: str) -> bool:
+    """Loopback, or a private network's address (RFC 1918: 10/8, 172.16/12, 192.168/16; RFC 4193: fc00::/7).
+    "" and 0.0.0.0 (every interface) are not, nor is a name other than localhost (it may resolve anywhere)."""
+    if is_loopback(host):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip().strip("[]"))
+    except ValueError:
+        return False
+    private = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("172.16.0.0/12"),
+               ipaddress.ip_network("192.168.0.0/16"), ipaddress.ip_network("fc00::/7"))
+    return any(address.version == net.version and address in net for net in private)
+
+
+def _check_bind(settings: Settings) -> None:
+    """Thespian unpickles whatever reaches its ports, so anyone who can reach one can run code in the bot: its
+    actor sockets listen only on loopback or a private network unless the operator says otherwise."""
+    if settings.allow_public_bind or is_private(settings.bind_host):
+        return
+    raise ConfigError(
+        f"TZUROT_BIND_HOST: {settings.bind_host!r} is not a loopback or private (RFC 1918/4193) address; the actor "
+        "system unpickles whatever reaches its ports, so anyone who can reach it could run code in the bot. Use "
+        "127.0.0.1 or a private network's address, or set TZUROT_ALLOW_PUBLIC_BIND=1 if a firewall already "
+        "keeps everyone else out")
 
 
 def _check_http(settings: Settings) -> None:

@@ -213,3 +213,68 @@ def test_a_database_url_is_accepted_and_never_in_the_settings_repr() -> None:
     assert settings.database_url.startswith("postgresql://bot:hunter2@")
     assert "hunter2" not in repr(settings)
     assert config.redact_url(settings.database_url) == "postgresql://bot:***@db:5432/tzurot?password=***"
+
+
+# ---- gateway shards ------------------------------------------------------------------------------
+
+
+def test_gateway_shards_default_to_one_plain_client_running_it() -> None:
+    settings = config.load({})
+    assert (settings.shard_count, settings.gateway_shards, settings.sharded) == (1, (0,), False)
+
+
+def test_a_shard_count_alone_runs_every_shard_sharded() -> None:
+    settings = config.load({"TZUROT_SHARD_COUNT": "4"})
+    assert (settings.gateway_shards, settings.sharded) == ((0, 1, 2, 3), True)
+
+
+def test_shard_ids_pick_some_shards_in_the_order_given() -> None:
+    settings = config.load({"TZUROT_SHARD_COUNT": "4", "TZUROT_SHARD_IDS": " 3, 1"})
+    assert (settings.gateway_shards, settings.sharded) == ((3, 1), True)
+    one_of_one = config.load({"TZUROT_SHARD_IDS": "0"})
+    assert (one_of_one.gateway_shards, one_of_one.sharded) == ((0,), True)
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"TZUROT_SHARD_COUNT": "0"}, "TZUROT_SHARD_COUNT"),
+        ({"TZUROT_SHARD_COUNT": "two"}, "TZUROT_SHARD_COUNT"),
+        ({"TZUROT_SHARD_IDS": "1"}, "shard 1 is not below TZUROT_SHARD_COUNT (1)"),
+        ({"TZUROT_SHARD_COUNT": "2", "TZUROT_SHARD_IDS": "0,2"}, "shard 2 is not below"),
+        ({"TZUROT_SHARD_COUNT": "2", "TZUROT_SHARD_IDS": "1,1"}, "shard 1 is listed twice"),
+        ({"TZUROT_SHARD_COUNT": "2", "TZUROT_SHARD_IDS": "0,,1"}, "'' is not a shard id"),
+        ({"TZUROT_SHARD_COUNT": "2", "TZUROT_SHARD_IDS": "-1"}, "'-1' is not a shard id"),
+        ({"TZUROT_SHARD_COUNT": "2", "TZUROT_SHARD_IDS": "one"}, "'one' is not a shard id"),
+    ],
+)
+def test_bad_gateway_shards_are_refused_naming_the_setting(env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError, match="TZUROT_SHARD_") as refused:
+        config.load(env)
+    assert says in str(refused.value)
+
+
+# ---- the public-bind guard -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.1.1", "localhost", "::1", "10.0.0.5", "172.16.9.1",
+                                  "172.31.255.254", "192.168.1.20", "fd12:3456::1", "[fd00::2]"])
+def test_actor_sockets_may_listen_on_loopback_or_a_private_network(host: str) -> None:
+    assert config.load({"TZUROT_BIND_HOST": host}).bind_host == host
+
+
+@pytest.mark.parametrize("host", ["", "0.0.0.0", "::", "8.8.8.8", "172.32.0.1", "100.64.0.1", "169.254.1.1",
+                                  "2001:db8::1", "node-a.example.com"])
+def test_a_public_or_every_interface_bind_is_refused_unless_allowed(host: str) -> None:
+    with pytest.raises(ConfigError, match="TZUROT_BIND_HOST") as refused:
+        config.load({"TZUROT_BIND_HOST": host})
+    assert "TZUROT_ALLOW_PUBLIC_BIND=1" in str(refused.value) and "run code" in str(refused.value)
+    allowed = config.load({"TZUROT_BIND_HOST": host, "TZUROT_ALLOW_PUBLIC_BIND": "1"})
+    assert allowed.bind_host == host and allowed.allow_public_bind == 1
+
+
+def test_the_bind_guard_holds_for_a_toml_file_too(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="TZUROT_BIND_HOST"):
+        config.load(toml(tmp_path, 'bind_host = "0.0.0.0"\n'))
+    with pytest.raises(ConfigError, match="TZUROT_ALLOW_PUBLIC_BIND"):
+        config.load({"TZUROT_ALLOW_PUBLIC_BIND": "yes"})
