@@ -24,9 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="a shorter run (under 60 s)")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    parser.add_argument("--users", type=int, help="capacity only: how many users to ramp up (default 1,000)")
     args = parser.parse_args(argv)
+    if args.users is not None and (args.scenario != "capacity" or args.users < 1):
+        parser.error("--users takes a positive count, and only with capacity")
     module = importlib.import_module(SCENARIOS[args.scenario])
-    emit(args.scenario, module.run(args.quick), args.json)
+    extra = {"users": args.users} if args.users is not None else {}
+    emit(args.scenario, module.run(args.quick, **extra), args.json)
     return 0
 
 

@@ -1,14 +1,16 @@
 """capacity: how many users can be live at once, and what each costs.
 
-Active users ramp up to 1,000 (`--quick`: 200), each activating its own actor process with one addressed
-message. Measured once all are answered: live actors, the bot's total PSS (every process: edge, Thespian's
-admin and logger, supervisors and actors), PSS per live actor over the empty tree, how long an activation
-takes (spawn -> state loaded, from the supervisor log), and the round trip edge -> Root -> shard -> user
-actor -> edge for a live actor (four hops; `hop_p99_ms` is a quarter of its p99).
+Active users ramp up to 1,000 (`--quick`: 200; `--users N`: N), each activating its own actor process with one
+addressed message. Measured once all are answered: live actors, the bot's total PSS (every process: edge,
+Thespian's admin and logger, supervisors and actors), PSS per live actor over the empty tree, one user actor
+process's own PSS and private memory (median over the live ones), what that process has imported, how long
+an activation takes (spawn -> state loaded, from the supervisor log), and the round trip edge -> shard -> user
+actor -> edge for a live actor (`hop_p99_ms` is a quarter of its p99).
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from typing import Any
 
@@ -21,14 +23,32 @@ from testkit.process import pss_mb
 from testkit.stack import Stack
 
 RAMP_PER_S = 10.0  # activations fork from the shards: 2 cores start about this many a second with room to spare
+HEAVY = ("discord", "aiohttp", "prometheus_client")  # the edge's libraries: an actor process needs none of them
 
 
-def run(quick: bool) -> dict[str, Any]:
-    users = 200 if quick else 1000
-    shards = 4 if quick else 8
+def smaps_mb(pid: int) -> dict[str, float]:
+    """One process's PSS and private (unshared) memory, in MB, from /proc/<pid>/smaps_rollup."""
+    out = {"pss": 0.0, "private": 0.0}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                field, _, rest = line.partition(":")
+                if field == "Pss":
+                    out["pss"] += int(rest.split()[0]) / 1024
+                elif field in ("Private_Clean", "Private_Dirty"):
+                    out["private"] += int(rest.split()[0]) / 1024
+    except OSError:
+        pass
+    return out
+
+
+def run(quick: bool, users: int | None = None) -> dict[str, Any]:
+    users = users or (200 if quick else 1000)
+    shards = 4 if users <= 200 else 8
     world, names, rooms = crowd(users, 10)
     env = {"TZUROT_LIVE_ACTOR_CAP": str(users + 200), "TZUROT_USER_SHARDS": str(shards),
            "TZUROT_USER_BURST": "5", "TZUROT_HTTP_PING": "1"}  # the round trips below use /ping
+    began = time.monotonic()
     stack = Stack(scratch_dir("capacity"), world, env).start()
     try:
         stack.sandbox.command(rooms[0], names[0], "!tz add echo", "Added", timeout=30)
@@ -41,25 +61,32 @@ def run(quick: bool) -> dict[str, Any]:
             time.sleep(1.0)
         answered = len(replies_by_tag(stack, rooms, mark))
         status = stack.status()
-        live_users = sum(1 for s in status["supervisors"] for c in s["children"] if c["kind"] == "user" and c["pid"])
+        user_pids = [c["pid"] for s in status["supervisors"] for c in s["children"] if c["kind"] == "user" and c["pid"]]
         total_mb = pss_mb(stack.bot.live_pids())
+        each = [smaps_mb(pid) for pid in user_pids]
         url = f"http://127.0.0.1:{stack.http_port}/ping"
         user_ids = [stack.sandbox.user(n) for n in names[: min(200, users)]]
         round_trips = [httpx.get(url, params={"user": uid}, timeout=10).json()["ms"] for uid in user_ids]
+        modules = httpx.get(url, params={"user": user_ids[0], "modules": "1"}, timeout=10).json()["modules"]
         activations = activation_ms(stack)
         return {
             "users": users,
             "user_shards": shards,
             "answered": answered,
             "live_actors": status["live_actors"],
-            "live_user_actors": live_users,
+            "live_user_actors": len(user_pids),
             "total_pss_mb": round(total_mb, 1),
             "empty_tree_pss_mb": round(empty_mb, 1),
-            "pss_per_live_actor_mb": round((total_mb - empty_mb) / max(1, live_users), 2),
+            "pss_per_live_actor_mb": round((total_mb - empty_mb) / max(1, len(user_pids)), 2),
+            "user_actor_pss_mb": round(statistics.median(e["pss"] for e in each), 2) if each else float("nan"),
+            "user_actor_private_mb": round(statistics.median(e["private"] for e in each), 2) if each else float("nan"),
+            "user_actor_packages": len(modules),
+            "user_actor_heavy_packages": ",".join(m for m in HEAVY if m in modules) or "none",
             "activation_p50_ms": percentile(activations, 50),
             "activation_p99_ms": percentile(activations, 99),
             "round_trip_p99_ms": round(percentile(round_trips, 99), 2),
             "hop_p99_ms": round(percentile(round_trips, 99) / 4, 2),
+            "elapsed_s": round(time.monotonic() - began, 1),
         }
     finally:
         stack.stop(strict=False)

@@ -28,6 +28,7 @@ from discord_rest.invalid import FILE_NAME, read_invalid
 from observability.metrics import Metrics
 from store import check_writable
 from store.cells import open_cell
+from supervision.protocol import ModulesRequest
 
 log = logging.getLogger("tzurot.http")
 OPEN_PATHS = frozenset({"/healthz", "/metrics"})  # probes and scrapers carry no token
@@ -155,11 +156,15 @@ class HttpServer:
 
     async def ping(self, request: web.Request) -> web.Response:
         """Only with TZUROT_HTTP_PING=1 (the capacity benchmark): the round trip edge -> shard -> user actor ->
-        edge, in ms. It starts that user's actor, which is why production does not serve it."""
+        edge, in ms; with `&modules=1`, that actor's pid and the packages its process has imported. It starts
+        that user's actor, which is why production does not serve it."""
         try:
             user = int(request.query["user"])
         except (KeyError, ValueError):
             return web.json_response({"error": "GET /ping?user=<user id>"}, status=400)
+        if request.query.get("modules"):  # what that actor's process has imported (tests, the benchmark)
+            found = await self.actors.ask_async(Kind.USER, user, ModulesRequest())
+            return web.json_response({"pid": found.pid, "modules": list(found.names)})
         started = time.perf_counter()
         await self.actors.ask_async(Kind.USER, user, GetUserSettings(user))
         return web.json_response({"ms": round((time.perf_counter() - started) * 1000, 3)})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -16,11 +17,25 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from supervision.log import SupervisorLog
 from supervision.metrics import FLUSH_S, MetricsBuffer
-from supervision.protocol import ChildReady, ChildStart, Deliver, Directory, ForOutlet
+from supervision.protocol import (
+    Answer,
+    ChildReady,
+    ChildStart,
+    Deliver,
+    Directory,
+    ForOutlet,
+    Modules,
+    ModulesRequest,
+)
 from supervision.sharding import Routes
 
 ORPHAN_CHECK = "supervision.orphan_check"
 FLUSH_METRICS = "supervision.flush_metrics"
+
+
+def imported_packages() -> tuple[str, ...]:
+    """The top-level packages this process has imported, sorted."""
+    return tuple(sorted({name.partition(".")[0] for name in list(sys.modules)}))
 
 
 class SupervisedChild(ActorTypeDispatcher):
@@ -79,6 +94,10 @@ class SupervisedChild(ActorTypeDispatcher):
     def receiveMsg_Deliver(self, msg: Deliver, sender: Any) -> None:
         if msg.reply and msg.reply_to is None:  # asked directly: answer the sender
             msg = dataclasses.replace(msg, reply_to=sender)
+        if isinstance(msg.body, ModulesRequest) and (msg.kind, msg.key) == (self.kind, self.key):  # for us
+            if msg.reply_to is not None:
+                self.send(msg.reply_to, Answer(msg.ref, Modules(os.getpid(), imported_packages())))
+            return
         if not self._exiting:
             self.on_deliver(msg)
 

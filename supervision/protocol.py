@@ -175,3 +175,15 @@ class SupervisorStatus:
     key: str
     pid: int
     children: tuple[ChildStatus, ...]
+
+
+@dataclass(frozen=True)
+class ModulesRequest:
+    """A Deliver body any supervised child answers itself with `Modules`: what its process has imported, so a
+    test or a benchmark can see what a forked actor inherited (memory it copies, libraries it need not hold)."""
+
+
+@dataclass(frozen=True)
+class Modules:
+    pid: int
+    names: tuple[str, ...]  # the top-level packages in sys.modules, sorted
