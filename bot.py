@@ -51,13 +51,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("discord").setLevel(logging.WARNING)
     logging.getLogger("discord.client").setLevel(logging.ERROR)  # "PyNaCl is not installed": no voice here
-    from edge.app import run_bot, run_sandbox  # imported late: discord.py is not needed for `config`
+    # The actor system first, then the edge: every actor is forked from this process as it is when the system
+    # starts, so discord.py, aiohttp and prometheus-client (edge.app) are imported only once it runs.
+    from edge.launch import require_bot_settings, sandbox_settings, start_tree
 
     command = args.command or ("run" if settings.discord_token else "sandbox")
+    port, ai_port = getattr(args, "port", 8080), None
     try:
         if command == "run":
-            return run_bot(settings)
-        return run_sandbox(settings, getattr(args, "port", 8080))
+            require_bot_settings(settings)
+        else:
+            settings, ai_port = sandbox_settings(settings, port)
+        tree = start_tree(settings)
+        try:
+            from edge.app import run_bot, run_sandbox
+
+            if command == "run":
+                return run_bot(settings, tree)
+            return run_sandbox(settings, tree, port, ai_port)
+        finally:
+            tree.bridge.stop()
     except config.ConfigError as exc:  # found at start, like a key file that holds no key
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

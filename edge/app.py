@@ -1,100 +1,37 @@
 """Running the bot: the real one against Discord, or the sandbox with its own Discord and AI emulators.
 
-Order matters: the actor system forks, so it starts before any thread exists (before asyncio's executor,
-discord.py, or the emulators); then the event loop runs the edge (and, in the sandbox, the emulators).
+Order matters: the actor system forks, so it starts (`edge/launch.py`, from `bot.py`) before this module is
+imported and before any thread exists (asyncio's executor, discord.py, the emulators); then the event loop runs
+the edge (and, in the sandbox, the emulators) over the tree already running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import signal
-import socket
-import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-from actors.messages import RouteFact
-from bridge import Bridge
 from config import Settings
 from edge.client import Edge, point_discord_py_at
 from edge.http import HttpServer
-from edge.routing import RoutingTable
+from edge.launch import SANDBOX_TOKEN, Tree
 from observability.metrics import Metrics
-from supervision.metrics import MetricsDelta
-from supervision.protocol import Undelivered
 
 log = logging.getLogger("tzurot.edge")
-SANDBOX_TOKEN = "sandbox-token"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-class ForTheEdge:
-    """Facts only the edge can act on (it speaks through discord.py, on its event loop) that may arrive before
-    the edge exists: held, bounded, until `attach`, then handed to the edge's loop from the listener thread."""
-
-    def __init__(self, cap: int = 1_000) -> None:
-        self._held: deque[Any] = deque(maxlen=cap)
-        self._target: tuple[Edge, asyncio.AbstractEventLoop] | None = None
-        self._lock = threading.Lock()
-
-    def put(self, fact: Any) -> None:
-        with self._lock:
-            if self._target is None:
-                self._held.append(fact)
-                return
-            edge, loop = self._target
-        loop.call_soon_threadsafe(edge.notices.on_undelivered, fact)
-
-    def attach(self, edge: Edge, loop: asyncio.AbstractEventLoop) -> None:
-        with self._lock:
-            self._target = (edge, loop)
-            held, self._held = list(self._held), deque(maxlen=self._held.maxlen)
-        for fact in held:
-            loop.call_soon_threadsafe(edge.notices.on_undelivered, fact)
-
-
-def start_tree(settings: Settings) -> tuple[Bridge, RoutingTable, Metrics, ForTheEdge]:
-    """The actor system and the routing table the edge filters with, loaded with the persisted facts.
-
-    Facts pushed later are applied from the bridge's listener thread: each is one set or dict operation,
-    atomic under the GIL, and the event loop only reads the table.
-    """
-    table = RoutingTable(prefix=settings.command_prefix)
-    metrics = Metrics()
-    for_edge = ForTheEdge()
-
-    def on_fact(fact: object) -> None:
-        if isinstance(fact, RouteFact):
-            table.apply(fact)
-        elif isinstance(fact, MetricsDelta):
-            metrics.apply(fact)
-        elif isinstance(fact, Undelivered):
-            for_edge.put(fact)
-
-    bridge = Bridge(settings).start(on_fact=on_fact)
-    bridge.load_facts(table.apply)
-    return bridge, table, metrics, for_edge
-
-
-async def serve(
-    settings: Settings, tree: tuple[Bridge, RoutingTable, Metrics, ForTheEdge], ready_line: str,
-    sandbox: bool = False,
-) -> None:
+async def serve(settings: Settings, tree: Tree, ready_line: str, sandbox: bool = False) -> None:
     """Run the discord.py edge until SIGINT/SIGTERM; print `ready_line` once the gateway is up."""
-    bridge, table, metrics, for_edge = tree
+    bridge, table = tree.bridge, tree.table
+    metrics = Metrics()
+    tree.metrics.attach(metrics)
     point_discord_py_at(settings)
     edge = Edge(bridge, settings, table, metrics)
-    for_edge.attach(edge, asyncio.get_running_loop())
+    tree.for_edge.attach(edge, asyncio.get_running_loop())
     http = HttpServer(settings, bridge, edge.live_status, metrics, settings.http_host, settings.http_port,
                       sandbox=sandbox)
     await http.start()
@@ -158,23 +95,8 @@ async def emulators(settings: Settings, port: int, ai_port: int | None) -> Async
             await server.stop()
 
 
-def sandbox_settings(settings: Settings, port: int) -> tuple[Settings, int | None]:
-    ai_port = None if settings.ai_base_url else free_port()
-    base = f"http://127.0.0.1:{port}"
-    return dataclasses.replace(
-        settings,
-        discord_token=SANDBOX_TOKEN,
-        discord_api_base=f"{base}/api/v10",
-        discord_gateway_url=f"ws://127.0.0.1:{port}/gateway",
-        ai_base_url=settings.ai_base_url or f"http://127.0.0.1:{ai_port}/v1",
-        ai_model=settings.ai_model if settings.ai_base_url else "sandbox-model",
-    ), ai_port
-
-
-def run_sandbox(settings: Settings, port: int) -> int:
-    settings, ai_port = sandbox_settings(settings, port)
-    tree = start_tree(settings)
-    bridge = tree[0]
+def run_sandbox(settings: Settings, tree: Tree, port: int, ai_port: int | None) -> int:
+    """The edge and the emulators over a started tree (settings from `edge.launch.sandbox_settings`)."""
 
     async def main() -> None:
         async with emulators(settings, port, ai_port):
@@ -183,22 +105,11 @@ def run_sandbox(settings: Settings, port: int) -> int:
             ready = f"sandbox ready: http://127.0.0.1:{port}  (open it in a browser; Ctrl-C stops it)"
             await serve(settings, tree, ready, sandbox=True)
 
-    try:
-        asyncio.run(main())
-    finally:
-        bridge.stop()
+    asyncio.run(main())
     return 0
 
 
-def run_bot(settings: Settings) -> int:
-    if not settings.discord_token:
-        raise RuntimeError("DISCORD_TOKEN is not set (run `python bot.py sandbox` to try it without Discord)")
-    if not settings.ai_base_url:
-        raise RuntimeError("AI_BASE_URL is not set: point it at an OpenAI-compatible server")
-    tree = start_tree(settings)
-    bridge = tree[0]
-    try:
-        asyncio.run(serve(settings, tree, "bot ready: connected to the gateway (Ctrl-C stops it)"))
-    finally:
-        bridge.stop()
+def run_bot(settings: Settings, tree: Tree) -> int:
+    """The edge against Discord over a started tree (settings checked by `edge.launch.require_bot_settings`)."""
+    asyncio.run(serve(settings, tree, "bot ready: connected to the gateway (Ctrl-C stops it)"))
     return 0

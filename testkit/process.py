@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from edge.app import free_port
+from edge.launch import free_port
 from observability import jsonlog
 from supervision.procs import descendants, pid_alive
 

@@ -1,0 +1,142 @@
+"""Starting the actor tree before the edge exists: the lean half of `bot.py run` and `bot.py sandbox`.
+
+Every actor is a process forked (through Thespian's admin and the supervisors) from the process that starts
+the actor system, and inherits its heap: whatever that process has imported, every actor holds a copy of as
+soon as it touches it. So the tree starts from here, before `edge.app` brings in discord.py, aiohttp and
+prometheus-client, none of which an actor uses. Nothing this module imports may import them (a system test
+asks a live actor process what it has imported).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from actors.messages import RouteFact
+from bridge import Bridge
+from config import Settings
+from edge.routing import RoutingTable
+from supervision.metrics import MetricsDelta
+from supervision.protocol import Undelivered
+
+if TYPE_CHECKING:  # for the annotations only: importing them here would put discord.py into every actor
+    import asyncio
+
+    from edge.client import Edge
+    from observability.metrics import Metrics
+
+SANDBOX_TOKEN = "sandbox-token"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def sandbox_settings(settings: Settings, port: int) -> tuple[Settings, int | None]:
+    """The settings pointed at the local emulators, and the AI emulator's port (None when AI_BASE_URL is set)."""
+    ai_port = None if settings.ai_base_url else free_port()
+    base = f"http://127.0.0.1:{port}"
+    return dataclasses.replace(
+        settings,
+        discord_token=SANDBOX_TOKEN,
+        discord_api_base=f"{base}/api/v10",
+        discord_gateway_url=f"ws://127.0.0.1:{port}/gateway",
+        ai_base_url=settings.ai_base_url or f"http://127.0.0.1:{ai_port}/v1",
+        ai_model=settings.ai_model if settings.ai_base_url else "sandbox-model",
+    ), ai_port
+
+
+def require_bot_settings(settings: Settings) -> None:
+    """What `bot.py run` cannot start without, checked before anything starts."""
+    if not settings.discord_token:
+        raise RuntimeError("DISCORD_TOKEN is not set (run `python bot.py sandbox` to try it without Discord)")
+    if not settings.ai_base_url:
+        raise RuntimeError("AI_BASE_URL is not set: point it at an OpenAI-compatible server")
+
+
+class ForTheEdge:
+    """Facts only the edge can act on (it speaks through discord.py, on its event loop) that may arrive before
+    the edge exists: held, bounded, until `attach`, then handed to the edge's loop from the listener thread."""
+
+    def __init__(self, cap: int = 1_000) -> None:
+        self._held: deque[Any] = deque(maxlen=cap)
+        self._target: tuple[Edge, asyncio.AbstractEventLoop] | None = None
+        self._lock = threading.Lock()
+
+    def put(self, fact: Any) -> None:
+        with self._lock:
+            if self._target is None:
+                self._held.append(fact)
+                return
+            edge, loop = self._target
+        loop.call_soon_threadsafe(edge.notices.on_undelivered, fact)
+
+    def attach(self, edge: Edge, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._target = (edge, loop)
+            held, self._held = list(self._held), deque(maxlen=self._held.maxlen)
+        for fact in held:
+            loop.call_soon_threadsafe(edge.notices.on_undelivered, fact)
+
+
+class MetricsSink:
+    """The actors' metrics, applied to the edge's Prometheus registry once it exists (prometheus-client is
+    imported after the tree has started); what arrives before is held, bounded, and applied then."""
+
+    def __init__(self, cap: int = 1_000) -> None:
+        self._held: deque[MetricsDelta] = deque(maxlen=cap)
+        self._metrics: Metrics | None = None
+        self._lock = threading.Lock()
+
+    def put(self, delta: MetricsDelta) -> None:
+        with self._lock:  # one lock for both paths: held deltas are applied before any later one
+            if self._metrics is None:
+                self._held.append(delta)
+            else:
+                self._metrics.apply(delta)
+
+    def attach(self, metrics: Metrics) -> None:
+        with self._lock:
+            self._metrics = metrics
+            while self._held:
+                metrics.apply(self._held.popleft())
+
+
+@dataclasses.dataclass
+class Tree:
+    """The started actor system and what the edge needs from it: the routing table it filters with (loaded
+    with the persisted facts), and where the tree's facts for the edge and its metrics wait for them."""
+
+    bridge: Bridge
+    table: RoutingTable
+    metrics: MetricsSink
+    for_edge: ForTheEdge
+
+
+def start_tree(settings: Settings) -> Tree:
+    """Start the actor system and the tree. Facts pushed later are applied from the bridge's listener thread:
+    each is one set or dict operation, atomic under the GIL, and the event loop only reads the table."""
+    table = RoutingTable(prefix=settings.command_prefix)
+    metrics = MetricsSink()
+    for_edge = ForTheEdge()
+
+    def on_fact(fact: object) -> None:
+        if isinstance(fact, RouteFact):
+            table.apply(fact)
+        elif isinstance(fact, MetricsDelta):
+            metrics.put(fact)
+        elif isinstance(fact, Undelivered):
+            for_edge.put(fact)
+
+    bridge = Bridge(settings).start(on_fact=on_fact)
+    try:
+        bridge.load_facts(table.apply)
+    except BaseException:
+        bridge.stop()
+        raise
+    return Tree(bridge, table, metrics, for_edge)
