@@ -31,7 +31,7 @@ from thespian.actors import ActorSystemFailure
 from actors.kinds import Kind
 from actors.messages import RouteFact
 from actors.tree import default_tree
-from ai.tls import shared_context
+from ai.tls import prepare_for_actors
 from config import Settings
 from store import open_store
 from store.sealed_keys import ensure_key_file
@@ -106,7 +106,7 @@ class Bridge:
         secure_data_dir(s.data_dir)  # 0700, its files 0600: it holds tokens, DM text and keys
         if not s.secret_key:
             ensure_key_file(s)  # before any actor could race to create it; a bad one stops here (ConfigError)
-        shared_context()  # built once here, shared by every actor process forked from this one
+        prepare_for_actors()  # TLS context and httpx's transport: once here, shared by every actor forked from us
         self.system = start_actor_system(s.data_dir, s.actor_admin_port, s.bind_host, s.log_max_bytes, s.log_keep)
         try:
             self.root = self.system.createActor(ROOT_CLASS)
