@@ -11,11 +11,15 @@ Endpoints (the two ``/v1`` ones also answer without the prefix):
   ``state.FAIL_WORDS``. 429 (and a 503 rule) carries ``Retry-After: <retry_after>`` (default 1).
   The first matching rule, in order added, applies; ``count`` uses, or until cleared.
 * ``GET /_emulator/stats`` (``DELETE`` resets): totals by model, by key fingerprint, by
-  outcome, in flight, max in flight, queued.
+  outcome, in flight, max in flight, queued, and each capacity gate's state.
+* ``POST /_emulator/capacity`` ``{"limit": n|null, "model"?, "when_full"?: "queue"|"429"}``: serve at
+  most ``n`` requests at once, for every model without its own limit or (with ``model``) for that one;
+  when full, queue FIFO like a provider's own queue, or answer 429 at once. ``GET`` lists the limits,
+  ``DELETE`` restores the one given at start (``max_concurrent``) and drops the per-model ones.
 
-Order of a request: matched against the fault rules on arrival, then it waits its turn in
-the FIFO gate (``max_concurrent``), then its latency runs, then it is answered. Like some
-providers, 401/403 answers echo the presented key, so the client's redaction is tested.
+Order of a request: matched against the fault rules on arrival, then it waits its turn in its
+model's FIFO gate (``max_concurrent``, or ``/_emulator/capacity``), then its latency runs, then it is
+answered. Like some providers, 401/403 answers echo the presented key, so the client's redaction is tested.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from aiohttp import web
 
 from emulator.ai import wire
 from emulator.ai.replies import expected_reply, model_of
-from emulator.ai.state import FaultRule, FaultTable, FifoGate, Stats
+from emulator.ai.state import Capacity, FaultRule, FaultTable, FifoGate, Stats
 
 JSON = dict[str, Any]
 _FAULT_FIELDS = frozenset({"key", "model", "latency_s", "fail", "count", "retry_after"})
@@ -79,7 +83,12 @@ class AIEmulator:
         self._piece_chars = max(1, stream_piece_chars)
         self._keepalive_s = keepalive_interval_s
         self._faults = FaultTable()
-        self._gate = FifoGate(max_concurrent)
+        self._gate = FifoGate(max_concurrent)  # every model without a gate of its own
+        self._start_limit = max_concurrent
+        self._model_gates: dict[str, FifoGate] = {}
+        self._capacity: dict[str | None, Capacity] = {None: Capacity(max_concurrent)}
+        self._capacity_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stats = Stats()
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
@@ -101,12 +110,14 @@ class AIEmulator:
         if self._runner is not None:
             raise RuntimeError("emulator already started")
         self._stopping = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         app = web.Application()
         for prefix in ("/v1", ""):
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
             app.router.add_get(f"{prefix}/models", self._list_models)
         app.router.add_route("*", "/_emulator/faults", self._faults_endpoint)
         app.router.add_route("*", "/_emulator/stats", self._stats_endpoint)
+        app.router.add_route("*", "/_emulator/capacity", self._capacity_endpoint)
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=2.0, access_log=None)
         await runner.setup()
         try:
@@ -153,7 +164,64 @@ class AIEmulator:
         return self._faults.describe()
 
     def stats(self) -> JSON:
-        return self._stats.snapshot(self._gate)
+        snapshot = self._stats.snapshot(self._gate)
+        with self._capacity_lock:
+            capacity = dict(self._capacity)
+        gates = {"*": self._gate, **self._model_gates}
+        snapshot["capacity"] = {
+            name: {"limit": gate.limit, "in_flight": gate.active, "queued": gate.queued,
+                   "when_full": capacity.get(None if name == "*" else name, Capacity(None)).when_full}
+            for name, gate in gates.items()
+        }
+        return snapshot
+
+    def set_capacity(self, limit: int | None, model: str | None = None, when_full: str = "queue") -> None:
+        """Serve at most `limit` requests at once (None: unlimited) for `model`, or for every model without its
+        own limit; when full, queue FIFO or (`when_full="429"`) refuse at once. Raises ValueError on bad values."""
+        capacity = Capacity(limit, when_full)
+        with self._capacity_lock:
+            self._capacity[model] = capacity
+        self._on_loop(self._apply_capacity)
+
+    def clear_capacity(self) -> None:
+        """Back to the limit given at start, for every model."""
+        with self._capacity_lock:
+            self._capacity = {None: Capacity(self._start_limit)}
+        self._on_loop(self._apply_capacity)
+
+    def capacity(self) -> JSON:
+        with self._capacity_lock:
+            return {name or "*": {"limit": c.limit, "when_full": c.when_full} for name, c in self._capacity.items()}
+
+    def _on_loop(self, fn: Any) -> None:
+        """Run `fn` on the server's loop (gates' futures belong to it), or now when it is not running."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or not loop.is_running():
+            fn()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            fn()
+        else:
+            loop.call_soon_threadsafe(fn)
+
+    def _apply_capacity(self) -> None:
+        with self._capacity_lock:
+            capacity = dict(self._capacity)
+        for model in [m for m in self._model_gates if m not in capacity]:
+            self._model_gates.pop(model).set_limit(None)  # its queued requests go on; new ones use the default
+        for model, cap in capacity.items():
+            gate = self._gate if model is None else self._model_gates.setdefault(model, FifoGate(None))
+            gate.set_limit(cap.limit)
+
+    def _gate_for(self, model: str) -> tuple[FifoGate, str]:
+        with self._capacity_lock:
+            cap = self._capacity.get(model) if model in self._model_gates else None
+            cap = cap or self._capacity.get(None) or Capacity(None)
+        return self._model_gates.get(model, self._gate), cap.when_full
 
     def last_requests(self, n: int = 10) -> list[JSON]:
         """The newest request bodies (messages and model; the key only as its fingerprint)."""
@@ -180,7 +248,11 @@ class AIEmulator:
             self._stats.outcome("401")
             return _error(401, f"Incorrect API key provided: {key}", "invalid_api_key")
         rule = self._faults.take(key, model)
-        async with self._gate:
+        gate, when_full = self._gate_for(model)
+        if when_full == "429" and gate.full:
+            self._stats.outcome("429_full")
+            return _error(429, "emulated capacity full", "rate_limit_exceeded", retry_after="1")
+        async with gate:
             if rule is not None and rule.latency_s > 0 and await self._stopped_within(rule.latency_s):
                 return _error(503, "emulator stopping")
             fail = rule.fail if rule is not None else None
@@ -267,6 +339,26 @@ class AIEmulator:
         except (ValueError, TypeError) as exc:
             return _error(400, f"bad fault: {exc}")
         return web.json_response({"ok": True, "id": rule_id})
+
+    async def _capacity_endpoint(self, request: web.Request) -> web.Response:
+        if request.method == "DELETE":
+            self.clear_capacity()
+            return web.json_response({"ok": True})
+        if request.method == "GET":
+            return web.json_response({"capacity": self.capacity()})
+        if request.method != "POST":
+            return _error(405, "use GET, POST or DELETE")
+        try:
+            spec = await request.json()
+            if not isinstance(spec, dict) or "limit" not in spec or not set(spec) <= {"limit", "model", "when_full"}:
+                raise ValueError('a JSON object {"limit": n or null, "model"?, "when_full"?: "queue" or "429"}')
+            model = spec.get("model")
+            if model is not None and not isinstance(model, str):
+                raise ValueError("model must be a string")
+            self.set_capacity(spec["limit"], model, spec.get("when_full", "queue"))
+        except (ValueError, TypeError) as exc:
+            return _error(400, f"bad capacity: {exc}")
+        return web.json_response({"ok": True, "capacity": self.capacity()})
 
     async def _stats_endpoint(self, request: web.Request) -> web.Response:
         if request.method == "DELETE":

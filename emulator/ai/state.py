@@ -1,4 +1,4 @@
-"""Emulator state: injected faults, the FIFO concurrency gate, and request statistics.
+"""Emulator state: injected faults, the FIFO concurrency gates (the backend's capacity), and request statistics.
 
 Fault tables and stats are guarded by a ``threading.Lock`` because tests configure and read
 them from their own thread while the server's event loop runs in another.
@@ -133,6 +133,21 @@ class FifoGate:
     def queued(self) -> int:
         return len(self._waiters)
 
+    @property
+    def full(self) -> bool:
+        return self.limit is not None and (self.active >= self.limit or bool(self._waiters))
+
+    def set_limit(self, limit: int | None) -> None:
+        """Change the limit now (event loop only): a raise lets the first waiters in at once."""
+        if limit is not None and limit < 1:
+            raise ValueError("max_concurrent must be >= 1 or None")
+        self.limit = limit
+        while self._waiters and (limit is None or self.active < limit):
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.active += 1
+                waiter.set_result(None)
+
     async def __aenter__(self) -> None:
         if self.limit is None or (self.active < self.limit and not self._waiters):
             self.active += 1
@@ -153,12 +168,32 @@ class FifoGate:
         self._release()
 
     def _release(self) -> None:
-        while self._waiters:
+        while self._waiters and (self.limit is None or self.active <= self.limit):
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(None)  # the slot is handed over: ``active`` is unchanged
                 return
         self.active -= 1
+
+
+WHEN_FULL = ("queue", "429")
+
+
+@dataclass
+class Capacity:
+    """The backend's concurrency: at most ``limit`` requests at once (None: unlimited), the rest queued FIFO
+    (``when_full="queue"``, like a provider's own queue) or refused at once with a 429 (``"429"``). One for
+    every model without its own, and optionally one per model (a model served by its own deployment)."""
+
+    limit: int | None
+    when_full: str = "queue"
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and (not isinstance(self.limit, int) or isinstance(self.limit, bool)
+                                       or self.limit < 1):
+            raise ValueError("limit must be an integer >= 1 or null")
+        if self.when_full not in WHEN_FULL:
+            raise ValueError(f"when_full must be one of {list(WHEN_FULL)}")
 
 
 RECENT_CAP = 50  # request bodies kept for tests to inspect
