@@ -88,16 +88,17 @@ class LiveStatus:
         return {**status, **fresh}
 
     async def slots_view(self, left: Callable[[float], float] = lambda cap: cap) -> dict[str, int]:
-        """The operator's AI slots (capacity, in use, waiting), or {} while the slots actor does not answer
-        within 3 s or what `left` says remains."""
+        """The operator's AI slots (the adaptive limit now, its ceiling, in use, waiting), or {} while the slots
+        actor does not answer within 3 s or what `left` says remains."""
         loop = asyncio.get_running_loop()
         try:
             info = await loop.run_in_executor(
                 self.tree.pool, lambda: self.tree.ask(Kind.SLOTS, Kind.SLOTS, GetSlots(), timeout=max(1e-3, left(3.0))))
         except Exception:  # noqa: BLE001 - status must still answer; the screen shows "?"
             return {}
-        return {"capacity": info.capacity, "in_use": info.in_use, "waiting": info.waiting} if isinstance(
-            info, SlotsInfo) else {}
+        if not isinstance(info, SlotsInfo):
+            return {}
+        return {"capacity": info.capacity, "ceiling": info.ceiling, "in_use": info.in_use, "waiting": info.waiting}
 
     def breaker_state(self) -> str:
         """The operator's AI breaker as every actor process sees it: closed, open or half-open."""

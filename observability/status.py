@@ -93,7 +93,8 @@ def render(status: dict[str, Any]) -> str:
                  f"parks/h {status['parks_last_hour']}  store {status['store_bytes'] / 1e6:.1f} MB")
     lines.append("shards: " + "  ".join(f"{s['key']}={s['live']}" for s in status["shards"]))
     slots = status.get("ai_slots") or {}
-    lines.append(f"AI slots {slots.get('in_use', '?')}/{slots.get('capacity', '?')} in use, "
+    lines.append(f"AI slots {slots.get('in_use', '?')}/{slots.get('capacity', '?')} in use "
+                 f"(ceiling {slots.get('ceiling', '?')}), "
                  f"{slots.get('waiting', '?')} waiting  breaker {status.get('breaker', '?')}")
     edge = status.get("edge", {})
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(edge.get("dropped", {}).items())) or "none"

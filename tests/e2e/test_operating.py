@@ -164,7 +164,7 @@ def test_status_shows_the_bot_at_a_glance_and_a_killed_actor_and_a_parked_one(ma
     assert len(text.splitlines()) <= 25  # one screen
     assert re.search(r"^shards: .*user/0=\d+", text, re.M) and "channel/0=" in text
     assert re.search(r"live actors \d+ +restarts/h \d+ +parks/h \d+", text)
-    assert re.search(r"AI slots \d+/8 in use, \d+ waiting +breaker closed", text)
+    assert re.search(r"AI slots \d+/\d+ in use \(ceiling 8\), \d+ waiting +breaker closed", text)
     assert f"top users (1 h): {alice} (" in text and "gateway connected" in text
 
     before = status_json(stack)

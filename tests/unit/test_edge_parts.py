@@ -131,7 +131,7 @@ class FakeTree:
 
     def ask(self, kind: str, key: int | str, body: Any, timeout: float | None = None) -> Any:
         assert (kind, key, body) == ("slots", "slots", GetSlots())
-        return SlotsInfo(8, 3, 1)
+        return SlotsInfo(6, 3, 1, 8)
 
 
 def test_live_status_gathers_the_tree_the_edge_and_the_slots_and_sets_the_gauges(tmp_path: Path) -> None:
@@ -144,7 +144,8 @@ def test_live_status_gathers_the_tree_the_edge_and_the_slots_and_sets_the_gauges
     assert status["gateway_connected"] is True and live.connected()
     assert status["edge"] == {"forwarded": 0, "dropped": {"chatter": 2},
                               "routing": {"webhooks": 0, "aliases": 0, "activated": 0}}
-    assert status["ai_slots"] == {"capacity": 8, "in_use": 3, "waiting": 1} and status["breaker"] == "closed"
+    assert status["ai_slots"] == {"capacity": 6, "ceiling": 8, "in_use": 3, "waiting": 1}
+    assert status["breaker"] == "closed"
     assert status["top_users"] and "discord_invalid" in status
     asyncio.run(live.refresh_gauges())
     assert b'tzurot_live_actors{kind="user"} 0.0' in metrics.render()
