@@ -29,6 +29,7 @@ class Settings:
 
     data_dir: Path = Path("./data")
     database_url: str = field(default="", repr=False)
+    database_idle_s: float = 10.0
     log_max_bytes: int = 10_000_000
     log_keep: int = 5
     secret_key: str = field(default="", repr=False)
@@ -130,6 +131,8 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "data_dir": ("TZUROT_DATA_DIR", Path, None, "where the store, logs and keys live"),
     "database_url": ("TZUROT_DATABASE_URL", str, None,
                      "postgresql://user:password@host:5432/db: PostgreSQL (secret; empty: SQLite in the data dir)"),
+    "database_idle_s": ("TZUROT_DATABASE_IDLE_S", float, _positive,
+                        "an actor process closes its PostgreSQL connection after this long unused"),
     "log_max_bytes": ("TZUROT_LOG_MAX_BYTES", int, lambda v: v >= 65_536, "a log file is rotated at this size"),
     "log_keep": ("TZUROT_LOG_KEEP", int, _positive, "rotated files kept per log (name.1 the newest)"),
     "secret_key": ("TZUROT_SECRET_KEY", str, None, "Fernet key sealing users' AI keys (secret; empty: the key file)"),

@@ -197,8 +197,7 @@ def as_cell(where: Cell | Path | str) -> Cell:
 def open_cell(settings: Any, name: str) -> Cell:
     """The cell `name` where these settings keep shared things: PostgreSQL when TZUROT_DATABASE_URL names one,
     else a file in the data directory."""
-    url = getattr(settings, "database_url", "")
-    if url:
+    if url := settings.database_url:
         from store.pgconn import connections_for  # psycopg is loaded only by processes that use PostgreSQL
 
         return PostgresCell(connections_for(url, settings), name)

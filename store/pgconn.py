@@ -106,7 +106,7 @@ def connections_for(url: str, settings: Any = None) -> ProcessConnection:
     with _BY_URL_LOCK:
         holder = _BY_URL.get(url)
         if holder is None:
-            idle_s = float(getattr(settings, "database_idle_s", DEFAULT_IDLE_S))
+            idle_s = float(getattr(settings, "database_idle_s", DEFAULT_IDLE_S))  # None or a test's stand-in
             holder = _BY_URL[url] = ProcessConnection(url, idle_s)
         return holder
 
