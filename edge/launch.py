@@ -19,6 +19,7 @@ from actors.messages import RouteFact
 from bridge import Bridge
 from config import Settings
 from edge.routing import RoutingTable
+from store.route_feed import watch_routes
 from supervision.metrics import MetricsDelta
 from supervision.protocol import Undelivered
 
@@ -136,6 +137,8 @@ def start_tree(settings: Settings) -> Tree:
     bridge = Bridge(settings).start(on_fact=on_fact)
     try:
         bridge.load_facts(table.apply)
+        # Several edges on one PostgreSQL: each also follows every fact any process writes (none with SQLite).
+        watch_routes(settings, lambda kind, key, value: table.apply(RouteFact(kind, key, value)))
     except BaseException:
         bridge.stop()
         raise

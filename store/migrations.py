@@ -163,6 +163,33 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX work_user ON work (user_id, state);
         """,
     ),
+    (
+        2,
+        # The shared cells (store/cells.py: Discord's budget, the invalid-request window, the AI breakers and
+        # slots), and a notification on every change of a routing fact, so every edge process learns it
+        # (store/route_feed.py). A payload near PostgreSQL's 8000-byte limit is sent as the key alone.
+        """
+        CREATE TABLE IF NOT EXISTS cells (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
+        CREATE OR REPLACE FUNCTION tzurot_routes_notify() RETURNS trigger AS $$
+        DECLARE
+            fact routes%ROWTYPE;
+            gone BOOLEAN := TG_OP = 'DELETE';
+            payload TEXT;
+        BEGIN
+            IF gone THEN fact := OLD; ELSE fact := NEW; END IF;
+            payload := json_build_object('kind', fact.kind, 'key', fact.key, 'key_type', fact.key_type,
+                                         'value', CASE WHEN gone THEN NULL ELSE fact.value END)::text;
+            IF octet_length(payload) > 7900 THEN
+                payload := json_build_object('kind', fact.kind, 'key', fact.key, 'key_type', fact.key_type,
+                                             'read', true)::text;
+            END IF;
+            PERFORM pg_notify('tzurot_routes', payload);
+            RETURN NULL;
+        END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER routes_notify AFTER INSERT OR UPDATE OR DELETE ON routes
+            FOR EACH ROW EXECUTE FUNCTION tzurot_routes_notify();
+        """,
+    ),
 ]
 
 # pg_advisory_xact_lock key ("tzurot" in ASCII): processes starting at once migrate one at a time.

@@ -1,0 +1,80 @@
+"""Every edge process learns every routing fact (store/route_feed.py): two edge-side readers on one PostgreSQL.
+
+What an edge relies on: the facts written before it started are all there when it starts; a fact any process
+writes later (an alias added, a channel activated, a webhook gone) reaches every edge within moments; after
+losing its connection an edge has everything again, including what changed meanwhile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+
+from actors.messages import RouteFact
+from config import Settings
+from edge.routing import RoutingTable
+from store import open_store
+from store.route_feed import RouteFeed, watch_routes
+from testkit.process import wait_for
+
+
+def _edge(settings: Settings) -> tuple[RoutingTable, RouteFeed]:
+    table = RoutingTable()
+    feed = watch_routes(settings, lambda kind, key, value: table.apply(RouteFact(kind, key, value)))
+    assert feed is not None
+    return table, feed
+
+
+def test_two_edges_start_complete_and_follow_every_change(postgres_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=postgres_url)
+    writer = open_store(settings)  # an actor process, elsewhere
+    writer.put_route("alias", "ada", "Ada")
+    writer.put_route("activated", 111, "Ada")
+    (a, feed_a), (b, feed_b) = _edge(settings), _edge(settings)
+    try:
+        for table in (a, b):  # complete at start
+            assert table.aliases == {"ada": "Ada"} and table.activated == {111: "Ada"}
+        writer.put_route("alias", "grace hopper", "Grace")
+        writer.put_route("webhook", 222, True)
+        writer.put_route("activated", 111, None)
+        for table in (a, b):
+            wait_for(lambda t=table: t.aliases.get("grace hopper") == "Grace" and 222 in t.webhooks
+                     and not t.activated, 5, what="both edges to learn the new facts")
+            assert table.max_words == 2  # an alias of two words is matched as such
+    finally:
+        feed_a.stop()
+        feed_b.stop()
+
+
+def test_after_losing_its_connection_an_edge_has_everything_again(postgres_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=postgres_url)
+    writer = open_store(settings)
+    table, feed = _edge(settings)
+    try:
+        feed.retry_s = 0.2
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE application_name = 'tzurot route feed'")
+        writer.put_route("alias", "missed", "Missed")  # while the feed may be down
+        wait_for(lambda: feed.loads >= 2 and table.aliases.get("missed") == "Missed", 10,
+                 what="the feed to reconnect and reload")
+    finally:
+        feed.stop()
+
+
+def test_a_fact_too_big_for_a_notification_is_read_from_its_row(postgres_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=postgres_url)
+    writer = open_store(settings)
+    table, feed = _edge(settings)
+    try:
+        name = "N" * 9000
+        writer.put_route("alias", "big", name)
+        wait_for(lambda: table.aliases.get("big") == name, 5, what="the big fact to arrive")
+    finally:
+        feed.stop()
+
+
+def test_sqlite_needs_no_feed(tmp_path: Path) -> None:
+    assert watch_routes(Settings(data_dir=tmp_path), lambda *fact: None) is None
+
