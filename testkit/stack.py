@@ -6,7 +6,6 @@ before any thread of its own exists, exactly as in production.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -145,6 +144,13 @@ class Stack:
             data_dir,
         )
         self.sandbox = Sandbox(self.discord.base_url)
+        self.database_url = (env or {}).get("TZUROT_DATABASE_URL", "")
+
+    def store(self) -> Any:
+        """A handle on the bot's store (its SQLite file, or the PostgreSQL database it was given)."""
+        from store import open_target
+
+        return open_target(self.database_url or Path(self.bot.data_dir) / "tzurot.sqlite3")
 
     def start(self) -> Stack:
         self.bot.start()
@@ -163,9 +169,11 @@ class Stack:
 
     def recorded(self, message_id: int) -> bool:
         """The message has a row in the store's work table (what the edge writes before waking an actor)."""
-        path = Path(self.bot.data_dir) / "tzurot.sqlite3"
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            return db.execute("SELECT 1 FROM work WHERE message_id=?", (message_id,)).fetchone() is not None
+        store = self.store()
+        try:
+            return store.work_known(message_id)
+        finally:
+            store.close()
 
     def stop(self, strict: bool = True) -> list[dict[str, Any]]:
         """Stop everything; returns the emulator's recorded violations of Discord's rules. The emulators stop

@@ -34,10 +34,15 @@ def tell_what_happened(stack: Stack) -> None:
 
 @pytest.fixture
 def make_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Stack]]:
+    """Starts stacks; in a module that parametrizes `store_backend`, the bot keeps its state on that store (one
+    PostgreSQL database per test, shared by the test's stacks, as one deployment's restarts share it)."""
     stacks: list[Stack] = []
+    store_env: dict[str, str] = {}
+    if "store_backend" in request.fixturenames and request.getfixturevalue("store_backend") == "postgresql":
+        store_env["TZUROT_DATABASE_URL"] = request.getfixturevalue("postgres_url")
 
     def make(world: World | None = None, env: dict[str, str] | None = None) -> Stack:
-        stack = Stack(tmp_path / f"data{len(stacks)}", world, env)
+        stack = Stack(tmp_path / f"data{len(stacks)}", world, {**store_env, **(env or {})})
         stacks.append(stack)
         return stack.start()
 
@@ -56,4 +61,6 @@ def make_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Calla
             failures.append(exc)
     if failures:
         raise failures[0]
+    if store_env:  # on PostgreSQL nothing may have fallen back to the data directory's SQLite file
+        assert not any((Path(s.bot.data_dir) / "tzurot.sqlite3").exists() for s in stacks), "SQLite was written"
     assert problems == [], f"the bot broke Discord's rules: {problems}"

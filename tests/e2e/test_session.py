@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from emulator.ai.replies import key_fingerprint
 from testkit.process import wait_for
+from tests.conftest import STORES
+
+
+@pytest.fixture(params=STORES, autouse=True)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """Both tests run on SQLite and on PostgreSQL (`make_stack` hands the bot a fresh database)."""
+    return request.param
 
 
 def last_prompt(stack) -> list[dict]:
