@@ -1,4 +1,6 @@
-"""`python -m bench <scenario> [--quick] [--json]`: measures the bot over its real interfaces."""
+"""`python -m bench <scenario> [--quick] [--json] [--store sqlite|postgresql]`: measures the bot over its real
+interfaces. With `--store postgresql` the bot keeps its state in a fresh database on the server at
+TZUROT_TEST_POSTGRES (testkit/postgres.py), dropped after the run."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, help="capacity only: how many users to ramp up (default 1,000)")
     parser.add_argument("--saturated", action="store_true",
                         help="fairness only: the AI backend is full (serves fewer at once than TZUROT_AI_SLOTS)")
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="where the bot keeps its state (postgresql: a fresh database per run)")
     args = parser.parse_args(argv)
     if args.users is not None and (args.scenario != "capacity" or args.users < 1):
         parser.error("--users takes a positive count, and only with capacity")
@@ -36,7 +40,22 @@ def main(argv: list[str] | None = None) -> int:
     extra: dict = {"users": args.users} if args.users is not None else {}
     if args.saturated:
         extra["saturated"] = True
-    emit(args.scenario + (" --saturated" if args.saturated else ""), module.run(args.quick, **extra), args.json)
+    name = args.scenario + (" --saturated" if args.saturated else "")
+    if args.store == "sqlite":
+        emit(name, {"store": "sqlite", **module.run(args.quick, **extra)}, args.json)
+        return 0
+    from testkit import postgres, stack
+
+    if (reason := postgres.unavailable_reason()) is not None:
+        print(f"--store postgresql: {reason}", file=sys.stderr)
+        return 2
+    with postgres.fresh_database() as url:
+        stack.DEFAULT_ENV["TZUROT_DATABASE_URL"] = url
+        try:
+            figures = module.run(args.quick, **extra)
+        finally:
+            stack.DEFAULT_ENV.pop("TZUROT_DATABASE_URL", None)
+    emit(name, {"store": "postgresql", **figures}, args.json)
     return 0
 
 

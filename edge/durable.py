@@ -68,6 +68,9 @@ class WorkLog:
             out.append((incoming, row["attempts"], hopeless))
         return out
 
+    def all_due(self) -> int:
+        return self.store.work_all_due()
+
     def defer(self, message_id: int, until: float) -> None:
         self.store.work_defer(message_id, until)
 
@@ -144,6 +147,14 @@ class Redelivery:
         still has it)."""
         pool, loop = self.bridge.pool, asyncio.get_running_loop()
         pruned_at = 0.0
+        try:
+            # A start: no actor holds anything any more. An answer that was made but never sent (its channel died
+            # with it queued) is said again when its message is handed on, not after the 5 minutes an actor's
+            # acknowledgement asked for; the restarted actors deduplicate the rest.
+            if reopened := await loop.run_in_executor(pool, self.work.all_due):
+                log.warning("%d message(s) open when the bot stopped are handed on again", reopened)
+        except Exception:
+            log.exception("could not reopen the work left open by the last run; the sweep will find it later")
         while True:
             await asyncio.sleep(every_s)
             try:

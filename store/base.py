@@ -253,6 +253,12 @@ class SqlStore:
         return [{"message_id": m, "incoming": decode(b), "attempts": a, "created": c, "acked": k}
                 for m, b, a, c, k in rows]
 
+    def work_all_due(self, now: float | None = None) -> int:
+        """A start: every actor of the last run is gone, and with it whatever it held, so every open message is
+        due now (an acknowledgement's patience was a promise of a process that no longer exists)."""
+        now = time.time() if now is None else now
+        return self.execute("UPDATE work SET due=?, updated=? WHERE state='open' AND due > ?", (now, now, now)).rowcount
+
     def work_open_for_user(self, user_id: int, newer_than_s: float = 3600.0, limit: int = 50) -> list[dict[str, Any]]:
         """This user's open messages (oldest first), as they were recorded: what a restarted actor may lack."""
         rows = self.execute(

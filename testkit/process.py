@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Settings that would point the sandbox somewhere else (a real AI, a real Discord) must not leak in from the
 # environment the tests run in.
 FOREIGN = ("DISCORD_TOKEN", "DISCORD_API_BASE", "DISCORD_GATEWAY_URL", "AI_BASE_URL", "AI_API_KEY", "AI_MODEL",
-           "TZUROT_CONFIG")
+           "TZUROT_DATABASE_URL", "TZUROT_CONFIG")
 
 __all__ = ["ROOT", "BotProcess", "SandboxProcess", "free_port", "pss_mb", "reap", "wait_for", "waiting"]
 

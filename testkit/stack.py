@@ -111,6 +111,11 @@ class Sandbox:
         self.http.post("/_sandbox/faults", json=fault).raise_for_status()
 
 
+# Settings every Stack in this process gives its bot unless told otherwise: `python -m bench --store postgresql`
+# puts its fresh database's URL here (the environment's own TZUROT_DATABASE_URL is never inherited).
+DEFAULT_ENV: dict[str, str] = {}
+
+
 class Stack:
     """The Discord and AI emulators in this process, the real bot in a subprocess: what tests and benchmarks
     drive over the real interfaces (the control API, the gateway, the bot's HTTP server)."""
@@ -139,12 +144,13 @@ class Stack:
                 "TZUROT_ACTOR_ADMIN_PORT": str(free_port()),
                 "TZUROT_LIVENESS_PERIOD_S": "1",
                 "TZUROT_HTTP_PORT": str(self.http_port),
+                **DEFAULT_ENV,
                 **(env or {}),
             },
             data_dir,
         )
         self.sandbox = Sandbox(self.discord.base_url)
-        self.database_url = (env or {}).get("TZUROT_DATABASE_URL", "")
+        self.database_url = {**DEFAULT_ENV, **(env or {})}.get("TZUROT_DATABASE_URL", "")
 
     def store(self) -> Any:
         """A handle on the bot's store (its SQLite file, or the PostgreSQL database it was given)."""
