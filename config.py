@@ -64,8 +64,8 @@ class Settings:
     ai_timeout_s: float = 120.0
     ai_max_tokens: int = 1024
     dm_requires_verification: int = 0
-    user_rate_per_min: float = 6.0
-    user_burst: int = 3
+    user_rate_per_min: float = 20.0
+    user_burst: int = 6
     daily_quota: int = 0
     user_commands_per_min: float = 20.0
     user_command_burst: int = 8
@@ -171,11 +171,11 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
                       "longest answer, in tokens, unless a personality sets its own (0: not sent)"),
     "dm_requires_verification": ("TZUROT_DM_REQUIRES_VERIFICATION", int, lambda v: v in (0, 1),
                                  "1: every personality answers in DMs only users who ran `verify`"),
-    "user_rate_per_min": ("TZUROT_USER_RATE_PER_MIN", float, _positive, "addressed messages a user may send a minute"),
-    "user_burst": ("TZUROT_USER_BURST", int, _positive, "how many of those may come at once"),
-    "daily_quota": ("TZUROT_DAILY_QUOTA", int, lambda v: v >= 0, "addressed messages per user per UTC day (0: none)"),
+    "user_rate_per_min": ("TZUROT_USER_RATE_PER_MIN", float, _positive, "turns a user may start a minute"),
+    "user_burst": ("TZUROT_USER_BURST", int, _positive, "how many turns may start at once"),
+    "daily_quota": ("TZUROT_DAILY_QUOTA", int, lambda v: v >= 0, "turns per user per UTC day (0: none)"),
     "user_commands_per_min": ("TZUROT_USER_COMMANDS_PER_MIN", float, _positive, "commands a user may send a minute"),
-    "user_command_burst": ("TZUROT_USER_COMMAND_BURST", int, _positive, "how many of those may come at once"),
+    "user_command_burst": ("TZUROT_USER_COMMAND_BURST", int, _positive, "how many turns may start at once"),
     "max_personalities_per_user": ("TZUROT_MAX_PERSONALITIES_PER_USER", int, lambda v: 1 <= v <= 10_000,
                                    "personalities one user may own"),
     "ai_slots": ("TZUROT_AI_SLOTS", int, lambda v: 1 <= v <= 1000,

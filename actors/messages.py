@@ -235,14 +235,22 @@ class Persona:
 
 @dataclass(frozen=True, repr=False)
 class Speak(Redacted):
-    """UserActor -> ChannelActor: say `text` as `persona`; `trigger_id` makes the send idempotent."""
+    """UserActor -> ChannelActor: say `text` as `persona`; `trigger_id` makes the send idempotent.
+
+    A merged turn's answer names every message it answers in `answers` (in order; its last is `trigger_id`):
+    sending it closes the durable work of each of them."""
 
     channel_id: int
     user_id: int
     persona: Persona
     text: str = private()
     trigger_id: int
-    created_at: float = 0.0  # when the triggering message was posted, for the reply latency metric
+    created_at: float = 0.0  # when the turn's first message was posted, for the reply latency metric
+    answers: tuple[int, ...] = ()  # every message of a merged turn; () means just `trigger_id`
+
+    @property
+    def answered(self) -> tuple[int, ...]:
+        return tuple(self.answers) or (self.trigger_id,)
 
 
 @dataclass(frozen=True)

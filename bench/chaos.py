@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from bench.measure import scratch_dir
-from bench.tally import Talk, summary, wait_for_quiet
+from bench.tally import Talk, summary, turns, wait_for_quiet
 from bench.world import crowd
 from testkit.stack import Stack
 
@@ -56,7 +56,7 @@ def run(quick: bool) -> dict[str, Any]:
         counts = wait_for_quiet(stack, rooms, talk.sent, since, 180.0)
         restarts = sum(1 for r in stack.bot.supervisor_log() if r.get("event") == "restarted")
         parked = sum(1 for r in stack.bot.supervisor_log() if r.get("event") == "parked")
-        return {**summary(talk.sent, counts), "kills": len(kills),
+        return {**summary(talk.sent, counts, turns(stack, rooms, talk.sent, since)), "kills": len(kills),
                 "kills_by_kind": dict(sorted({k: sum(1 for x, _ in kills if x == k) for k, _ in kills}.items())),
                 "restarts": restarts, "parked": parked, "seconds": seconds}
     finally:

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from bench.measure import scratch_dir
-from bench.tally import Talk, summary, wait_for_quiet
+from bench.tally import Talk, summary, turns, wait_for_quiet
 from bench.world import crowd
 from supervision.procs import pid_alive
 from testkit.process import wait_for
@@ -70,7 +70,8 @@ def run(quick: bool) -> dict[str, Any]:
         talk.stop()
         counts = wait_for_quiet(stack, [room], talk.sent, since, 180.0)
         intact = _state_intact(stack, room, dm)
-        return {**summary(talk.sent, counts), "killed_processes": len(victims), "state_intact": all(intact.values()),
+        return {**summary(talk.sent, counts, turns(stack, [room], talk.sent, since)),
+                "killed_processes": len(victims), "state_intact": all(intact.values()),
                 "state_checks": intact}
     finally:
         stack.stop(strict=False)

@@ -1,4 +1,12 @@
-"""Counting answers for the crash benchmarks: every message tagged, every bot message searched for its tag."""
+"""Counting answers for the crash benchmarks: every message tagged, every bot message searched for its tag.
+
+A user's lines sent while their turn is answered are merged into one turn, answered once (actors/state/user.py).
+The answer identifies the messages it answers three ways: the work row of each is closed with the answer's
+Discord message id (`work.reply_id`), the `answered` line of the events log lists their ids, and the AI
+emulator quotes every line of the turn it was asked about, so the answer's text carries each line's tag. The
+tally reads the text: a merged answer counts once for each message it merged. A message whose tag is in no
+answer is lost; one whose tag is in two answers was answered twice (alone and merged, say): duplicated.
+"""
 
 from __future__ import annotations
 
@@ -70,10 +78,25 @@ def wait_for_quiet(stack: Stack, rooms: list[int], sent: dict[str, int], since: 
         time.sleep(1.0)
 
 
-def summary(sent: dict[str, int], counts: Counter[str]) -> dict[str, Any]:
-    return {
+def turns(stack: Stack, rooms: list[int], sent: dict[str, int], since: int) -> Counter[int]:
+    """How many answers quote 1, 2, ... of the sent messages (more than one: a merged turn)."""
+    sizes: Counter[int] = Counter()
+    for room in rooms:
+        for message in stack.sandbox.replies(room, since):
+            tags = {word for word in message["content"].replace(":", " ").split() if word in sent}
+            if tags:
+                sizes[len(tags)] += 1
+    return sizes
+
+
+def summary(sent: dict[str, int], counts: Counter[str], sizes: Counter[int] | None = None) -> dict[str, Any]:
+    figures = {
         "sent": len(sent),
         "answered_once": sum(1 for tag in sent if counts[tag] == 1),
         "lost": sum(1 for tag in sent if counts[tag] == 0),
         "duplicated": sum(1 for tag in sent if counts[tag] > 1),
     }
+    if sizes is not None:
+        figures["answers"] = sum(sizes.values())
+        figures["merged_answers"] = sum(n for size, n in sizes.items() if size > 1)
+    return figures

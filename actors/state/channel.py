@@ -260,7 +260,8 @@ class ChannelState:
         return Tell(Kind.USER, msg.author.id, Heard(msg, self.activated, replied))
 
     def _speak(self, msg: Speak, now: float) -> list[Effect]:
-        self.typing.pop(msg.trigger_id, None)
+        for mid in msg.answered:
+            self.typing.pop(mid, None)
         p = msg.persona
         limit = LIMIT - len(self.sender.prefix(p.display_name)) if self.sender.plain else LIMIT
         refused = []
@@ -274,6 +275,7 @@ class ChannelState:
                 text,
                 msg.trigger_id,
                 created_at=msg.created_at,
+                answers=list(msg.answers) if index == 0 else [],
             )
             if why := self.sender.outbox.add(chunk):
                 refused.append(why)

@@ -84,8 +84,9 @@ def user_turn(
     return {"role": "user", "content": body}
 
 
-def build_messages(speaker: Speaker, history: list[dict[str, str]], turn: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"role": "system", "content": speaker.prompt}, *trim_history(history), turn]
+def build_messages(speaker: Speaker, history: list[dict[str, str]], *turn: dict[str, Any]) -> list[dict[str, Any]]:
+    """The prompt, the conversation so far, then the turn: each of its lines as its own user message."""
+    return [{"role": "system", "content": speaker.prompt}, *trim_history(history), *turn]
 
 
 def strip_mention(text: str, alias: str) -> str:

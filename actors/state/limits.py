@@ -1,6 +1,6 @@
-"""One user's limits: token buckets for addressed messages and for commands, an optional daily quota, a breaker
-for their own key, and one notice per window for every kind of refusal. All of it lives in that user's actor,
-so one user's flood or broken key touches nobody else.
+"""One user's limits: token buckets for turns (addressed messages, merged: see user.py) and for commands, an
+optional daily quota, a breaker for their own key, and one notice per window for every kind of refusal. All of it
+lives in that user's actor, so one user's flood or broken key touches nobody else.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ def refill(tokens: float, at: float, rate_per_min: float, burst: int, now: float
 
 @dataclass
 class UserLimits:
-    rate_per_min: float = 6.0
-    burst: int = 3
+    rate_per_min: float = 20.0
+    burst: int = 6
     daily_quota: int = 0  # 0: none
     tokens: float = -1.0  # -1: a full bucket (nothing spent yet)
     at: float = 0.0
@@ -58,7 +58,9 @@ class UserLimits:
             return "quota", self.notice_due("quota", now, (self.day + 1) * DAY_S - now)
         if tokens < 1.0:
             self.tokens = tokens
-            return "rate", self.notice_due("rate", now, max(1.0, (1.0 - tokens) * 60 / self.rate_per_min))
+            # One notice a minute at most: at 20 turns a minute a window of one token's wait would tell a flooder
+            # every 3 s.
+            return "rate", self.notice_due("rate", now, max(NOTICE_WINDOW_S, (1.0 - tokens) * 60 / self.rate_per_min))
         self.tokens = tokens - 1.0
         self.used_today += 1
         return None, False

@@ -1,7 +1,8 @@
 """A channel's outbox: one queue per user, served in turns, so one long answer cannot hold a channel.
 
 Each chunk has an id made of the triggering message id and its index: a chunk that was already sent (or is
-already queued) is never queued again, which makes a redelivered or repeated `Speak` harmless.
+already queued) is never queued again, which makes a redelivered or repeated `Speak` harmless. The first chunk of
+a merged turn's answer carries the ids of every message it answers: its send closes the work of each.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class Chunk:
     file_name: str = ""
     file_text: str = ""
     created_at: float = 0.0  # the triggering message's time
+    answers: list[int] = field(default_factory=list)  # a merged turn's messages (on its first chunk); []: trigger_id
+
+    @property
+    def answered(self) -> list[int]:
+        """The messages whose work this chunk's send completes (when it is the first of its answer)."""
+        return list(self.answers) or [self.trigger_id]
 
 
 @dataclass

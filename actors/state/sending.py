@@ -251,8 +251,8 @@ class WebhookSender:
                     chunk.trigger_id,
                 ),
             ]
-            if chunk.id.endswith(":0"):
-                effects.append(WorkDone(chunk.trigger_id, message_id))  # the message has its answer
+            if chunk.id.endswith(":0"):  # the message (each message of a merged turn) has its answer
+                effects += [WorkDone(mid, message_id) for mid in chunk.answered]
             if message_id is not None and not chunk.as_bot:
                 self.sent.remember(message_id, chunk.name)
                 if chunk.id.endswith(":0") and chunk.created_at:

@@ -1,7 +1,10 @@
 """What one user's actor owns and decides: their settings, key, conversations, and the order of their messages.
 
-A user's messages are answered one at a time and in order: a message that arrives while the previous one is
-being answered waits in `inbox` (it is never dropped). Looking up a personality is a round trip to the
+A user's messages are answered in turns, one turn at a time and in order: a message that arrives while a turn
+is in progress waits in `inbox` (it is never dropped). A turn is the run of messages at the head of the inbox
+that address the same personality in the same channel, at most TURN_LINES lines and TURN_CHARS characters: lines
+that arrive while their turn waits (for the catalogue, a slot, or a slow model: see answering.py) join it and are
+answered once, together. The rate limit is taken once a turn. Looking up a personality is a round trip to the
 Registry, so the state machine waits for `PersonaReply` before it calls the model.
 """
 
@@ -45,6 +48,8 @@ PERSONA_TTL_S = 30.0
 PERSONA_WAIT_S = 30.0  # the catalogue is one actor: under a burst it answers late rather than never
 HANDLED_CAP = 200
 EXPECT_WAIT_S = 5.0  # after a restart, how long newer messages wait for an earlier one asked for again
+TURN_LINES = 8  # lines merged into one turn at most; the next line starts a new turn
+TURN_CHARS = 4_000  # characters of one turn's lines (its first line is always taken whole)
 
 
 def _in_profile(name: str) -> Any:
@@ -115,8 +120,10 @@ class UserState:
             state.inbox = deque(_heard_from(h) for h in data.get("inbox", []))
             state.handled = deque(int(m) for m in data.get("handled", []))
             for raw in data.get("answers", []):
-                speak = Speak(**{**raw, "persona": Persona(**raw["persona"])})
-                state.answers[speak.trigger_id] = speak
+                speak = Speak(**{**raw, "persona": Persona(**raw["persona"]),
+                                 "answers": tuple(int(m) for m in raw.get("answers", ()))})
+                for mid in speak.answered:
+                    state.answers[mid] = speak
         return state
 
     def snapshot(self) -> dict[str, Any]:
@@ -129,7 +136,8 @@ class UserState:
             "histories": [[k, v] for k, v in self.histories.items()],
             "inbox": [_heard_to(h) for h in self.inbox],
             "handled": list(self.handled),
-            "answers": [asdict(a) for a in self.answers.values()],
+            # a merged answer once, though it answers several messages
+            "answers": [asdict(a) for a in {a.trigger_id: a for a in self.answers.values()}.values()],
             "limits": self.limits.snapshot(),
         }
 
@@ -158,7 +166,9 @@ class UserState:
             case Done(tag=("seal", *_) as tag, result=result):
                 return self.commands.sealed(tag, result)
             case Done(tag=tag, result=result):
-                return self._apply(self.answering.done(self.waiting, tag, result, now), now)
+                return self._apply(self.answering.done(self.waiting, tag, result, self._turn(now), now), now)
+            case Wake(payload=("turn_ready", trigger)):
+                return self._apply(self.answering.ready(self.waiting, trigger, self._turn(now), now), now)
             case Wake(payload=("expected",)):
                 return self._next(now)
             case Wake(payload=("persona_timeout", trigger)):
@@ -166,7 +176,7 @@ class UserState:
                     return self._persona(PersonaReply(trigger, "", None), trigger, now, timed_out=True)
                 return []
             case SlotGranted() | Wake(payload=("slot_retry", _, _)):
-                return self._apply(self.answering.slot(self.waiting, msg, now), now)
+                return self._apply(self.answering.slot(self.waiting, msg, self._turn(now), now), now)
             case GetUserSettings():
                 return [Reply(self.view())]
             case SetAutorespond(enabled=enabled):
@@ -245,8 +255,11 @@ class UserState:
         self.inbox.insert(len(self.inbox) if at is None else at, heard)
         if self.waiting is None:
             return [Save(), WorkAck(mid), *self._next(now)]
-        return [Save(), WorkAck(mid), self.voice.log(heard, "info", "queued", f"behind {len(self.inbox) - 1} earlier "
-                                                                        "message(s)")]
+        if any(h.incoming.message_id == mid for h in self._turn(now)):
+            where = f"joins the turn of {self.waiting[0]}"
+        else:
+            where = f"behind {len(self.inbox) - 1} earlier message(s)"
+        return [Save(), WorkAck(mid), self.voice.log(heard, "info", "queued", where)]
 
     def _open_work(self, rows: Any, now: float) -> list[Effect]:
         """After a start: messages of ours still open in the work table that we do not hold (lost with a killed
@@ -301,13 +314,47 @@ class UserState:
                 effects.append(WorkDone(heard.incoming.message_id))  # nobody addressed: nothing to answer
         return effects
 
+    def _turn(self, now: float, target: Target | None = None, record: dict[str, Any] | None = None) -> list[Heard]:
+        """The lines of the turn in progress (or about to begin, as `target`/`record`), in the order sent: the run at
+        the head of the inbox that addresses the same personality in the same channel, within TURN_LINES and
+        TURN_CHARS, with no earlier message of ours still on its way between them."""
+        if not self.inbox:
+            return []
+        names: set[str] = set()
+        if target is None and self.waiting is not None:
+            target = self.waiting[2] if isinstance(self.waiting[2], Target) else None
+            job = self.waiting[2] if target is None else None
+            if job is not None:
+                names, record = {job.addressed_as}, job.record
+        if target is not None:
+            names.add(target.name.lower())
+        if record is not None:
+            names.add(str(record["name"]).lower())
+        head = self.inbox[0].incoming
+        lines, chars = [self.inbox[0]], len(head.content)
+        for heard in list(self.inbox)[1:TURN_LINES]:
+            msg = heard.incoming
+            chars += len(msg.content)
+            if chars > TURN_CHARS or msg.place.channel_id != head.place.channel_id:
+                break
+            if any(head.message_id < m < msg.message_id for m in self.expected if self.expected[m] > now):
+                break
+            conv = self.conversations.get(msg.place.channel_id)
+            joins = addressed(heard, self.aliases, conv, self.autorespond, self.options.bot_name, now)
+            if joins is None or joins.name.lower() not in names:
+                break
+            lines.append(heard)
+        return sorted(lines, key=lambda h: h.incoming.message_id)  # the head may have come after lines sent before it
+
     def _apply(self, step: Step, now: float) -> list[Effect]:
         """Take answering's step: wait for what it waits for, or set the message aside and go on to the next."""
         self.waiting = step.waiting
-        if step.finished is None:
+        if not step.finished:
             return step.effects
-        if self.inbox and self.inbox[0].incoming.message_id == step.finished:
-            self._done_with(self.inbox.popleft())
+        finished = set(step.finished)
+        for heard in [h for h in self.inbox if h.incoming.message_id in finished]:
+            self.inbox.remove(heard)
+            self._done_with(heard)
         return step.effects + self._next(now)
 
     def _done_with(self, heard: Heard) -> None:
@@ -319,7 +366,7 @@ class UserState:
     def _resolve(self, heard: Heard, target: Target, now: float) -> list[Effect]:
         cached = self.personas.get(target.name.lower())
         if cached is not None and now - cached[1] < PERSONA_TTL_S:
-            return self._apply(self.answering.begin(heard, target, cached[0], now), now)
+            return self._apply(self.answering.begin(self._turn(now, target, cached[0]), target, cached[0], now), now)
         trigger = heard.incoming.message_id
         self.waiting = (trigger, "answer", target)
         return [
@@ -346,7 +393,7 @@ class UserState:
                 self.voice.notify(heard, f"I couldn't reach that personality (the catalogue {why})."),
                 *self._next(now),
             ]
-        return self._apply(self.answering.begin(heard, target, record, now), now)
+        return self._apply(self.answering.begin(self._turn(now, target, record), target, record, now), now)
 
     def dm_hint(self) -> str:
         p = self.options.prefix

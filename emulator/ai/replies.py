@@ -5,8 +5,9 @@ Reply rule (``expected_reply``):
 * ``model`` is the request's ``"model"`` (``"unknown"`` if missing or not a string).
 * ``persona`` is the first non-blank line of the first ``system`` message, stripped and cut to
   60 characters (then right-stripped); ``"assistant"`` when there is no system text.
-* ``heard`` is the text of the last ``user`` message: a string as is, or its text parts joined
-  with ``"\\n"``; if that message carries ``image_url`` parts, ``" [images: N]"`` is appended.
+* ``heard`` is the text of the user messages after the last ``assistant`` message (the turn: one line, or
+  several when a bot merges a user's lines into one turn), joined with ``"\\n"``; each a string as is, or its
+  text parts joined with ``"\\n"``; a message that carries ``image_url`` parts gets ``" [images: N]"``.
 * If ``heard`` contains ``LONG:<N>`` the reply is ``long_text(N)``: exactly N characters
   (N clamped to 1..100000) of paragraphs (``"\\n\\n"``), lines (``"\\n"``) and sentences,
   never ending in whitespace, for exercising message splitting.
@@ -63,13 +64,17 @@ def persona_of(request: dict[str, Any]) -> str:
 
 
 def heard_of(request: dict[str, Any]) -> str:
-    """Text of the last user message, with a ``[images: N]`` note when it carries images."""
+    """Text of the user messages after the last assistant message (the turn), each with a ``[images: N]`` note
+    when it carries images."""
+    turn: list[str] = []
     for message in reversed(_messages(request)):
+        if message.get("role") == "assistant":
+            break
         if message.get("role") == "user":
             content = message.get("content")
             images = _image_count(content)
-            return message_text(content) + (f" [images: {images}]" if images else "")
-    return ""
+            turn.append(message_text(content) + (f" [images: {images}]" if images else ""))
+    return "\n".join(reversed(turn))
 
 
 def model_of(request: dict[str, Any]) -> str:

@@ -36,6 +36,18 @@ def test_reply_rule() -> None:
     assert expected_reply({"model": "m", "messages": []}) == "[m] assistant heard: "
 
 
+def test_a_merged_turn_is_heard_whole() -> None:
+    """Every user line after the last assistant message is the turn: the reply quotes each, in order."""
+    request = {"model": "m", "messages": [
+        {"role": "system", "content": "P"},
+        {"role": "user", "content": "old"},
+        {"role": "assistant", "content": "said"},
+        {"role": "user", "content": "one"},
+        {"role": "user", "content": "two"},
+    ]}
+    assert expected_reply(request) == "[m] P heard: one\ntwo"
+
+
 def test_long_text_is_exact_deterministic_and_structured() -> None:
     for n in (1, 2, 77, 1999, 2000, 2001, 4500, 10_000):
         text = long_text(n)

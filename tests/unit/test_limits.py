@@ -1,6 +1,9 @@
 """A user's own limits (`actors/state/limits.py`) and what a user sees of them through their UserState.
 
-The bucket: 6 addressed messages a minute, 3 at once; the fourth is refused with one plain notice per window
+The bucket counts turns (a user's lines merged into one answer: see test_turns.py), not Discord messages. Its
+defaults (20 turns a minute, 6 at once) let a fast human through; `test_the_defaults_*` check that promise. The
+mechanism is tested at a tight setting that keeps its arithmetic easy to read (TIGHT: 6 turns a minute, 3 at
+once): the fourth is refused with one plain notice per window
 (not one per message) that says how long to wait; refused messages are never answered and never reach the AI.
 An optional daily quota refuses with its own notice until the next UTC day. The limits are part of the user's
 snapshot, so a restarted actor does not hand a flooder a fresh bucket, and each user has their own bucket.
@@ -19,6 +22,11 @@ from store.sqlite import decode, encode
 from tests.unit.test_user_flow import ALICE, CAROL, DAVE, DM, NOW, SERVER, World
 
 MIDNIGHT = (int(NOW // DAY_S) + 1) * DAY_S  # the next UTC midnight after NOW (22:13:20 UTC)
+TIGHT: dict[str, Any] = {"rate_per_min": 6.0, "burst": 3}  # not the defaults: a setting whose sums are easy
+
+
+def tight(**kw: Any) -> UserLimits:
+    return UserLimits(**{**TIGHT, **kw})
 
 
 def takes(limits: UserLimits, now: float, n: int = 1) -> list[tuple[str | None, bool]]:
@@ -27,7 +35,7 @@ def takes(limits: UserLimits, now: float, n: int = 1) -> list[tuple[str | None, 
 
 def roundtrip(limits: UserLimits, fresh: UserLimits | None = None) -> UserLimits:
     """What a restarted actor has: the snapshot through the store's encoding, into a new UserLimits."""
-    restored = fresh or UserLimits()
+    restored = fresh or tight()
     restored.restore(decode(encode(limits.snapshot())))
     return restored
 
@@ -38,13 +46,13 @@ def roundtrip(limits: UserLimits, fresh: UserLimits | None = None) -> UserLimits
 
 
 def test_three_at_once_pass_and_the_fourth_is_refused_with_a_notice() -> None:
-    limits = UserLimits()
+    limits = tight()
     assert takes(limits, NOW, 3) == [(None, False)] * 3
     assert limits.take(NOW) == ("rate", True)
 
 
 def test_more_refusals_in_the_same_window_bring_no_more_notices() -> None:
-    limits = UserLimits()
+    limits = tight()
     takes(limits, NOW, 3)
     assert limits.take(NOW) == ("rate", True)
     assert takes(limits, NOW, 5) == [("rate", False)] * 5
@@ -53,23 +61,24 @@ def test_more_refusals_in_the_same_window_bring_no_more_notices() -> None:
 
 
 def test_after_ten_seconds_exactly_one_more_passes() -> None:
-    limits = UserLimits()
+    limits = tight()
     takes(limits, NOW, 4)
     assert limits.take(NOW + 9.9)[0] == "rate"
     assert limits.take(NOW + 10.0) == (None, False)  # 6 a minute: one token every 10 s
-    assert limits.take(NOW + 10.0) == ("rate", True)  # a new window: one new notice
+    assert limits.take(NOW + 10.0) == ("rate", False)  # refused again, but told once a minute at most
+    assert takes(limits, NOW + 60.0, 4) == [(None, False)] * 3 + [("rate", True)]  # a new window, a new notice
 
 
 def test_the_bucket_never_holds_more_than_the_burst() -> None:
-    limits = UserLimits()
+    limits = tight()
     limits.take(NOW)
     later = NOW + 3_600  # an hour idle
     assert takes(limits, later, 3) == [(None, False)] * 3
     assert limits.take(later)[0] == "rate"
 
 
-def test_a_steady_flood_gets_six_a_minute_and_one_notice_per_window() -> None:
-    limits = UserLimits()
+def test_a_steady_flood_gets_six_a_minute_and_one_notice_a_minute() -> None:
+    limits = tight()
     passed, notices = 3, []
     takes(limits, NOW, 3)
     if limits.take(NOW)[1]:
@@ -81,20 +90,44 @@ def test_a_steady_flood_gets_six_a_minute_and_one_notice_per_window() -> None:
         if tell:
             notices.append(t)
     assert passed == 3 + 5  # tokens at 10.5, 20.5, ..., 50.5 (the sixth would come at 60.5)
-    assert notices == [0.0, 11.5, 21.5, 31.5, 41.5, 51.5]  # one per window between two tokens
+    assert notices == [0.0]  # the next may come at 60.0
 
 
 def test_the_wait_is_the_time_to_the_next_token() -> None:
-    limits = UserLimits()
+    limits = tight()
     takes(limits, NOW, 3)
     assert limits.take(NOW) == ("rate", True)
     assert limits.seconds_to_token() == 10.0
-    limits = UserLimits()
+    limits = tight()
     takes(limits, NOW, 3)
     assert limits.take(NOW + 4) == ("rate", True)
     assert abs(limits.seconds_to_token() - 6.0) < 1e-9
     assert limits.take(NOW + 9.99) == ("rate", False)  # the window is that wait: still silent
     assert limits.take(NOW + 10.0) == (None, False)
+
+
+def test_the_defaults_let_a_message_every_five_seconds_through() -> None:
+    limits = UserLimits()
+    assert all(why is None for why, _ in (limits.take(NOW + 5 * k) for k in range(360)))  # half an hour
+
+
+def test_the_defaults_let_bursts_of_five_lines_through_even_unmerged() -> None:
+    """Worst case: every line its own turn (a backend so fast nothing merges); a burst of 5, a pause of 15 s."""
+    limits = UserLimits()
+    t = NOW
+    for _ in range(40):
+        assert all(why is None for why, _ in (limits.take(t + 0.2 * i) for i in range(5)))
+        t += 0.8 + 15
+    assert limits.take(t) == (None, False)
+
+
+def test_the_defaults_refuse_a_real_flood_with_one_notice_per_window() -> None:
+    limits = UserLimits()
+    results = [limits.take(NOW + k) for k in range(60)]  # a turn every second for a minute
+    passed = sum(why is None for why, _ in results)
+    assert passed == 6 + 19  # the burst, then one every 3 s
+    first_refused = next(k for k, (why, _) in enumerate(results) if why)
+    assert [k for k, (_, tell) in enumerate(results) if tell] == [first_refused]  # one notice in the minute
 
 
 def test_other_rates_and_bursts() -> None:
@@ -132,7 +165,7 @@ def test_no_quota_means_no_quota() -> None:
 
 
 def test_refused_messages_do_not_use_up_the_quota() -> None:
-    limits = UserLimits(daily_quota=4)  # 6 a minute, 3 at once
+    limits = tight(daily_quota=4)  # 6 a minute, 3 at once
     takes(limits, NOW, 10)  # 3 pass, 7 refused by the bucket
     assert limits.used_today == 3
     assert limits.take(NOW + 10) == (None, False)
@@ -146,13 +179,13 @@ def test_refused_messages_do_not_use_up_the_quota() -> None:
 
 def test_an_empty_snapshot_is_a_full_bucket() -> None:
     for data in (None, {}):
-        limits = UserLimits()
+        limits = tight()
         limits.restore(data)
         assert takes(limits, NOW, 3) == [(None, False)] * 3
 
 
 def test_a_restored_bucket_is_as_empty_as_it_was() -> None:
-    limits = UserLimits()
+    limits = tight()
     takes(limits, NOW, 3)
     restored = roundtrip(limits)
     assert restored.take(NOW + 1) == ("rate", True)
@@ -160,7 +193,7 @@ def test_a_restored_bucket_is_as_empty_as_it_was() -> None:
 
 
 def test_a_restored_bucket_keeps_its_notice_window() -> None:
-    limits = UserLimits()
+    limits = tight()
     takes(limits, NOW, 4)
     restored = roundtrip(limits)
     assert restored.take(NOW + 2) == ("rate", False)  # already told; a restart tells nothing new
@@ -175,7 +208,7 @@ def test_a_restored_quota_keeps_what_was_used_today() -> None:
 
 
 def test_the_key_breaker_is_part_of_the_snapshot() -> None:
-    limits = UserLimits()
+    limits = tight()
     for _ in range(3):
         limits.key_breaker.record(False, NOW)
     restored = roundtrip(limits)
@@ -190,7 +223,7 @@ def test_the_key_breaker_is_part_of_the_snapshot() -> None:
 
 
 def limited(**kw: Any) -> World:
-    w = World(limits=UserLimits(**kw))
+    w = World(limits=tight(**kw))
     w.personality("bob")
     return w
 
@@ -231,7 +264,11 @@ def test_after_ten_seconds_one_more_is_answered() -> None:
     ok = w.send(ALICE, "@bob now?")
     refused = w.send(ALICE, "@bob and again?")
     assert spoken(w)[-1] == ok and refused not in spoken(w)
-    assert w.notices(ALICE)[-1].trigger_id == refused  # a new window, so one new notice
+    assert w.notices(ALICE)[-1].trigger_id != refused  # told 10 s ago: not again within the minute
+    w.now += 50
+    ok = [w.send(ALICE, f"@bob a minute on {i}") for i in range(3)]  # the bucket is full again
+    refused = w.send(ALICE, "@bob and again")
+    assert spoken(w)[-3:] == ok and w.notices(ALICE)[-1].trigger_id == refused  # a new window, one new notice
 
 
 def test_the_notice_says_how_long_to_wait() -> None:
@@ -244,10 +281,12 @@ def test_the_notice_says_how_long_to_wait() -> None:
 
 
 def test_refused_messages_are_never_answered_and_never_reach_the_ai() -> None:
-    w = World(hold_ai=True, limits=UserLimits())
+    w = World(hold_ai=True, limits=tight())
     w.personality("bob")
-    sent = [w.send(ALICE, f"@bob {i}") for i in range(7)]  # they queue behind the first
-    w.release_all()
+    sent = []
+    for i in range(7):  # each its own turn: the one before was answered before it came
+        sent.append(w.send(ALICE, f"@bob {i}"))
+        w.release_all()
     assert spoken(w) == sent[:3]
     asked = [call.tag[1] for call in w.ai_calls]
     assert asked == sent[:3]
@@ -258,6 +297,17 @@ def test_refused_messages_are_never_answered_and_never_reach_the_ai() -> None:
     w.send(ALICE, "@bob 4", mid=sent[4])
     w.release_all()
     assert spoken(w) == sent[:3] and len(w.ai_calls) == 3
+
+
+def test_lines_merged_into_one_turn_take_one_token() -> None:
+    w = World(hold_ai=True, limits=tight())
+    w.personality("bob")
+    first = w.send(ALICE, "@bob 0")
+    burst = [w.send(ALICE, f"@bob {i}") for i in range(1, 8)]  # while the first is answered: the next turn
+    w.release_all()
+    assert spoken(w) == [first, *burst] and len(w.ai_calls) == 2
+    assert w.user(ALICE).limits.tokens == 1.0  # two turns of the three at once: one token left
+    assert not w.notices(ALICE)[1:]  # nothing refused (the first notice is `add`'s answer)
 
 
 def test_refused_messages_never_touch_the_operators_slots() -> None:

@@ -70,11 +70,12 @@ def answering(profile: Profile | None = None) -> Answering:
 
 def test_answering_with_the_operators_key_first_asks_whether_it_is_available() -> None:
     part = answering()
-    step = part.begin(heard("@bob hi"), Target("bob", "mention", "bob"), BOB, NOW)
-    assert step.finished is None and step.waiting is not None and step.waiting[:2] == (7, "available")
+    lines = [heard("@bob hi")]
+    step = part.begin(lines, Target("bob", "mention", "bob"), BOB, NOW)
+    assert step.finished == () and step.waiting is not None and step.waiting[:2] == (7, "available")
     assert isinstance(step.effects[0].body, TypingFor) and step.effects[1].method == "available"
-    down = part.done(step.waiting, ("available", 7), False, NOW)  # the breaker is open
-    assert down.finished == 7 and down.waiting is None
+    down = part.done(step.waiting, ("available", 7), False, lines, NOW)  # the breaker is open
+    assert down.finished == (7,) and down.waiting is None
     [speak] = [e.body for e in down.effects if isinstance(e, Tell) and isinstance(e.body, Speak)]
     assert "(reference: `ref00001`)" in speak.text  # the id source it was given
 
@@ -84,23 +85,24 @@ def test_answering_with_the_users_own_key_calls_at_once_and_remembers_the_answer
         text, latency_ms = "Hello!", 5.0
 
     part = answering(Profile(sealed_key="sealed"))
-    step = part.begin(heard("@bob hi"), Target("bob", "mention", "bob"), BOB, NOW)
+    lines = [heard("@bob hi")]
+    step = part.begin(lines, Target("bob", "mention", "bob"), BOB, NOW)
     assert step.waiting is not None and step.waiting[:2] == (7, "ai")
     assert [e.method for e in step.effects if isinstance(e, Call)] == ["complete"]
-    done = part.done(step.waiting, ("ai", 7), Said(), NOW)
-    assert done.finished == 7 and part.conversations == {SERVER.channel_id: ("bob", NOW)}
+    done = part.done(step.waiting, ("ai", 7), Said(), lines, NOW)
+    assert done.finished == (7,) and part.conversations == {SERVER.channel_id: ("bob", NOW)}
     assert part.histories[f"{SERVER.channel_id}:bob"][-1] == {"role": "assistant", "content": "Hello!"}
     assert part.answers[7].text == "Hello!"
 
 
 def test_a_late_result_for_another_message_changes_nothing() -> None:
     waiting = (8, "ai", None)
-    assert answering().done(waiting, ("ai", 7), object(), NOW) == Step([], waiting)
+    assert answering().done(waiting, ("ai", 7), object(), [], NOW) == Step([], waiting)
 
 
 def test_the_age_gate_ends_the_messages_turn() -> None:
-    step = answering().begin(heard("@bob hi", DM), Target("bob", "mention"), {**BOB, "nsfw": True}, NOW)
-    assert step.finished == 7 and step.effects[0] == Save() and isinstance(step.effects[2], Tell)
+    step = answering().begin([heard("@bob hi", DM)], Target("bob", "mention"), {**BOB, "nsfw": True}, NOW)
+    assert step.finished == (7,) and step.effects[0] == Save() and isinstance(step.effects[2], Tell)
 
 
 # ---- WebhookSender -------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Fairness on the operator's key, through UserStates and one SlotsState (the `World` of test_user_flow).
 
-A user's actor answers one message at a time, so a flooder's messages wait in their own inbox and hold at most
-one slot while other users wait; slots go to users in arrival order; a user who waits longer than
+A user's actor answers one turn at a time (lines that came while the last was answered merge into the next,
+at most TURN_LINES), so a flooder's messages wait in their own inbox and hold at most one slot while other
+users wait; slots go to users in arrival order; a user who waits longer than
 SLOT_TRIES * SLOT_RETRY_S gets a "busy" answer and leaves the line.
 """
 
@@ -14,6 +15,7 @@ import pytest
 from actors.effects import Done, Timer, Wake
 from actors.messages import Author, SlotGranted, SlotRelease, SlotRequest
 from actors.state.answering import SLOT_RETRY_S, SLOT_TRIES
+from actors.state.user import TURN_LINES
 from tests.unit.test_user_flow import ALICE, CAROL, CLEAR_KEY, DAVE, DM, OWNER, REFERENCE, Said, World
 
 ZOE = 1010
@@ -65,6 +67,14 @@ def retry_timers(w: World, uid: int, since: int = 0) -> list[Timer]:
     ]
 
 
+def answer_after_a_long_call(w: World) -> None:
+    """The oldest call answers after time has passed: the answer waits the short settle timer (lines that came
+    during the call may join its turn), then it is spoken and the slot given back."""
+    uid, call = w.held[0]
+    w.release()
+    wake(w, uid, ("turn_ready", call.tag[1]))
+
+
 def wake(w: World, uid: int, payload: Any) -> None:
     """A user's timer fires."""
     w.handle("user", uid, Wake(payload))
@@ -90,8 +100,10 @@ def test_a_flooders_messages_wait_in_their_own_inbox_holding_one_slot_at_most(ca
         check_fair(w, capacity)
         served.append(w.held[0][0])
         w.release()
-    # Alice's second message asks for a slot only after her first is answered: behind everyone waiting then.
-    assert served == [ALICE, CAROL, DAVE, ZOE] + [ALICE] * 9
+    # Alice's next turn asks for a slot only after her first is answered: behind everyone waiting then. The nine
+    # lines that waited meanwhile are two turns: TURN_LINES of them, then the last.
+    assert TURN_LINES == 8
+    assert served == [ALICE, CAROL, DAVE, ZOE, ALICE, ALICE]
     assert w.answered(ALICE) == flood and sorted(w.answered()) == sorted(flood + others)
 
 
@@ -108,8 +120,9 @@ def test_with_one_slot_users_are_served_in_arrival_order_and_a_flooder_takes_tur
         check_fair(w, 1)
         served.append(w.held[0][0])
         w.release()
-    # Alice's second message asks for the slot only after her first is answered: behind everyone waiting then.
-    assert served == [ALICE, CAROL, DAVE, ZOE, ALICE, ALICE]
+    # Alice's second and third messages, one turn, ask for the slot only after her first is answered: behind
+    # everyone waiting then.
+    assert served == [ALICE, CAROL, DAVE, ZOE, ALICE]
 
 
 def test_with_two_slots_two_users_are_served_at_once_in_arrival_order() -> None:
@@ -176,7 +189,7 @@ def test_a_user_who_waits_too_long_gets_a_busy_answer_and_leaves_the_line() -> N
     assert not w.slots.waiting and CAROL not in holding(w)
     assert len(slot_requests(w, CAROL, since)) == SLOT_TRIES  # the first ask and each retry but the last
     # Alice's answer comes: nobody is granted a slot for Carol's abandoned message.
-    w.release()
+    answer_after_a_long_call(w)
     assert not holding(w) and in_flight(w) == []
     assert [c.tag[1] for c in w.ai_calls].count(mid) == 0
     # Carol's next message is served at once.
@@ -192,7 +205,7 @@ def test_a_waiter_granted_in_time_is_served_and_its_old_retry_timers_do_nothing(
     for attempt in range(1, 4):
         w.now += SLOT_RETRY_S
         wake(w, CAROL, ("slot_retry", mid, attempt))
-    w.release()  # Alice is answered: Carol's turn
+    answer_after_a_long_call(w)  # Alice is answered: Carol's turn
     assert in_flight(w) == [CAROL]
     before = len(w.trace)
     wake(w, CAROL, ("slot_retry", mid, 4))  # a timer still pending

@@ -200,7 +200,8 @@ class World(PureWorld):
         return [b for b in self.channels if isinstance(b, Notify) and uid in (None, b.user_id)]
 
     def answered(self, uid: int | None = None) -> list[int]:
-        return [s.trigger_id for s in self.speaks(uid)]
+        """Every message answered, in the order answered (a merged turn's answer answers each of its lines)."""
+        return [mid for s in self.speaks(uid) for mid in s.answered]
 
     def request(self, index: int = -1) -> dict[str, Any]:
         return self.ai_calls[index].args[0]
