@@ -48,6 +48,7 @@ class Settings:
     bind_host: str = "127.0.0.1"
     allow_public_bind: int = 0
     pending_cap: int = 200
+    direct_peers: int = 32
     ask_timeout_s: float = 10.0
     discord_token: str = field(default="", repr=False)
     discord_api_base: str = "https://discord.com/api/v10"
@@ -152,6 +153,8 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "allow_public_bind": ("TZUROT_ALLOW_PUBLIC_BIND", int, lambda v: v in (0, 1),
                           "1: let actor sockets listen on a public address (anyone reaching them can run code)"),
     "pending_cap": ("TZUROT_PENDING_CAP", int, _positive, "messages held for one actor while it (re)starts"),
+    "direct_peers": ("TZUROT_DIRECT_PEERS", int, lambda v: 0 <= v <= 1000,
+                     "peers (user <-> channel) one actor sends to directly, past the shards (0-1000; 0: never)"),
     "ask_timeout_s": ("TZUROT_ASK_TIMEOUT_S", float, _positive, "how long the edge waits for an actor"),
     "discord_token": ("DISCORD_TOKEN", str, None, "the bot's token (secret; without it the sandbox runs)"),
     "discord_api_base": ("DISCORD_API_BASE", str, _url, "Discord REST base, or a compatible server's"),

@@ -27,6 +27,9 @@ class Metrics:
         self.ai_errors = Counter("tzurot_ai_errors", "failed AI calls", ["kind"], registry=r)
         self.notices = Counter("tzurot_rate_limit_notices", "notices to users who sent too fast", registry=r)
         self.discord_429 = Counter("tzurot_discord_429", "Discord 429 answers", ["scope"], registry=r)
+        self.deliver_sends = Counter("tzurot_deliver_sends", "messages sent from one actor to another in the tree, "
+                                     "by path: direct (peer to peer), relayed (a leaf through its shard), "
+                                     "forwarded (by a supervisor)", ["path"], registry=r)
         self.actor_events = Counter("tzurot_actor_events", "supervision events", ["event", "kind"], registry=r)
         self.restarts = Counter("tzurot_actor_restarts", "actor restarts", ["kind"], registry=r)
         self.parks = Counter("tzurot_actor_parks", "actors parked after too many restarts", ["kind"], registry=r)
@@ -44,7 +47,7 @@ class Metrics:
             self.discord_invalid_by_status.labels(status)
         self._counters = {
             "addressed": self.addressed, "answered": self.answered, "ai_error": self.ai_errors,
-            "rate_limit_notice": self.notices, "discord_429": self.discord_429,
+            "rate_limit_notice": self.notices, "discord_429": self.discord_429, "deliver_sends": self.deliver_sends,
         }
         self._histograms = {"reply_latency_s": self.reply_latency, "ai_latency_s": self.ai_latency}
         self.depths: dict[str, dict[str, float]] = {}  # e.g. "channel_depth" -> channel id -> chunks waiting

@@ -11,6 +11,7 @@ import dataclasses
 import gc
 import os
 import sys
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from supervision.log import SupervisorLog
 from supervision.metrics import FLUSH_S, MetricsBuffer
+from supervision.peers import Origin, PeerGone, Peers
 from supervision.protocol import (
     Answer,
     ChildReady,
@@ -27,6 +29,7 @@ from supervision.protocol import (
     ForOutlet,
     Modules,
     ModulesRequest,
+    Touched,
 )
 from supervision.sharding import Routes
 
@@ -42,9 +45,11 @@ def imported_packages() -> tuple[str, ...]:
 class SupervisedChild(ActorTypeDispatcher):
     """Base of every supervised actor; subclasses implement `on_start`, `on_deliver`, `on_stop`, `on_timer`.
 
-    A leaf actor talks to nothing but its supervisor: what it sends elsewhere (to another actor, to the
-    outlet) goes through its shard. Thespian's cost per message grows with a process's open sockets, so this
-    keeps every process's socket count bounded: a singleton or the edge sees a few shards, never every user.
+    A leaf actor talks to its supervisor: what it sends elsewhere (to another actor, to the outlet) goes
+    through its shard. Thespian's cost per message grows with a process's open sockets, so this keeps every
+    process's socket count bounded: a singleton or the edge sees a few shards, never every user. The one
+    exception is a peer in a sharded group that it talks with (a user and the channel it speaks in): once each
+    knows the other's address they skip the shards, within a small bound (`supervision/peers.py`).
     """
 
     relay_via_parent = True
@@ -67,6 +72,8 @@ class SupervisedChild(ActorTypeDispatcher):
         self._exiting = False
         self.metrics = MetricsBuffer()
         self._flush_pending = False
+        self.peers = Peers(0)
+        self._touched = 0.0  # when we last told our supervisor we are in use
 
     # ---- callbacks ----------------------------------------------------------------------------
     def on_start(self, start: ChildStart) -> None:
@@ -91,6 +98,8 @@ class SupervisedChild(ActorTypeDispatcher):
         self.slog = SupervisorLog(msg.settings.supervisor_log_path, max_bytes=msg.settings.log_max_bytes,
                                   keep=msg.settings.log_keep)
         self._parent_pid = os.getppid()
+        if self.relay_via_parent:
+            self.peers = Peers(getattr(msg.settings, "direct_peers", 0))
         self.on_start(msg)
         self._started = True
         self.send(sender, ChildReady(msg.key, os.getpid()))
@@ -103,8 +112,38 @@ class SupervisedChild(ActorTypeDispatcher):
             if msg.reply_to is not None:
                 self.send(msg.reply_to, Answer(msg.ref, Modules(os.getpid(), imported_packages())))
             return
+        if msg.direct and (msg.kind, msg.key) != (self.kind, self.key):
+            # Sent straight to an address that is no longer (kind, key)'s: a new actor got its port. Tell the
+            # sender to forget it, and hand the message on the way it would have gone.
+            if isinstance(msg.origin, Origin):
+                self.send(msg.origin.address, PeerGone(msg.kind, msg.key, self.myAddress))
+            msg = dataclasses.replace(msg, direct=False)
+            if self.relay_via_parent and self.starter is not None:
+                self.send(self.starter, msg)
+                return
+        elif isinstance(msg.origin, Origin) and self.relay_via_parent:
+            if self._exiting and msg.direct and self.starter is not None:
+                # We are stopping (passivated): our supervisor holds it for our successor, as for a relayed one.
+                self.send(self.starter, dataclasses.replace(msg, direct=False))
+                self.log("info", "peer_bounced", f"a message from {msg.origin.kind}/{msg.origin.key} reached us "
+                         "while stopping: handed to our supervisor")
+                return
+            self.peers.heard(msg.origin, self.myAddress)
+            if msg.direct:
+                self._in_use()
         if not self._exiting:
             self.on_deliver(msg)
+
+    def receiveMsg_PeerGone(self, msg: PeerGone, sender: Any) -> None:
+        self.peers.gone(msg.kind, msg.key, msg.address)
+
+    def _in_use(self) -> None:
+        """Messages that come straight to us pass our supervisor by: tell it now and then that we are in use,
+        or it would passivate us as idle (or as least recently used) in the middle of a conversation."""
+        now = time.monotonic()
+        if now - self._touched >= min(30.0, self.settings.idle_passivate_s / 4) and self.starter is not None:
+            self._touched = now
+            self.send(self.starter, Touched(self.key))
 
     def receiveMsg_Directory(self, msg: Directory, sender: Any) -> None:
         self.routes.update(msg)
@@ -112,11 +151,16 @@ class SupervisedChild(ActorTypeDispatcher):
     def deliver(self, kind: str, key: str, body: Any) -> None:
         """Send `body` to the actor for (kind, key): via our supervisor, or (for a supervisor) straight to the
         shard that owns the key, or to Root while the route is unknown."""
-        message = Deliver(kind, key, body, reply=False)
         if self.relay_via_parent and self.starter is not None:
-            self.send(self.starter, message)
+            address, origin = None, None
+            if self.peers.cap and self.routes.sharded(kind) and self.routes.sharded(self.kind):
+                address, origin = self.peers.send(kind, key, (self.kind, self.key, self.myAddress))
+            self.send(address or self.starter, Deliver(kind, key, body, reply=False, origin=origin,
+                                                       direct=address is not None))
+            self.count("deliver_sends", "direct" if address is not None else "relayed")
         else:
-            self.send(self.routes.address(kind, key) or self.root_address, message)
+            self.send(self.routes.address(kind, key) or self.root_address, Deliver(kind, key, body, reply=False))
+            self.count("deliver_sends", "forwarded")
 
     def publish(self, body: Any) -> None:
         """Send a fact or metrics to the outlet (the edge), through our supervisor."""
@@ -147,7 +191,13 @@ class SupervisedChild(ActorTypeDispatcher):
         if not self._exiting:
             self._exiting = True
             self.on_stop()
+            self._leave_peers()
             self.flush_metrics()
+
+    def _leave_peers(self) -> None:
+        """We stop: our peers relay to our key again (through the shard, which starts our successor)."""
+        for _kind, _key, address in self.peers.addresses():
+            self.send(address, PeerGone(self.kind, self.key, self.myAddress))
 
     # ---- helpers ------------------------------------------------------------------------------
     def count(self, name: str, *labels: str, amount: float = 1.0) -> None:
@@ -181,6 +231,7 @@ class SupervisedChild(ActorTypeDispatcher):
         if not self._exiting:
             self._exiting = True
             self.on_stop()
+            self._leave_peers()
             self.flush_metrics()
         self.send(self.myAddress, ActorExitRequest())
 

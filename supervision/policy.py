@@ -123,6 +123,11 @@ class ChildTable:
         child.pending.append(message)
         return []
 
+    def touch(self, key: str, now: float) -> None:
+        """`key` is in use (its messages reach it past us): not idle, and the last to make way for others."""
+        if key in self.children:
+            self._touch(key, now)
+
     def ensure(self, key: str, now: float) -> list[Effect]:
         """Start a permanent child now (Root starts every shard at once, not on first use)."""
         if key in self.children:

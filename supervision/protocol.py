@@ -72,6 +72,15 @@ class Deliver:
     ref: str = ""
     reply: bool = True
     reply_to: Any = None
+    origin: Any = None  # a leaf sender's supervision.peers.Origin: the receiver may answer it directly
+    direct: bool = False  # sent straight to the address of (kind, key), not through a shard
+
+
+@dataclass(frozen=True)
+class Touched:
+    """A child to its supervisor: I am in use (messages reach me directly, past you), do not count me idle."""
+
+    key: str
 
 
 @dataclass(frozen=True)

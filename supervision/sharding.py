@@ -33,6 +33,10 @@ class Routes:
         self._addresses = directory.addresses()
         self._shards = dict(directory.groups)
 
+    def sharded(self, kind: str) -> bool:
+        """Is `kind` a sharded group (one actor per key), as opposed to a single actor or unknown?"""
+        return kind in self._shards
+
     def address(self, kind: str, key: str) -> Any:
         """The address to send to, or None: unknown kind, no directory yet, or the owning shard is down."""
         if kind in self._addresses:

@@ -22,6 +22,7 @@ from thespian.actors import (
 )
 
 from supervision.child import SupervisedChild
+from supervision.peers import Origin, PeerGone
 from supervision.policy import LIVE, ChildTable, Effect, Forward, Log, Policy, Refuse, Schedule, Spawn, Stop
 from supervision.procs import exit_status, parents, pid_alive, spawned_process
 from supervision.protocol import (
@@ -37,6 +38,7 @@ from supervision.protocol import (
     ShardSpec,
     StatusRequest,
     SupervisorStatus,
+    Touched,
     TreeSpec,
     Unavailable,
     Undelivered,
@@ -86,6 +88,7 @@ class Supervisor(SupervisedChild):
         for effect in effects:
             if isinstance(effect, Forward):
                 self.send(effect.address, effect.message)
+                self.count("deliver_sends", "forwarded")
             elif isinstance(effect, Spawn):
                 start = self.child_start(effect.key)
                 address = self.createActor(start.child_class)
@@ -233,6 +236,7 @@ class Shard(Supervisor):
             self.perform(self.table.deliver(msg.key, msg, time.time()))
         else:
             self.send(self.routes.address(msg.kind, msg.key) or self.root_address, msg)
+            self.count("deliver_sends", "forwarded")
 
     def child_start(self, key: str) -> ChildStart:
         return ChildStart(
@@ -253,6 +257,16 @@ class Shard(Supervisor):
         assert self.table is not None
         self.child_gone(msg.dead, "liveness_miss", "a message to it bounced")
         self.perform(self.table.deliver(msg.message.key, msg.message, time.time()))
+        origin = msg.message.origin
+        if msg.message.direct and isinstance(origin, Origin):  # its sender knew a dead address: it forgets it
+            self.send(origin.address, PeerGone(msg.message.kind, msg.message.key, msg.dead))
+            self.child_log("info", "peer_bounced", msg.message.key, f"a message from {origin.kind}/{origin.key} "
+                           "to its old address was delivered again; the sender was told to forget that address")
+
+    def receiveMsg_Touched(self, msg: Touched, sender: Any) -> None:
+        """A child that peers reach directly is in use, though no message for it passed through us."""
+        if self.table is not None:
+            self.table.touch(msg.key, time.time())
 
 
 class Root(Supervisor):

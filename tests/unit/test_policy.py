@@ -223,3 +223,30 @@ def test_messages_waiting_for_a_start_are_bounded() -> None:
     t.deliver("a", "m2", 0.0)
     out = t.deliver("a", "m3", 0.0)
     assert isinstance(out[0], Refuse) and "waiting" in out[0].reason
+
+
+def test_messages_for_a_child_in_backoff_wait_for_its_restart_and_arrive_in_order() -> None:
+    t = table(backoff_first_s=0.1)
+    t.deliver("a", "m1", 0.0)
+    start(t, "a", 1)
+    sched = [e for e in t.exited(Addr(1), 1.0) if isinstance(e, Schedule)]  # crashed: restart in 0.1 s
+    assert t.deliver("a", "bounced off the dead address", 1.01) == []  # held, not lost
+    assert t.deliver("a", "m2", 1.02) == []
+    assert kinds(t.timer(sched[0].payload, 1.1)) == ["Spawn", "Log:restarted"]
+    assert t.deliver("a", "m3", 1.15) == []  # still starting
+    out = start(t, "a", 2)
+    assert [e.message for e in out if isinstance(e, Forward)] == ["bounced off the dead address", "m2", "m3"]
+
+
+def test_a_child_its_peers_reach_directly_is_not_taken_for_idle_or_least_recently_used() -> None:
+    t = table(idle_s=900, live_cap=2)
+    for n, key in enumerate(["a", "b"], start=1):
+        t.deliver(key, "m", float(n))
+        start(t, key, n)
+    t.touch("a", 800.0)  # "a" said it is in use: its messages come straight from its peers
+    t.touch("gone", 800.0)  # a key that is not ours changes nothing
+    assert "gone" not in t.children
+    assert kinds(t.tick(1000.0, alive=lambda pid: True)) == ["Log:passivated", "Stop"]  # "b" only
+    assert t.children["a"].status == LIVE
+    t.touch("a", 1500.0)
+    assert t.tick(1600.0, alive=lambda pid: True) == []
