@@ -165,6 +165,18 @@ class Stack:
     def status(self) -> dict[str, Any]:
         return httpx.get(f"http://127.0.0.1:{self.http_port}/status", timeout=30).json()
 
+    def counter(self, name: str, label: str) -> dict[str, float]:
+        """One counter from the bot's `/metrics`, by the value of `label` (`tzurot_deliver_sends_total`, "path")."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = httpx.get(f"http://127.0.0.1:{self.http_port}/metrics", timeout=30).text
+        out: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name:
+                    out[sample.labels.get(label, "")] = out.get(sample.labels.get(label, ""), 0.0) + sample.value
+        return out
+
     def actor_pid(self, kind: str, key: int | str, live_only: bool = False) -> int | None:
         """The pid `/status` gives the actor for (kind, key) (only while it is live, with `live_only`)."""
         for supervisor in self.status()["supervisors"]:
