@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from config import Settings
-from edge.client import Edge, point_discord_py_at
+from edge.client import Edge, make_edge, point_discord_py_at
 from edge.http import HttpServer
 from edge.launch import SANDBOX_TOKEN, Tree
 from observability.metrics import Metrics
@@ -30,7 +30,7 @@ async def serve(settings: Settings, tree: Tree, ready_line: str, sandbox: bool =
     metrics = Metrics()
     tree.metrics.attach(metrics)
     point_discord_py_at(settings)
-    edge = Edge(bridge, settings, table, metrics)
+    edge = make_edge(bridge, settings, table, metrics)
     tree.for_edge.attach(edge, asyncio.get_running_loop())
     http = HttpServer(settings, bridge, edge.live_status, metrics, settings.http_host, settings.http_port,
                       sandbox=sandbox)
@@ -61,13 +61,14 @@ async def serve(settings: Settings, tree: Tree, ready_line: str, sandbox: bool =
 
 
 async def watch_gateway(edge: Edge, after_s: float = 30.0) -> None:
-    """WARNING `gateway_disconnected` once the gateway has been down for `after_s`, and again when back."""
+    """WARNING `gateway_disconnected` once a gateway shard has been down for `after_s`, and again when all are back."""
     warned = False
     while True:
         await asyncio.sleep(5.0)
-        down = edge.disconnected_at
+        down = edge.shard_state.down_since()
         if down is not None and time.time() - down > after_s and not warned:
-            log.warning("gateway_disconnected: no gateway connection for %.0f s", time.time() - down)
+            log.warning("gateway_disconnected: no gateway connection for %.0f s (shard %s)", time.time() - down,
+                        ",".join(map(str, edge.shard_state.down())))
             warned = True
         elif down is None and warned:
             log.warning("gateway_reconnected")
@@ -81,7 +82,8 @@ async def emulators(settings: Settings, port: int, ai_port: int | None) -> Async
 
     started: list[Any] = []
     try:
-        discord_emulator = DiscordEmulator(token=SANDBOX_TOKEN, host="127.0.0.1", port=port)
+        discord_emulator = DiscordEmulator(token=SANDBOX_TOKEN, host="127.0.0.1", port=port,
+                                           shards=settings.shard_count)
         discord_emulator.page_bot_http = f"http://{settings.http_host}:{settings.http_port}"  # the page's tree panel
         await discord_emulator.start()
         started.append(discord_emulator)

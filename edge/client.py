@@ -2,7 +2,9 @@
 
 It never waits on an actor in the event loop: every hand-off runs on the bridge's thread pool. It drops
 what addresses nobody (its own messages, its webhooks' echoes, other bots, chatter) before any actor wakes.
-It wires the parts and holds the gateway's state; each part lives apart: reading a message
+It wires the parts and holds the gateway's state, per gateway shard it runs (edge/shards.py: the plain client
+runs the one shard; with TZUROT_SHARD_COUNT above 1 or TZUROT_SHARD_IDS set, discord.py's AutoShardedClient runs
+the shards named); each part lives apart: reading a message
 (edge/translate.py), the filter (edge/routing.py), nothing accepted is lost (edge/durable.py), what the bot
 says itself (edge/notices.py), and its status and gauges (observability/live.py).
 """
@@ -25,6 +27,7 @@ from config import Settings
 from edge.durable import OneAtATime, Redelivery, WorkLog
 from edge.notices import AuthorNotices
 from edge.routing import RoutingTable
+from edge.shards import GatewayShards, guild_id_of
 from edge.translate import incoming_of, outline_of
 from observability.activity import Activity
 from observability.events import EventLog
@@ -76,7 +79,9 @@ class Edge(discord.Client):
     """One message at a time: outline, filter, write down, hand on to its channel's actor (in gateway order)."""
 
     def __init__(self, bridge: Bridge, settings: Settings, table: RoutingTable, metrics: Metrics) -> None:
-        super().__init__(intents=intents())
+        self.sharded = isinstance(self, discord.AutoShardedClient)
+        shards = {"shard_count": settings.shard_count, "shard_ids": list(settings.gateway_shards)}
+        super().__init__(intents=intents(), **(shards if self.sharded else {}))
         guard_parsers(self._connection.parsers)
         self.bridge = bridge
         self.settings = settings
@@ -92,10 +97,11 @@ class Edge(discord.Client):
         self._sweeping = False
         self.ready_once = asyncio.Event()
         self.started = time.time()
-        self.disconnected_at: float | None = time.time()
-        self.lost_at = self.started  # when the gateway was lost before the current connection (or the start)
-        self.catch_ups = OneAtATime(lambda since: self.redelivery.catch_up(self, since))
-        self.live_status = LiveStatus(bridge, settings, metrics, table, self.usage, self.connected, self.started)
+        self.shard_state = GatewayShards(settings.gateway_shards if self.sharded else (0,),
+                                    settings.shard_count if self.sharded else 1, self.started)
+        self.catch_ups = {shard: OneAtATime(self._catch_up_of(shard)) for shard in self.shard_state.ids}
+        self.live_status = LiveStatus(bridge, settings, metrics, table, self.usage, self.connected, self.started,
+                                      gateway_shards=lambda: self.shard_state.view(time.time()))
 
     async def setup_hook(self) -> None:
         """After login, before the gateway connects: the filter learns who we are, so a reply to the bot's own
@@ -104,32 +110,60 @@ class Edge(discord.Client):
         self.table.application_id = self.application_id
 
     def connected(self) -> bool:
-        return self.is_ready() and not self.is_closed() and self.disconnected_at is None
+        """Ready, and every gateway shard this edge runs is connected."""
+        return self.is_ready() and not self.is_closed() and self.shard_state.all_connected()
 
+    def _catch_up_of(self, shard: int) -> Any:
+        """The catch-up job of one shard: only the channels it carries (a DM is shard 0's)."""
+        return lambda since: self.redelivery.catch_up(
+            self, since, carries=lambda channel: self.shard_state.carries(guild_id_of(channel)) == shard)
+
+    def _shard_up(self, shard: int) -> None:
+        self.shard_state.connected(shard)
+        self.metrics.gateway_connected.set(1 if self.shard_state.all_connected() else 0)
+
+    def _shard_down(self, shard: int) -> None:
+        self.shard_state.disconnected(shard, time.time())
+        self.metrics.gateway_connected.set(0)
+
+    # The plain client's events stand for its one shard; the sharded client also sends the on_shard_* ones.
     async def on_connect(self) -> None:
-        if self.disconnected_at is not None:
-            self.lost_at = self.disconnected_at  # a new session reads back from here (on_ready comes next)
-        self.disconnected_at = None
-        self.metrics.gateway_connected.set(1)
+        if not self.sharded:
+            self._shard_up(0)
 
     async def on_resumed(self) -> None:
-        await self.on_connect()
+        if not self.sharded:
+            self._shard_up(0)
 
     async def on_disconnect(self) -> None:
-        if self.disconnected_at is None:
-            self.disconnected_at = time.time()
-        self.metrics.gateway_connected.set(0)
+        if not self.sharded:
+            self._shard_down(0)
+
+    async def on_shard_connect(self, shard: int) -> None:
+        self._shard_up(shard)
+
+    async def on_shard_resumed(self, shard: int) -> None:
+        self._shard_up(shard)
+
+    async def on_shard_disconnect(self, shard: int) -> None:
+        self._shard_down(shard)
 
     async def on_ready(self) -> None:
         assert self.user is not None
-        log.info("connected as %s (%s), %d guild(s)", self.user.name, self.user.id, len(self.guilds))
+        log.info("connected as %s (%s), %d guild(s), gateway shard(s) %s of %d", self.user.name, self.user.id,
+                 len(self.guilds), ",".join(map(str, self.shard_state.ids)), self.shard_state.count)
         self.ready_once.set()
-        # discord.py calls this after every new session (IDENTIFY), never after a RESUME (the gateway replays
-        # what was missed then): a new session means what was said since the gateway was lost was never seen.
-        self.catch_ups.run(self.lost_at)
+        if not self.sharded:
+            await self.on_shard_ready(0)
         if not self._sweeping:
             self._sweeping = True
             self.loop.create_task(self.redelivery.resend_forever())
+
+    async def on_shard_ready(self, shard: int) -> None:
+        # discord.py calls this after every new session (IDENTIFY), never after a RESUME (the gateway replays
+        # what was missed then): a new session means what was said since the shard was lost was never seen.
+        if self.shard_state.runs(shard):
+            self.catch_ups[shard].run(self.shard_state.lost_at(shard))
 
     async def on_message(self, message: discord.Message) -> None:
         await self.handle(message)
@@ -196,3 +230,13 @@ class Edge(discord.Client):
             await self.bridge.tell_async(kind, key, body)
         except Exception:
             log.exception("could not hand %s to %s %s", type(body).__name__, kind, key)
+
+
+class ShardedEdge(Edge, discord.AutoShardedClient):
+    """The edge on discord.py's AutoShardedClient: the gateway shards TZUROT_SHARD_IDS names, of
+    TZUROT_SHARD_COUNT (each shard its own websocket; guilds on the shard Discord's rule gives them)."""
+
+
+def make_edge(bridge: Bridge, settings: Settings, table: RoutingTable, metrics: Metrics) -> Edge:
+    """The sharded edge when the bot is sharded or this edge runs chosen shards, the plain client otherwise."""
+    return (ShardedEdge if settings.sharded else Edge)(bridge, settings, table, metrics)

@@ -178,9 +178,10 @@ class Redelivery:
             except Exception:  # the sweep must outlive a bad moment (the store busy, the tree restarting)
                 log.exception("work sweep failed; trying again")
 
-    async def catch_up(self, reader: Reader, since: float) -> int:
+    async def catch_up(self, reader: Reader, since: float, carries: Callable[[Any], bool] = lambda _: True) -> int:
         """After a start or a new gateway session: read back, in channels where someone may be talking to us,
-        what came while we were away (since `since`, when the gateway was lost)."""
+        what came while we were away (since `since`, when the gateway was lost). Only the channels `carries`
+        (those of the gateway shard whose session is new: another shard, or another edge, reads back its own)."""
         import discord
 
         loop = asyncio.get_running_loop()
@@ -191,6 +192,8 @@ class Redelivery:
         for channel_id in channels:
             try:
                 channel = reader.get_channel(channel_id) or await reader.fetch_channel(channel_id)
+                if not carries(channel):
+                    continue
                 # What we saw before we were away: messages arriving now must not hide the gap.
                 seen = await loop.run_in_executor(self.bridge.pool, self.work.last_seen, channel_id, since)
                 after = discord.Object(max(seen or 0, floor))

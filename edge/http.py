@@ -66,6 +66,8 @@ class StatusSource(Protocol):
 
     def connected(self) -> bool: ...
 
+    def gateway_shards(self) -> list[dict[str, Any]]: ...
+
     async def status(self, max_age_s: float = 1.0, deadline: float | None = None) -> dict[str, Any]: ...
 
     async def refresh_gauges(self, deadline: float | None = None) -> None: ...
@@ -121,7 +123,8 @@ class HttpServer:
         deadline = time.monotonic() + HEALTHZ_BUDGET_S
         failing = []
         if not self.live_status.connected():
-            failing.append("gateway: not connected")
+            down = [str(s["id"]) for s in self.live_status.gateway_shards() if not s["connected"]]
+            failing.append("gateway: not connected" + (f" (shard {', '.join(down)})" if down else ""))
         actors, store = await asyncio.gather(
             self.bounded(deadline, lambda left: self.actors.directory(timeout=left)),
             self.bounded(deadline, lambda left: store_writable(self.settings, left)),

@@ -46,9 +46,11 @@ class Counted(Protocol):
 
 class LiveStatus:
     def __init__(self, tree: Tree, settings: Settings, metrics: Metrics, routing: Counted, usage: Activity,
-                 gateway_up: Callable[[], bool], started: float | None = None) -> None:
+                 gateway_up: Callable[[], bool], started: float | None = None,
+                 gateway_shards: Callable[[], list[dict[str, Any]]] = list) -> None:
         self.tree, self.settings, self.metrics, self.routing, self.usage = tree, settings, metrics, routing, usage
         self._gateway_up = gateway_up
+        self.gateway_shards = gateway_shards  # the edge's shards: id, of, connected, down_s
         self.started = time.time() if started is None else started
         self.breaker = SharedBreaker(open_cell(settings, breaker_name(settings.ai_model)),
                                      settings.ai_breaker_failures,
@@ -76,6 +78,7 @@ class LiveStatus:
         extra = {
             "uptime_s": round(time.time() - self.started, 1),
             "gateway_connected": self.connected(),
+            "gateway_shards": self.gateway_shards(),
             "edge": self.routing.summary(),
             "outboxes": self.metrics.deepest("channel_depth"),
             "inboxes": self.metrics.deepest("user_depth"),

@@ -85,10 +85,19 @@ def live_by_kind(status: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
+def shards_text(status: dict[str, Any]) -> str:
+    """The edge's gateway shards when it is sharded: "  (shards 0/2 up, 1/2 down 12 s)"; else nothing."""
+    shards = status.get("gateway_shards") or []
+    if not shards or (len(shards) == 1 and shards[0].get("of", 1) == 1):
+        return ""
+    return "  (shards " + ", ".join(
+        f"{s['id']}/{s['of']} " + ("up" if s["connected"] else f"down {s['down_s']:.0f} s") for s in shards) + ")"
+
+
 def render(status: dict[str, Any]) -> str:
     """One screen for people."""
     lines = [f"Tzurot status  {status['time']}  uptime {status.get('uptime_s', 0) / 60:.0f} min  "
-             f"gateway {'connected' if status.get('gateway_connected') else 'DISCONNECTED'}"]
+             f"gateway {'connected' if status.get('gateway_connected') else 'DISCONNECTED'}{shards_text(status)}"]
     lines.append(f"live actors {status['live_actors']}  restarts/h {status['restarts_last_hour']}  "
                  f"parks/h {status['parks_last_hour']}  store {status['store_bytes'] / 1e6:.1f} MB")
     lines.append("shards: " + "  ".join(f"{s['key']}={s['live']}" for s in status["shards"]))

@@ -127,11 +127,12 @@ class Stack:
         env: dict[str, str] | None = None,
         ai_max_concurrent: int | None = None,
         discord_limits: Any = None,
+        shards: int = 1,
     ) -> None:
         from emulator.ai import AIEmulator
         from emulator.discord import DiscordEmulator
 
-        self.discord = DiscordEmulator(world=world, limits=discord_limits).start_in_thread()
+        self.discord = DiscordEmulator(world=world, limits=discord_limits, shards=shards).start_in_thread()
         self.ai = AIEmulator(max_concurrent=ai_max_concurrent).start_in_thread()
         self.http_port = free_port()
         self.bot = BotProcess(
@@ -145,6 +146,7 @@ class Stack:
                 "TZUROT_LIVENESS_PERIOD_S": "1",
                 "TZUROT_HTTP_PORT": str(self.http_port),
                 **DEFAULT_ENV,
+                "TZUROT_SHARD_COUNT": str(shards),
                 **(env or {}),
             },
             data_dir,

@@ -41,8 +41,10 @@ def make_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Calla
     if "store_backend" in request.fixturenames and request.getfixturevalue("store_backend") == "postgresql":
         store_env["TZUROT_DATABASE_URL"] = request.getfixturevalue("postgres_url")
 
-    def make(world: World | None = None, env: dict[str, str] | None = None) -> Stack:
-        stack = Stack(tmp_path / f"data{len(stacks)}", world, {**store_env, **(env or {})})
+    def make(world: World | None = None, env: dict[str, str] | None = None, shards: int = 1) -> Stack:
+        """A started stack; `shards`: the gateway shards the emulator expects and the bot runs (all of them,
+        unless `env` names TZUROT_SHARD_IDS)."""
+        stack = Stack(tmp_path / f"data{len(stacks)}", world, {**store_env, **(env or {})}, shards=shards)
         stacks.append(stack)
         return stack.start()
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
+from observability import jsonlog
+from testkit.process import wait_for
 from tests.e2e.test_data_dir import refused
 
 
@@ -22,3 +25,48 @@ def test_shard_ids_that_do_not_fit_the_count_stop_the_bot(tmp_path: Path) -> Non
     code, output = refused(tmp_path, {"TZUROT_SHARD_COUNT": "2", "TZUROT_SHARD_IDS": "1,2"})
     assert code == 2 and output.strip() == (
         "configuration error: TZUROT_SHARD_IDS: shard 2 is not below TZUROT_SHARD_COUNT (2)")
+
+
+def gateway(sb, action: str | None = None) -> dict:
+    """The emulator's gateway: drive it (`outage`, `restore`) or read its state."""
+    path = "/_sandbox/gateway"
+    response = sb.http.post(path, json={"action": action}) if action else sb.http.get(path)
+    response.raise_for_status()
+    return response.json()
+
+
+def healthz(stack) -> tuple[int, dict]:
+    response = httpx.get(f"http://127.0.0.1:{stack.http_port}/healthz", timeout=10)
+    return response.status_code, response.json()
+
+
+def test_one_edge_running_both_shards_answers_users_in_both_guilds_and_catches_each_shard_up(make_stack) -> None:
+    stack = make_stack(env={"TZUROT_SHARD_COUNT": "2"}, shards=2)
+    sb = stack.sandbox
+    assert gateway(sb)["connected_shards"] == [0, 1]  # two sessions: shard 0 (Sandbox, DMs), shard 1 (Annex)
+    general, commons, workshop = sb.channel("general"), sb.channel("commons"), sb.channel("workshop")
+    sb.command(general, "alice", "!tz add lilith", "Added")
+    for channel, user in ((general, "alice"), (commons, "bob"), (workshop, "carol"), (sb.dm("carol"), "carol")):
+        trigger = sb.post(channel, user, f"@lilith hello from {user}")
+        sb.said(channel, trigger, f"heard: {user}: hello from {user}", timeout=30)
+    status = stack.status()
+    assert [(s["id"], s["of"], s["connected"]) for s in status["gateway_shards"]] == [(0, 2, True), (1, 2, True)]
+    assert healthz(stack) == (200, {"ok": True})
+
+    # A new session on every shard: each shard reads back what was said in its own guild while it was away.
+    sb.command(workshop, "bob", "!tz activate lilith", "now answers every message")
+    sb.command(general, "alice", "!tz activate lilith", "now answers every message")
+    gateway(sb, "outage")
+    wait_for(lambda: healthz(stack)[0] == 503, what="/healthz to notice the lost shards")
+    assert healthz(stack)[1]["failing"][0].startswith("gateway: not connected (shard ")
+    missed = [(workshop, sb.post(workshop, "carol", "annex while away"), "heard: carol: annex while away"),
+              (general, sb.post(general, "bob", "sandbox while away"), "heard: bob: sandbox while away")]
+    wait_for(lambda: gateway(sb)["waiting"] == 2, timeout=60, what="both shards to IDENTIFY anew")
+    gateway(sb, "restore")
+    for channel, trigger, answer in missed:
+        sb.said(channel, trigger, answer, timeout=60)
+    wait_for(lambda: healthz(stack) == (200, {"ok": True}), timeout=30, what="/healthz ok with both shards back")
+    for channel, trigger, answer in missed:
+        assert sum(answer in m["content"] for m in sb.replies(channel, trigger)) == 1  # once each
+    events = jsonlog.read(Path(stack.bot.data_dir) / "events.log")
+    assert {int(r["trigger"]) for r in events if r["event"] == "caught_up"} == {t for _, t, _ in missed}

@@ -52,6 +52,9 @@ class FakeEdge:
     def connected(self) -> bool:
         return True
 
+    def gateway_shards(self) -> list[dict[str, Any]]:
+        return [{"id": 0, "of": 1, "connected": True, "down_s": None}]
+
     async def status(self, *_: Any, **__: Any) -> dict[str, Any]:
         return {"supervisors": [], "uptime_s": 1.0}
 
