@@ -107,6 +107,12 @@ class WorkAck:
     patience_s: float = 300.0  # longer than a slow answer takes: a slot wait plus the AI's whole timeout
 
 
+# An answer handed to its channel is sent within seconds. If it is not, the answer was lost with a process that
+# died (the channel, or the shard it went through) and the message is handed on again after this long: its
+# user's actor says the stored answer again (the channel sends each chunk once). Not 5 minutes of silence.
+SPOKEN_PATIENCE_S = 30.0
+
+
 @dataclass(frozen=True)
 class Count:
     """Add to a metric (labels from small fixed sets only: never a user or channel id)."""

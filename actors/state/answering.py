@@ -21,7 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from actors.effects import Call, Count, Effect, Observe, Push, Save, Tell, Timer, WorkDone
+from actors.effects import SPOKEN_PATIENCE_S, Call, Count, Effect, Observe, Push, Save, Tell, Timer, WorkAck, WorkDone
 from actors.kinds import Kind
 from actors.messages import (
     Heard,
@@ -259,7 +259,7 @@ class Answering:
             self.answers.move_to_end(mid)
         while len(self.answers) > ANSWERS_CAP:
             self.answers.popitem(last=False)
-        effects.append(Tell(Kind.CHANNEL, cid, speak))
+        effects += [Tell(Kind.CHANNEL, cid, speak), *(WorkAck(mid, SPOKEN_PATIENCE_S) for mid in ids)]
         return Step(effects, finished=ids)
 
     def _remember(self, job: Job, lines: tuple[Heard, ...], answer: str, now: float) -> None:

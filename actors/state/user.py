@@ -14,7 +14,21 @@ from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from actors.effects import Call, Count, Done, Effect, Push, Reply, Save, Tell, Timer, Wake, WorkAck, WorkDone
+from actors.effects import (
+    SPOKEN_PATIENCE_S,
+    Call,
+    Count,
+    Done,
+    Effect,
+    Push,
+    Reply,
+    Save,
+    Tell,
+    Timer,
+    Wake,
+    WorkAck,
+    WorkDone,
+)
 from actors.kinds import Kind
 from actors.messages import (
     GetUserSettings,
@@ -241,7 +255,9 @@ class UserState:
             # Handed on again because its answer never arrived: say the same answer again (the channel sends
             # each chunk once), or close its record if it needed none.
             answer = self.answers.get(mid)
-            return [Tell(Kind.CHANNEL, answer.channel_id, answer)] if answer is not None else [WorkDone(mid)]
+            if answer is None:
+                return [WorkDone(mid)]
+            return [Tell(Kind.CHANNEL, answer.channel_id, answer), WorkAck(mid, SPOKEN_PATIENCE_S)]
         if len(self.inbox) >= INBOX_CAP:
             skipped = self.voice.log(heard, "info", "inbox_full", f"{len(self.inbox)} waiting")
             if self.limits.notice_due("inbox_full", now):

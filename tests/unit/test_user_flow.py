@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Call, Done, Log, Push, Save, Tell, Timer, Wake, WorkAck
+from actors.effects import SPOKEN_PATIENCE_S, Call, Done, Log, Push, Save, Tell, Timer, Wake, WorkAck
+from actors.kinds import Kind
 from actors.messages import (
     Author,
     CommandFor,
@@ -409,6 +410,25 @@ def test_the_same_message_delivered_again_after_its_answer_is_handled_once(world
     world.send(ALICE, "@bob hi", mid=mid)
     assert len(world.ai_calls) == 1
     assert len(world.user(ALICE).histories[f"{SERVER.channel_id}:bob"]) == 2
+
+
+def test_an_answer_lost_on_its_way_to_the_channel_is_said_again_within_a_minute(world: World) -> None:
+    """Made, saved, handed to the channel: the record asks for half a minute's patience, not the 5 minutes a
+    message waiting for the AI gets. If the channel (or the shard it went through) died with the answer, the
+    message is handed on again that soon and the user's actor says its stored answer again (bench chaos lost
+    one such answer on PostgreSQL, where it waited out the 5 minutes)."""
+    since = len(world.trace)
+    mid = world.send(ALICE, "@bob hi")
+    mine = world.effects_of(f"user:{ALICE}", since)
+    [said] = [e.body for e in mine if isinstance(e, Tell) and isinstance(e.body, Speak)]
+    assert [e for e in mine if isinstance(e, WorkAck)][-1] == WorkAck(mid, SPOKEN_PATIENCE_S)
+    assert SPOKEN_PATIENCE_S <= 60
+
+    since = len(world.trace)
+    world.send(ALICE, "@bob hi", mid=mid)  # handed on again by the sweep
+    again = world.effects_of(f"user:{ALICE}", since)
+    assert Tell(Kind.CHANNEL, SERVER.channel_id, said) in again and WorkAck(mid, SPOKEN_PATIENCE_S) in again
+    assert len(world.ai_calls) == 1  # said again, not asked again
 
 
 def test_a_full_inbox_answers_with_a_notice_instead_of_dropping_silently() -> None:
