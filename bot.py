@@ -6,6 +6,8 @@
     python bot.py config                every setting with its default
     python bot.py status [--json]       the running bot at a glance (from its HTTP server)
     python bot.py logs [--user ID] [--channel ID] [--since 10m] [--level warning] [--follow]
+    python bot.py migrate --to postgresql://user:password@host:5432/db
+                                        copy the data directory's SQLite store into PostgreSQL (bot stopped)
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.add_argument("--since", help="like 10m, 2h, 1d")
     logs.add_argument("--level", default="debug", choices=["debug", "info", "warning", "error"])
     logs.add_argument("--follow", action="store_true", help="keep printing new lines")
+    migrate = sub.add_parser("migrate", help="copy the SQLite store of TZUROT_DATA_DIR into PostgreSQL")
+    migrate.add_argument("--to", metavar="URL", help="the PostgreSQL database (default: TZUROT_DATABASE_URL)")
     args = parser.parse_args(argv)
     try:
         settings = config.load()
@@ -48,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return show_status(settings, args.json)
     if args.command == "logs":
         return show_logs(settings, args)
+    if args.command == "migrate":
+        return migrate_store(settings, args.to)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("discord").setLevel(logging.WARNING)
     logging.getLogger("discord.client").setLevel(logging.ERROR)  # "PyNaCl is not installed": no voice here
@@ -79,6 +85,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+
+
+def migrate_store(settings: config.Settings, url: str | None) -> int:
+    """Moving house: the data directory's SQLite store into PostgreSQL (store/move.py), with a report."""
+    url = url if url is not None else settings.database_url
+    if not url:
+        print("migrate: say where to, with --to postgresql://user:password@host:5432/db (or TZUROT_DATABASE_URL)",
+              file=sys.stderr)
+        return 2
+    try:
+        config.check_database_url(url, "--to")
+    except config.ConfigError as exc:
+        print(f"migrate: {exc}", file=sys.stderr)
+        return 2
+    from store.move import run
+
+    return run(settings.data_dir, url)
 
 
 def show_status(settings: config.Settings, as_json: bool) -> int:

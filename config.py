@@ -261,7 +261,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError("TZUROT_SECRET_KEY: not a Fernet key (32 bytes as 44 url-safe base64 characters, "
                           "what cryptography's Fernet.generate_key() makes)")
     _check_http(settings)
-    _check_database_url(settings.database_url)
+    check_database_url(settings.database_url)
     try:
         parse_shard_ids(settings.shard_ids, settings.shard_count)
     except ValueError as exc:
@@ -308,7 +308,7 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def _check_database_url(url: str) -> None:
+def check_database_url(url: str, name: str = "TZUROT_DATABASE_URL") -> None:
     """Empty (SQLite), or a postgresql:// URL naming a database; the password is never shown."""
     if not url:
         return
@@ -324,7 +324,7 @@ def _check_database_url(url: str) -> None:
         elif not parts.path.strip("/"):
             problem = "it names no database (postgresql://user@host:5432/DATABASE)"
     if problem:
-        raise ConfigError(f"TZUROT_DATABASE_URL: {redact_url(url)} is not usable: {problem}")
+        raise ConfigError(f"{name}: {redact_url(url)} is not usable: {problem}")
 
 
 def is_loopback(host: str) -> bool:

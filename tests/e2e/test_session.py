@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 
@@ -21,8 +22,19 @@ def last_prompt(stack) -> list[dict]:
     return stack.ai.last_requests(1)[0]["messages"]
 
 
-def test_a_whole_session(make_stack) -> None:
-    stack = make_stack(env={"TZUROT_USER_BURST": "50"})  # a whole session in seconds: not a flood
+@dataclass
+class Session:
+    """What a session left behind that its continuation looks for."""
+
+    general: int
+    lounge: int
+    dm: int
+    first: dict  # Lilith's first answer in general: a reply to it reaches her with the conversation so far
+
+
+def live_a_session(stack) -> Session:
+    """A user's whole session, from adding a personality to a refused key: what a restart, or a move to another
+    store, must carry on from (`carries_on`). tests/e2e/test_moving_house.py lives it too."""
     sb = stack.sandbox
     general, lounge, dm = sb.channel("general"), sb.channel("lounge"), sb.dm("alice")
 
@@ -74,16 +86,26 @@ def test_a_whole_session(make_stack) -> None:
     # A key posted in a server channel is refused, deleted, and the user is warned.
     t = sb.command(general, "bob", "!tz auth key sk-bob-oops-4567", "Never post a key in a server channel")
     wait_for(lambda: all(int(m["id"]) != t for m in sb.messages(general)), what="the key message deleted")
+    return Session(general, lounge, dm, first)
 
-    # Restart everything: personalities, aliases, activation, conversation and reply map survive.
-    stack.bot.stop()
-    stack.bot.start()
-    t = sb.command(lounge, "carol", "still there?", "heard: carol: still there?")
-    t = sb.command(dm, "alice", "after the restart", "heard: alice: after the restart")
+
+def carries_on(stack, s: Session) -> None:
+    """After a restart (or a move): personalities, aliases, activation, conversation and reply map survive."""
+    sb = stack.sandbox
+    t = sb.command(s.lounge, "carol", "still there?", "heard: carol: still there?")
+    t = sb.command(s.dm, "alice", "after the restart", "heard: alice: after the restart")
     assert any("and another thing" in m["content"] for m in last_prompt(stack) if m["role"] == "user")
-    t = sb.post(general, "alice", "and now?", reply_to=int(first["id"]))
-    sb.said(general, t, "alice: and now?")
-    t = sb.command(general, "alice", "@the dark lady are you the same?", "are you the same?")
+    t = sb.post(s.general, "alice", "and now?", reply_to=int(s.first["id"]))
+    sb.said(s.general, t, "alice: and now?")
+    t = sb.command(s.general, "alice", "@the dark lady are you the same?", "are you the same?")
+
+
+def test_a_whole_session(make_stack) -> None:
+    stack = make_stack(env={"TZUROT_USER_BURST": "50"})  # a whole session in seconds: not a flood
+    session = live_a_session(stack)
+    stack.bot.stop()  # restart everything
+    stack.bot.start()
+    carries_on(stack, session)
 
     output = stack.bot.output() + "".join(open(p).read() for p in stack.bot.data_dir.glob("*.log"))
     assert "sk-alice-secret-123" not in output and "sk-bob-oops-4567" not in output
