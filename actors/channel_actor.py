@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.services import Services
 from actors.shell import StatefulActor
 from actors.state.channel import ChannelState
 from discord_rest.client import DiscordRest
@@ -14,4 +15,4 @@ class ChannelActor(StatefulActor):
     state_class = ChannelState
 
     def make_services(self, start: ChildStart) -> dict[str, Any]:
-        return {"discord": DiscordRest.from_settings(start.settings)}
+        return Services({"discord": lambda: DiscordRest.from_settings(start.settings)})

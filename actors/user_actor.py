@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.services import Services
 from actors.shell import StatefulActor, new_reference
 from actors.state.user import UserState
 from ai.service import AIService
@@ -22,8 +23,13 @@ class UserActor(StatefulActor):
         return {"ids": new_reference}  # the reference ids of failures spoken to the user
 
     def make_services(self, start: ChildStart) -> dict[str, Any]:
-        keys = KeyBox.load(start.settings)
-        # "work": the durable work table, where a restarted actor finds the messages it lost with its process
-        # "lease": the operator's AI slots, taken directly while there is room (`store/slot_leases.py`)
-        return {"ai": AIService(start.settings, keys, self.events, start.key), "keys": keys, "work": self.store,
-                "lease": slot_leases_for(start.settings)}
+        s, key = start.settings, start.key
+        services = Services({
+            "keys": lambda: KeyBox.load(s),
+            "ai": lambda: AIService(s, services["keys"], self.events, key),
+            # the durable work table, where a restarted actor finds the messages it lost with its process
+            "work": lambda: self.store,
+            # the operator's AI slots, taken directly while there is room (`store/slot_leases.py`)
+            "lease": lambda: slot_leases_for(s),
+        })
+        return services
