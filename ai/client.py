@@ -1,9 +1,9 @@
 """Synchronous client for OpenAI-compatible ``/chat/completions`` endpoints.
 
 Meant to live inside one actor process that handles one message at a time, hence blocking
-httpx and short, bounded waits. It must never be shared across processes: the underlying
-``httpx.Client`` is created lazily and recreated when ``os.getpid()`` changes (after a fork
-the parent's pooled sockets are not ours to use or close).
+http.client (``ai.transport``: lighter than httpx in a forked actor) and short, bounded waits. It
+must never be shared across processes: the connection pool is created lazily and recreated when
+``os.getpid()`` changes (after a fork the parent's pooled sockets are not ours to use or close).
 
 One ``complete`` call has a single whole-request deadline (``timeout_s``) that covers
 connecting, every retry, every backoff wait and reading the body; see ``ai.deadline`` for how
@@ -23,8 +23,6 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-import httpx
-
 from ai.deadline import DeadlineWatchdog
 from ai.errors import (
     AIError,
@@ -38,6 +36,7 @@ from ai.response import Completion, assemble_stream, error_from_body, parse_comp
 from ai.retry import RetryPolicy, parse_retry_after, retry_delay
 from ai.sse import parse_sse
 from ai.tls import shared_context
+from ai.transport import BodyDecodeError, Pool, Response, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,7 @@ class AIClient:
         self._title = title
         self._stream_usage = stream_usage
         self._max_response_bytes = max_response_bytes
-        self._http: httpx.Client | None = None
+        self._http: Pool | None = None
         self._pid: int | None = None
 
     def __repr__(self) -> str:
@@ -192,15 +191,11 @@ class AIClient:
             headers["X-Title"] = self._title
         return headers
 
-    def _client(self) -> httpx.Client:
+    def _client(self) -> Pool:
         pid = os.getpid()
         if self._http is None or self._pid != pid:
-            # After a fork the inherited client is dropped, not closed: its sockets are the parent's.
-            self._http = httpx.Client(
-                verify=shared_context(),
-                limits=httpx.Limits(max_connections=8, max_keepalive_connections=2),
-                follow_redirects=False,
-            )
+            # After a fork the inherited pool is dropped, not closed: its sockets are the parent's.
+            self._http = Pool(self.base_url, shared_context(), max_idle=2, max_connections=8)
             self._pid = pid
         return self._http
 
@@ -212,25 +207,21 @@ class AIClient:
         stream: bool,
         model: str,
     ) -> Completion:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if deadline - time.monotonic() <= 0:
             raise AITimeoutError("the request deadline passed before the attempt started")
-        timeout = httpx.Timeout(remaining, connect=min(self.connect_timeout_s, remaining))
-        url = f"{self.base_url}/chat/completions"
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         with DeadlineWatchdog(deadline) as watchdog:
             try:
-                with self._client().stream(
-                    "POST", url, json=payload, headers=headers, timeout=timeout,
-                    extensions={"trace": watchdog.trace},
+                with self._client().post(
+                    "/chat/completions", body, headers, deadline, self.connect_timeout_s, watchdog.attach
                 ) as response:  # fmt: skip
-                    watchdog.attach(response.extensions.get("network_stream"))
                     return self._read(response, deadline, stream, model)
-            except httpx.DecodingError as exc:
+            except BodyDecodeError as exc:
                 raise MalformedResponseError(f"undecodable body: {exc}") from exc
-            except httpx.HTTPError as exc:
+            except TransportError as exc:
                 raise _transport_error(exc, deadline, watchdog.expired) from exc
 
-    def _read(self, response: httpx.Response, deadline: float, stream: bool, model: str) -> Completion:
+    def _read(self, response: Response, deadline: float, stream: bool, model: str) -> Completion:
         chunks = self._chunks(response, deadline)
         if not response.is_success:
             raise _status_error(response, b"".join(chunks))
@@ -245,29 +236,32 @@ class AIClient:
             raise MalformedResponseError(f"response is not JSON: {_snippet(body)}") from None
         return parse_completion(data, model)
 
-    def _chunks(self, response: httpx.Response, deadline: float) -> Iterator[bytes]:
-        """Body chunks, bounded in size, with the deadline checked between reads."""
+    def _chunks(self, response: Response, deadline: float) -> Iterator[bytes]:
+        """Body chunks, bounded in size, with the deadline checked between reads (and at the end: the
+        watchdog ends a read that outlives the deadline by closing the socket, which can look like an end)."""
         total = 0
-        for chunk in response.iter_bytes():
+        for chunk in response.iter_bytes(deadline):
             if time.monotonic() >= deadline:
                 raise AITimeoutError("no complete answer before the request deadline")
             total += len(chunk)
             if total > self._max_response_bytes:
                 raise MalformedResponseError(f"response larger than {self._max_response_bytes} bytes")
             yield chunk
+        if time.monotonic() >= deadline:
+            raise AITimeoutError("no complete answer before the request deadline")
 
 
-def _transport_error(exc: httpx.HTTPError, deadline: float, watchdog_fired: bool) -> AIError:
+def _transport_error(exc: TransportError, deadline: float, watchdog_fired: bool) -> AIError:
     """Classify a transport failure: past the deadline it is a timeout, otherwise an outage."""
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    detail = str(exc)
     if watchdog_fired or time.monotonic() >= deadline:
         return AITimeoutError(f"no complete answer before the request deadline ({detail})")
-    if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+    if exc.timed_out:
         return AITimeoutError(f"the provider stopped responding ({detail})")
     return UnavailableError(f"connection failed ({detail})")
 
 
-def _status_error(response: httpx.Response, body: bytes) -> AIError:
+def _status_error(response: Response, body: bytes) -> AIError:
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     try:
         data = json.loads(body)

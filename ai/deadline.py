@@ -1,13 +1,12 @@
-"""Hard whole-request deadline for a blocking httpx request.
+"""Hard whole-request deadline for a blocking HTTP request.
 
-httpx timeouts apply per operation: a provider that trickles keep-alive bytes (OpenRouter
+Socket timeouts apply per operation: a provider that trickles keep-alive bytes (OpenRouter
 sends ``: OPENROUTER PROCESSING`` comments, or whitespace before a JSON body) never trips a
 read timeout. The client checks the clock between chunks, and this watchdog covers the case
 where a single read blocks past the deadline: at the deadline it shuts the connection's
-socket down, which makes the blocked read return at once. The socket is learned from
-httpcore's ``trace`` hook (new connections) and from the response's ``network_stream``
-extension (reused ones); before either is known, the per-read timeout (set to the time left)
-is the bound.
+socket down, which makes the blocked read return at once. The transport hands it the socket
+as soon as it is connected (``attach``); before that, the connect timeout (at most the time
+left) is the bound.
 """
 
 from __future__ import annotations
@@ -16,13 +15,10 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any
-
-_CONNECT_EVENTS = frozenset({"connection.connect_tcp.complete", "connection.start_tls.complete"})
 
 
 class DeadlineWatchdog:
-    """Context manager: arms a timer for the deadline; ``trace``/``attach`` tell it the socket."""
+    """Context manager: arms a timer for the deadline; ``attach`` tells it the socket."""
 
     def __init__(self, deadline: float) -> None:
         self._lock = threading.Lock()
@@ -37,17 +33,8 @@ class DeadlineWatchdog:
         """True once the deadline fired (so a broken read means timeout, not outage)."""
         return self._expired
 
-    def trace(self, event: str, info: dict[str, Any]) -> None:
-        """httpcore ``trace`` extension callback: learns the socket of a new connection."""
-        if event in _CONNECT_EVENTS:
-            self.attach(info.get("return_value"))
-
-    def attach(self, network_stream: Any) -> None:
-        """Watch this httpcore network stream's socket (shut it now if already expired)."""
-        get_extra_info = getattr(network_stream, "get_extra_info", None)
-        sock = get_extra_info("socket") if get_extra_info is not None else None
-        if not isinstance(sock, socket.socket):
-            return
+    def attach(self, sock: socket.socket) -> None:
+        """Watch this connection's socket (shut it now if already expired)."""
         with self._lock:
             if self._finished:
                 return
