@@ -1,6 +1,7 @@
 """A local Discord (REST v10 + gateway + sandbox control) for end-to-end tests, benchmarks and the sandbox.
 
-emulator = DiscordEmulator()          # default world: guild "Sandbox", alice/bob/carol, bot Tzurot
+emulator = DiscordEmulator()          # default world: guilds "Sandbox" and "Annex", alice/bob/carol, bot Tzurot
+                                      # DiscordEmulator(shards=2): IDENTIFY must use two gateway shards
 await emulator.start()                # emulator.api_base, emulator.gateway_url
 ...
 await emulator.stop()

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from observability import jsonlog
-from testkit.process import wait_for
+from testkit.process import BotProcess, free_port, wait_for
 from tests.e2e.test_data_dir import refused
+from tests.e2e.test_gateway_sessions import gateway
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "203.0.113.7"])
@@ -25,14 +26,6 @@ def test_shard_ids_that_do_not_fit_the_count_stop_the_bot(tmp_path: Path) -> Non
     code, output = refused(tmp_path, {"TZUROT_SHARD_COUNT": "2", "TZUROT_SHARD_IDS": "1,2"})
     assert code == 2 and output.strip() == (
         "configuration error: TZUROT_SHARD_IDS: shard 2 is not below TZUROT_SHARD_COUNT (2)")
-
-
-def gateway(sb, action: str | None = None) -> dict:
-    """The emulator's gateway: drive it (`outage`, `restore`) or read its state."""
-    path = "/_sandbox/gateway"
-    response = sb.http.post(path, json={"action": action}) if action else sb.http.get(path)
-    response.raise_for_status()
-    return response.json()
 
 
 def healthz(stack) -> tuple[int, dict]:
@@ -70,3 +63,38 @@ def test_one_edge_running_both_shards_answers_users_in_both_guilds_and_catches_e
         assert sum(answer in m["content"] for m in sb.replies(channel, trigger)) == 1  # once each
     events = jsonlog.read(Path(stack.bot.data_dir) / "events.log")
     assert {int(r["trigger"]) for r in events if r["event"] == "caught_up"} == {t for _, t, _ in missed}
+
+
+def test_two_edge_processes_each_running_one_shard_answer_only_their_own_guilds(make_stack, tmp_path: Path) -> None:
+    """Each edge process here has its own actor tree and store: a process that runs only an edge over another
+    process's tree needs the multi-host Convention, so the two bots share nothing but the gateway."""
+    stack = make_stack(env={"TZUROT_SHARD_IDS": "0"}, shards=2)
+    sb = stack.sandbox
+    other_http = free_port()
+    other = BotProcess({**stack.bot.env, "TZUROT_SHARD_IDS": "1", "TZUROT_ACTOR_ADMIN_PORT": str(free_port()),
+                        "TZUROT_HTTP_PORT": str(other_http)}, tmp_path / "edge1")
+    try:
+        other.start(timeout=60)
+        assert gateway(sb)["connected_shards"] == [0, 1]
+        general, commons, dm = sb.channel("general"), sb.channel("commons"), sb.dm("carol")
+        sb.command(general, "alice", "!tz add lilith", "Added")  # each bot its own catalogue
+        sb.command(commons, "bob", "!tz add lilith", "Added")
+        said = [(general, "alice", "in the sandbox"), (commons, "bob", "in the annex"), (dm, "carol", "in private")]
+        triggers = []
+        for channel, user, text in said:
+            trigger = sb.post(channel, user, f"@lilith {text}")
+            sb.said(channel, trigger, f"heard: {user}: {text}", timeout=30)
+            triggers.append(trigger)
+        for (channel, user, text), trigger in zip(said, triggers, strict=True):
+            assert sum(f"heard: {user}: {text}" in m["content"] for m in sb.replies(channel, trigger)) == 1
+        # Each edge was handed only its own shard's messages: shard 0 the Sandbox and the DMs, shard 1 the Annex.
+        heard = {edge: {int(r["channel"]) for r in jsonlog.read(Path(data) / "events.log") if r["event"] == "received"}
+                 for edge, data in ((0, stack.bot.data_dir), (1, other.data_dir))}
+        assert heard == {0: {general, dm}, 1: {commons}}
+        shards = [stack.status()["gateway_shards"],
+                  httpx.get(f"http://127.0.0.1:{other_http}/status", timeout=30).json()["gateway_shards"]]
+        assert [[(s["id"], s["of"], s["connected"]) for s in edge] for edge in shards] == [[(0, 2, True)],
+                                                                                           [(1, 2, True)]]
+        assert httpx.get(f"http://127.0.0.1:{other_http}/healthz", timeout=10).json() == {"ok": True}
+    finally:
+        other.stop(patience_s=30.0, strict=False)
