@@ -75,9 +75,8 @@ def test_release_idle_covers_every_holder_of_the_process(postgres_url: str) -> N
     assert connections_for(postgres_url) is holder  # the store and every cell share it
     with holder.use() as conn:
         conn.execute("SELECT 1")
-    assert release_idle() > 0
-    wait_for(lambda: release_idle() == 0.0, 5, what="the holder to be released")
-    assert not holder.is_open
+    assert release_idle() > 0 and holder.is_open
+    wait_for(lambda: release_idle() >= 0 and not holder.is_open, 5, what="the holder to be released")
 
 
 def test_through_pgbouncer_many_processes_use_at_most_the_pool(postgres_url: str) -> None:
