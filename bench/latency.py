@@ -50,7 +50,7 @@ def stages(events_log: Path, sent: dict[str, int], answers: dict[str, int]) -> d
         if tag not in answers or len(marks.get(mid, {})) < len(EVENTS):
             continue
         times = [snowflake_ms(mid), *(marks[mid][b] for b in sorted(EVENTS.values())), snowflake_ms(answers[tag])]
-        for name, start, end in zip(STAGES, times, times[1:], strict=True):
+        for name, start, end in zip(STAGES, times[:-1], times[1:], strict=True):
             spans[name].append(end - start)
     out: dict[str, float] = {}
     for name, values in spans.items():
