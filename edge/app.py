@@ -15,10 +15,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import discord
+
 from config import Settings
 from edge.client import Edge, make_edge, point_discord_py_at
 from edge.http import HttpServer
 from edge.launch import SANDBOX_TOKEN, Tree
+from edge.shards import refusal
 from observability.metrics import Metrics
 
 log = logging.getLogger("tzurot.edge")
@@ -47,7 +50,13 @@ async def serve(settings: Settings, tree: Tree, ready_line: str, sandbox: bool =
             {runner, ready, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
         )
         if runner in done:
-            runner.result()  # raises the login or connection error
+            try:
+                runner.result()  # raises the login or connection error
+            except discord.ConnectionClosed as exc:  # a sharding refusal says which setting to change
+                why = refusal(exc.code, exc.shard_id, edge.shard_state.count)
+                if why is None:
+                    raise
+                raise RuntimeError(why) from None
             return
         if ready in done:
             print(ready_line, flush=True)

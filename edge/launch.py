@@ -10,6 +10,7 @@ asks a live actor process what it has imported).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import socket
 import threading
 from collections import deque
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.messages import RouteFact
 from bridge import Bridge
-from config import Settings
+from config import Settings, is_private
 from edge.routing import RoutingTable
 from store.route_feed import watch_routes
 from supervision.metrics import MetricsDelta
@@ -134,6 +135,10 @@ def start_tree(settings: Settings) -> Tree:
         elif isinstance(fact, Undelivered):
             for_edge.put(fact)
 
+    if not is_private(settings.bind_host):  # only with TZUROT_ALLOW_PUBLIC_BIND=1 (config refuses it otherwise)
+        logging.getLogger("tzurot.edge").warning(
+            "public_bind: actor sockets listen on %r, not a private address (TZUROT_ALLOW_PUBLIC_BIND=1): anyone "
+            "who can reach their ports can run code in the bot; keep them firewalled", settings.bind_host)
     bridge = Bridge(settings).start(on_fact=on_fact)
     try:
         bridge.load_facts(table.apply)

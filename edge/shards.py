@@ -68,3 +68,19 @@ class GatewayShards:
         """What /status shows: each shard, connected or for how long it has been down."""
         return [{"id": shard, "of": self.count, "connected": down is None,
                  "down_s": None if down is None else round(now - down, 1)} for shard, down in self._down.items()]
+
+
+REFUSALS = {
+    4010: "invalid shard: TZUROT_SHARD_IDS or TZUROT_SHARD_COUNT do not fit the gateway's sharding",
+    4011: "sharding required: the bot has more guilds than TZUROT_SHARD_COUNT allows; set it to the count "
+          "GET /gateway/bot recommends (the same on every edge)",
+}
+
+
+def refusal(code: int | None, shard: int | None, shard_count: int) -> str | None:
+    """What an operator must change when the gateway closed with a sharding close code, or None for others."""
+    why = REFUSALS.get(code or 0)
+    if why is None:
+        return None
+    which = "the connection" if shard is None else f"shard {shard} of {shard_count}"
+    return f"the gateway refused {which} with close code {code} ({why})"

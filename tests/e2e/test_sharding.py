@@ -9,6 +9,7 @@ import pytest
 
 from observability import jsonlog
 from testkit.process import BotProcess, free_port, wait_for
+from testkit.stack import in_thread
 from tests.e2e.test_data_dir import refused
 from tests.e2e.test_gateway_sessions import gateway
 
@@ -98,3 +99,29 @@ def test_two_edge_processes_each_running_one_shard_answer_only_their_own_guilds(
         assert httpx.get(f"http://127.0.0.1:{other_http}/healthz", timeout=10).json() == {"ok": True}
     finally:
         other.stop(patience_s=30.0, strict=False)
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({}, "cannot start: the gateway refused the connection with close code 4011 (sharding required: "),
+        ({"TZUROT_SHARD_COUNT": "3", "TZUROT_SHARD_IDS": "0"},
+         "cannot start: the gateway refused shard 0 of 3 with close code 4010 (invalid shard: "),
+    ],
+    ids=["too-few", "too-many"],
+)
+def test_a_shard_count_the_gateway_refuses_stops_the_bot_saying_what_to_change(
+    tmp_path: Path, env: dict[str, str], says: str
+) -> None:
+    from emulator.discord import DiscordEmulator
+
+    with in_thread(DiscordEmulator(shards=2)) as emulator:
+        bot = BotProcess({"DISCORD_TOKEN": "sandbox-token", "DISCORD_API_BASE": emulator.api_base,
+                          "DISCORD_GATEWAY_URL": emulator.gateway_url, "TZUROT_HTTP_PORT": "0",
+                          "AI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+                          "TZUROT_ACTOR_ADMIN_PORT": str(free_port()), **env}, tmp_path / "data")
+        try:
+            code = bot.run_to_end(timeout=90)
+        finally:
+            bot.stop(strict=False)  # the tree it started, whatever happened
+    assert code == 1 and says in bot.output() and "Traceback" not in bot.output(), bot.output()[-3000:]

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from edge.durable import Redelivery
 from edge.routing import RoutingTable
-from edge.shards import GatewayShards, guild_id_of, shard_of
+from edge.shards import GatewayShards, guild_id_of, refusal, shard_of
 from observability.events import EventLog
 from observability.status import shards_text
 from tests.unit.test_edge_parts import FakeBridge, FakeChannel, FakeNotices, FakeReader, FakeWork
@@ -68,3 +68,11 @@ def test_status_names_the_shards_of_a_sharded_edge_only() -> None:
     two = [{"id": 0, "of": 2, "connected": True, "down_s": None}, {"id": 1, "of": 2, "connected": False,
                                                                       "down_s": 12.4}]
     assert shards_text({"gateway_shards": two}) == "  (shards 0/2 up, 1/2 down 12 s)"
+
+
+def test_a_sharding_close_code_is_told_as_the_setting_to_change() -> None:
+    assert refusal(4011, None, 1) == (
+        "the gateway refused the connection with close code 4011 (sharding required: the bot has more guilds "
+        "than TZUROT_SHARD_COUNT allows; set it to the count GET /gateway/bot recommends (the same on every edge))")
+    assert refusal(4010, 2, 3).startswith("the gateway refused shard 2 of 3 with close code 4010 (invalid shard")
+    assert refusal(4004, 0, 1) is None and refusal(None, None, 1) is None  # others are not about sharding
