@@ -143,7 +143,7 @@ def test_a_message_for_a_parked_actor_is_answered_unavailable_then_answered_when
     assert notice["reply_to"] == str(t) and not notice["webhook_id"]  # the bot itself, in reply to bob
     t2 = sb.post(general, "bob", "@lilith hello??")  # a second one in the same minute: no second notice
     sb.said(general, t, "heard: bob: are you still there?", timeout=60)  # kept, and answered once it is back
-    sb.said(general, t2, "heard: bob: hello??", timeout=60)
+    sb.said(general, t2, "bob: hello??", timeout=60)  # both waited for the actor: one turn may answer both
     assert sum("temporarily unavailable" in m["content"] for m in sb.replies(general, t)) == 1
 
 
