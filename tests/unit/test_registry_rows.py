@@ -4,13 +4,12 @@ catalogue), a cap per user and per personality's aliases, and an import that ref
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from actors.effects import SaveRow
 from actors.messages import LookupPersonality, PersonalityInfo, RegisterPersonality
 from actors.registry_actor import RegistryActor
 from actors.state.registry import ALIASES_CAP, RegistryState
-from store import SqliteStore
+from store import SqlStore
 from store.sqlite import encode
 from tests.harness import ActorHarness
 from tests.unit.test_registry_commands import ALICE, CAROL, Catalogue, only_notice
@@ -72,8 +71,8 @@ def test_a_command_writes_only_the_row_of_the_personality_it_changes() -> None:
     assert len(encode(rows[0].data)) < 1_000 and len(encode(cat.state.snapshot())) < 1_000  # not the catalogue
 
 
-def test_the_catalogue_survives_a_restart_one_row_per_personality(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "state.sqlite3")
+def test_the_catalogue_survives_a_restart_one_row_per_personality(sql_store: SqlStore) -> None:
+    store = sql_store  # SQLite and PostgreSQL
     with ActorHarness(RegistryActor, key="registry", store=store) as actor:
         for name in ("lilith", "bob"):
             assert isinstance(actor.ask(RegisterPersonality(name, ALICE)), PersonalityInfo)
@@ -83,11 +82,11 @@ def test_the_catalogue_survives_a_restart_one_row_per_personality(tmp_path: Path
     store.close()
 
 
-def test_a_catalogue_saved_as_one_row_is_written_out_as_rows_at_start(tmp_path: Path) -> None:
+def test_a_catalogue_saved_as_one_row_is_written_out_as_rows_at_start(sql_store: SqlStore) -> None:
     """Schema 2 kept every personality in the registry's own row."""
     old = RegistryState()
     old.handle(RegisterPersonality("lilith", ALICE, "Lady Lilith"), 0.0)
-    store = SqliteStore(tmp_path / "state.sqlite3")
+    store = sql_store
     store.save("registry", "registry", {"personalities": old.personalities, "aliases": old.aliases, "seen": [1]},
                0, 2)
     with ActorHarness(RegistryActor, key="registry", store=store) as actor:
@@ -98,8 +97,8 @@ def test_a_catalogue_saved_as_one_row_is_written_out_as_rows_at_start(tmp_path: 
     store.close()
 
 
-def test_a_personality_row_that_is_not_one_is_quarantined_and_the_rest_load(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "state.sqlite3")
+def test_a_personality_row_that_is_not_one_is_quarantined_and_the_rest_load(sql_store: SqlStore) -> None:
+    store = sql_store  # SQLite and PostgreSQL
     good = RegistryState()
     good.handle(RegisterPersonality("lilith", ALICE), 0.0)
     store.save("personality", "lilith", good.row("lilith"), 0, 3)

@@ -215,6 +215,39 @@ def test_a_forked_child_opens_its_own_connection_and_its_write_is_seen(sql_store
     assert sql_store.save("user", "parent", {"by": "parent", "again": True}, 1, 1) == 2
 
 
+def test_of_two_processes_saving_the_same_version_at_once_exactly_one_gets_stale_write(sql_store: SqlStore) -> None:
+    """Two live copies of one actor in two processes: both read version 1, both save at the same moment (a
+    pipe releases them together). One wins; the other's save fails loudly instead of overwriting."""
+    sql_store.save("user", "42", {"n": 0}, 0, 1)
+    go_read, go_write = os.pipe()
+    ready_read, ready_write = os.pipe()
+    children = []
+    for n in (1, 2):
+        pid = os.fork()
+        if pid == 0:
+            code = 3
+            try:
+                version = sql_store.load("user", "42").version
+                os.write(ready_write, b"r")
+                os.read(go_read, 1)  # wait for the starting gun
+                try:
+                    sql_store.save("user", "42", {"n": n}, version, 1)
+                    code = 0
+                except StaleWrite:
+                    code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    assert os.read(ready_read, 1) + os.read(ready_read, 1) == b"rr"  # both have read version 1
+    os.write(go_write, b"xx")
+    codes = sorted(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children)
+    for fd in (go_read, go_write, ready_read, ready_write):
+        os.close(fd)
+    assert codes == [0, 1]
+    record = sql_store.load("user", "42")
+    assert record.version == 2 and record.state["n"] in (1, 2)
+
+
 def test_processes_racing_on_one_row_lose_no_update(sql_store: SqlStore) -> None:
     """Read, change, save with the version read; on StaleWrite read again. No increment may vanish."""
     sql_store.save("counter", "n", {"n": 0}, 0, 1)

@@ -7,8 +7,6 @@ raises an Exception; and the shell turns either failure into "start clean, the r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -26,7 +24,7 @@ from actors.state.registry import RegistryState
 from actors.state.user import UserState
 from actors.user_actor import UserActor
 from observability import jsonlog
-from store import SqliteStore
+from store import SqlStore
 from store.sqlite import decode, encode
 
 FAST = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -119,10 +117,9 @@ def test_a_snapshot_restores_to_itself(state_class: type, key: str) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "state.sqlite3")
-    yield s
-    s.close()
+def store(sql_store: SqlStore) -> SqlStore:
+    """Each test below runs on SQLite and on PostgreSQL."""
+    return sql_store
 
 
 def _ask_something(harness: Any, kind: str) -> Any:
@@ -149,7 +146,7 @@ BAD_ROWS = {
 @pytest.mark.parametrize("bad", sorted(BAD_ROWS))
 @pytest.mark.parametrize(("actor_class", "kind", "key"), ACTORS, ids=[k for _, k, _ in ACTORS])
 def test_an_actor_with_a_bad_row_starts_clean_and_the_row_is_quarantined(
-    actor_harness, store: SqliteStore, actor_class: type, kind: str, key: str, bad: str
+    actor_harness, store: SqlStore, actor_class: type, kind: str, key: str, bad: str
 ) -> None:
     store.put_raw(kind, key, BAD_ROWS[bad])
 
@@ -164,12 +161,12 @@ def test_an_actor_with_a_bad_row_starts_clean_and_the_row_is_quarantined(
     errors = [r for r in jsonlog.read(harness.settings.supervisor_log_path)
               if r["event"] == "quarantined" and r["level"] == "error"]
     assert len(errors) == 1 and errors[0]["key"] == key and quarantined[0][2] in errors[0]["detail"]
-    row = store.conn.execute("SELECT data FROM quarantine WHERE kind=? AND key=?", (kind, key)).fetchone()
+    row = store.execute("SELECT data FROM quarantine WHERE kind=? AND key=?", (kind, key)).fetchone()
     assert row == (BAD_ROWS[bad],)  # the bytes are kept for inspection
 
 
 def test_after_a_quarantine_the_fresh_state_is_saved_and_survives_a_restart(
-    actor_harness, store: SqliteStore
+    actor_harness, store: SqlStore
 ) -> None:
     store.put_raw("user", "42", BAD_ROWS["wrong-types"])
     first = actor_harness(UserActor, key="42", store=store)
