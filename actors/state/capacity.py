@@ -6,8 +6,9 @@ where nobody can order them fairly; below it, capacity is wasted. So the limit f
 TCP Vegas and Netflix's concurrency-limits:
 
 - every answered call is a latency sample. Its model's best latency (the time with no queue in front) gives
-  the queue the backend holds: `limit * (1 - best / latency)` requests. Below `ALPHA` the limit grows (by
-  1/limit a sample: about one a round), above `beta` it shrinks by one a sample;
+  the queue the backend holds: `limit * (1 - best / latency)` requests, smoothed over the last few samples.
+  Below `ALPHA` the limit grows (by 1/limit a sample: about one a round), above `beta` it shrinks by one,
+  at most once per best latency (a round: the samples that saw the old queue are not counted twice);
 - a 429, a 503 or a timeout is the backend saying it is full: the limit drops by a quarter (at most once per
   best latency, so one full moment's burst of refusals counts once);
 - it never grows while the calls in flight do not use it (nothing was learnt about a higher limit), and it
@@ -27,6 +28,7 @@ ALPHA = 1.0  # requests queued at the backend below which the limit grows
 BETA_SHARE = 0.2  # ... above max(2, this share of the limit) it shrinks
 DECREASE = 0.75  # the limit after an overload refusal, as a share of what it was
 DRIFT = 0.002  # how fast a model's best latency follows slower samples (a share of the gap, per sample)
+SMOOTHING = 0.3  # weight of the newest sample in the queue estimate (one slow answer is noise, not a queue)
 MODELS_CAP = 32  # models whose best latency is remembered (least recently seen forgotten first)
 
 
@@ -38,6 +40,7 @@ class AdaptiveLimit:
     value: float = 0.0  # the estimate, fractional so additive growth can be slow; starts at the ceiling
     best: OrderedDict[str, float] = field(default_factory=OrderedDict)  # model -> best latency seen (s)
     last_drop: float = float("-inf")
+    queued: float = 0.0  # requests queued at the backend, smoothed over the last few samples
 
     def __post_init__(self) -> None:
         self.value = float(self.ceiling) if self.value <= 0 else min(self.value, float(self.ceiling))
@@ -55,10 +58,13 @@ class AdaptiveLimit:
                 self.value = max(1.0, self.value * DECREASE)
                 self.last_drop = now
         elif outcome == "ok" and latency_s > 0:
-            queued = self.value * (1.0 - self._learn(model, latency_s) / latency_s)
-            if queued > max(2.0, BETA_SHARE * self.value):
-                self.value = max(1.0, self.value - 1.0)
-            elif queued < ALPHA and in_flight >= self.limit - 1:  # only when the limit is being used
+            best = self._learn(model, latency_s)
+            self.queued += SMOOTHING * (self.value * (1.0 - best / latency_s) - self.queued)
+            if self.queued > max(2.0, BETA_SHARE * self.value):
+                if now - self.last_drop >= best:  # once per round: the calls that saw the queue finish first
+                    self.value = max(1.0, self.value - 1.0)
+                    self.last_drop = now
+            elif self.queued < ALPHA and in_flight >= self.limit - 1:  # only when the limit is being used
                 self.value = min(float(self.ceiling), self.value + 1.0 / self.value)
         return self.limit != before
 

@@ -78,3 +78,21 @@ def test_the_best_latency_drifts_up_when_the_backend_is_slower_for_good() -> Non
     feed(limit, 1, 0.5)  # one lucky fast answer
     feed(limit, 3000, 1.0, in_flight=1)
     assert limit.best["m"] > 0.95
+
+
+def test_one_slow_answer_among_flat_ones_is_noise_not_a_queue() -> None:
+    limit = AdaptiveLimit(8)
+    feed(limit, 20, 1.0)
+    limit.record("ok", 3.0, "m", 8, NOW + 30)
+    assert limit.limit == 8
+
+
+def test_a_queue_seen_by_many_answers_at_once_shrinks_it_once_per_round() -> None:
+    limit = AdaptiveLimit(8)
+    feed(limit, 5, 1.0)
+    for _ in range(8):  # eight answers finishing together, each 3x the best: one round's news
+        limit.record("ok", 3.0, "m", 8, NOW + 50)
+    assert limit.limit == 7
+    for i in range(1, 4):  # the next rounds, still queued
+        limit.record("ok", 3.0, "m", 8, NOW + 50 + 1.5 * i)
+    assert limit.limit == 4
