@@ -139,6 +139,21 @@ def test_a_user_who_used_more_waits_behind_one_who_used_less() -> None:
     assert line.release(E, 500) == [(B, 201)]
 
 
+def test_time_waited_counts_so_a_user_served_a_little_more_is_not_overtaken_forever() -> None:
+    line = Line(1)
+    line.ask(A)
+    line.release(A, held_s=3.0)  # A was served 3 s
+    line.ask(E)
+    line.ask(A, 101)
+    line.now += 4  # A has waited 4 s when B, who used nothing, arrives
+    line.ask(B)
+    assert line.release(E, 500) == [(A, 101)]
+    line.ask(C)  # a heavy user's wait must be long before it goes first
+    line.state.usage[C] = (60.0, line.now)
+    line.now += 10
+    assert line.release(A, 101) == [(B, 200)]
+
+
 def test_usage_fades_so_a_heavy_user_of_long_ago_is_equal_again() -> None:
     line = Line(1)
     line.ask(A)
