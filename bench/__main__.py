@@ -5,6 +5,7 @@ TZUROT_TEST_POSTGRES (testkit/postgres.py), dropped after the run."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 
@@ -31,11 +32,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="fairness only: the AI backend is full (serves fewer at once than TZUROT_AI_SLOTS)")
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite",
                         help="where the bot keeps its state (postgresql: a fresh database per run)")
+    parser.add_argument("--pgbouncer", type=int, metavar="POOL",
+                        help="with --store postgresql: the bot reaches it through a PgBouncer (transaction mode) "
+                             "with this many server connections")
     args = parser.parse_args(argv)
     if args.users is not None and (args.scenario != "capacity" or args.users < 1):
         parser.error("--users takes a positive count, and only with capacity")
     if args.saturated and args.scenario != "fairness":
         parser.error("--saturated is a variant of fairness only")
+    if args.pgbouncer is not None and (args.store != "postgresql" or args.pgbouncer < 1):
+        parser.error("--pgbouncer takes a positive pool size, and only with --store postgresql")
     module = importlib.import_module(SCENARIOS[args.scenario])
     extra: dict = {"users": args.users} if args.users is not None else {}
     if args.saturated:
@@ -44,17 +50,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.store == "sqlite":
         emit(name, {"store": "sqlite", **module.run(args.quick, **extra)}, args.json)
         return 0
-    from testkit import postgres, stack
+    from bench import connections
+    from testkit import pgbouncer, postgres, stack
 
     if (reason := postgres.unavailable_reason()) is not None:
         print(f"--store postgresql: {reason}", file=sys.stderr)
         return 2
-    with postgres.fresh_database() as url:
-        stack.DEFAULT_ENV["TZUROT_DATABASE_URL"] = url
+    if args.pgbouncer is not None and (reason := pgbouncer.missing_reason()) is not None:
+        print(f"--pgbouncer: {reason}", file=sys.stderr)
+        return 2
+    with postgres.fresh_database() as url, contextlib.ExitStack() as around:
+        bot_url = url
+        if args.pgbouncer is not None:
+            bot_url = around.enter_context(pgbouncer.pgbouncer(url, pool_size=args.pgbouncer)).url_for(url)
+            connections.DIRECT["bouncer"] = str(args.pgbouncer)
+        stack.DEFAULT_ENV["TZUROT_DATABASE_URL"] = bot_url
+        connections.DIRECT["url"] = url
         try:
             figures = module.run(args.quick, **extra)
         finally:
             stack.DEFAULT_ENV.pop("TZUROT_DATABASE_URL", None)
+            connections.DIRECT.clear()
     emit(name, {"store": "postgresql", **figures}, args.json)
     return 0
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from bench import connections
 from bench.latency import drive
 from bench.measure import activation_ms, percentile, scratch_dir
 from bench.world import crowd, replies_by_tag
@@ -23,6 +24,7 @@ from testkit.process import pss_mb
 from testkit.stack import Stack
 
 RAMP_PER_S = 10.0  # activations fork from the shards: 2 cores start about this many a second with room to spare
+IDLE_WAIT_S = 15.0  # TZUROT_DATABASE_IDLE_S (10 s) and a release timer's slack
 HEAVY = ("discord", "aiohttp", "prometheus_client")  # the edge's libraries: an actor process needs none of them
 
 
@@ -54,6 +56,8 @@ def run(quick: bool, users: int | None = None) -> dict[str, Any]:
         stack.sandbox.command(rooms[0], names[0], "!tz add echo", "Added", timeout=30)
         time.sleep(2.0)  # let the tree settle before the empty-tree baseline (a measurement, not a test)
         empty_mb = pss_mb(stack.bot.live_pids())
+        direct = connections.DIRECT.get("url")
+        sampler = connections.Sampler(direct).start() if direct else None
         mark = stack.sandbox.post(rooms[0], names[0], "ramp starts")
         sent = drive(stack, names, rooms, users, RAMP_PER_S, 0)
         deadline = time.monotonic() + 300
@@ -69,6 +73,12 @@ def run(quick: bool, users: int | None = None) -> dict[str, Any]:
         round_trips = [httpx.get(url, params={"user": uid}, timeout=10).json()["ms"] for uid in user_ids]
         modules = httpx.get(url, params={"user": user_ids[0], "modules": "1"}, timeout=10).json()["modules"]
         activations = activation_ms(stack)
+        pg: dict[str, Any] = {}
+        if sampler is not None and direct:
+            busy = connections.count(direct)
+            time.sleep(IDLE_WAIT_S)  # every actor idle: their connections are released (TZUROT_DATABASE_IDLE_S)
+            sampler.stop()
+            pg = connections.figures(sampler, busy, connections.count(direct), len(user_pids))
         return {
             "users": users,
             "user_shards": shards,
@@ -87,6 +97,7 @@ def run(quick: bool, users: int | None = None) -> dict[str, Any]:
             "round_trip_p99_ms": round(percentile(round_trips, 99), 2),
             "hop_p99_ms": round(percentile(round_trips, 99) / 4, 2),
             "elapsed_s": round(time.monotonic() - began, 1),
+            **pg,
         }
     finally:
         stack.stop(strict=False)
