@@ -30,6 +30,7 @@ class Settings:
     data_dir: Path = Path("./data")
     database_url: str = field(default="", repr=False)
     database_idle_s: float = 10.0
+    database_listen_url: str = field(default="", repr=False)
     log_max_bytes: int = 10_000_000
     log_keep: int = 5
     secret_key: str = field(default="", repr=False)
@@ -132,6 +133,8 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "data_dir": ("TZUROT_DATA_DIR", Path, None, "where the store, logs and keys live"),
     "database_url": ("TZUROT_DATABASE_URL", str, None,
                      "postgresql://user:password@host:5432/db: PostgreSQL (secret; empty: SQLite in the data dir)"),
+    "database_listen_url": ("TZUROT_DATABASE_LISTEN_URL", str, None,
+                            "PostgreSQL itself when TZUROT_DATABASE_URL is a PgBouncer (secret; empty: that URL)"),
     "database_idle_s": ("TZUROT_DATABASE_IDLE_S", float, _positive,
                         "an actor process closes its PostgreSQL connection after this long unused"),
     "log_max_bytes": ("TZUROT_LOG_MAX_BYTES", int, lambda v: v >= 65_536, "a log file is rotated at this size"),
@@ -262,6 +265,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
                           "what cryptography's Fernet.generate_key() makes)")
     _check_http(settings)
     check_database_url(settings.database_url)
+    check_database_url(settings.database_listen_url, "TZUROT_DATABASE_LISTEN_URL")
+    if settings.database_listen_url and not settings.database_url:
+        raise ConfigError("TZUROT_DATABASE_LISTEN_URL: set only with TZUROT_DATABASE_URL (PostgreSQL)")
     try:
         parse_shard_ids(settings.shard_ids, settings.shard_count)
     except ValueError as exc:

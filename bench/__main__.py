@@ -64,12 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.pgbouncer is not None:
             bot_url = around.enter_context(pgbouncer.pgbouncer(url, pool_size=args.pgbouncer)).url_for(url)
             connections.DIRECT["bouncer"] = str(args.pgbouncer)
+            stack.DEFAULT_ENV["TZUROT_DATABASE_LISTEN_URL"] = url  # LISTEN needs a session PgBouncer keeps not
         stack.DEFAULT_ENV["TZUROT_DATABASE_URL"] = bot_url
         connections.DIRECT["url"] = url
         try:
             figures = module.run(args.quick, **extra)
         finally:
             stack.DEFAULT_ENV.pop("TZUROT_DATABASE_URL", None)
+            stack.DEFAULT_ENV.pop("TZUROT_DATABASE_LISTEN_URL", None)
             connections.DIRECT.clear()
     emit(name, {"store": "postgresql", **figures}, args.json)
     return 0

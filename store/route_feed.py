@@ -3,10 +3,11 @@
 On one host the actors push each fact to the one edge and persist it for the next start. With several edge
 processes (or hosts), each must learn every fact, whoever wrote it: a trigger on `routes` (PostgreSQL
 migration 2) notifies `tzurot_routes` with the changed row, in the writer's transaction. A feed listens on its
-own connection (LISTEN needs a session of its own, so it goes to PostgreSQL directly, not through PgBouncer's
-transaction mode), and after connecting, and after every reconnect, loads every fact again: it is complete at
-start and after an outage, as the edge's first load is. Applying a fact twice is harmless (the table is sets
-and maps), so an edge that also gets the actors' pushes loses nothing.
+own connection (LISTEN needs a session of its own, which PgBouncer's transaction mode does not keep, so behind
+PgBouncer it goes to PostgreSQL itself: TZUROT_DATABASE_LISTEN_URL), and after connecting, and after every
+reconnect, loads every fact again: it is complete at start and after an outage, as the edge's first load is.
+Applying a fact twice is harmless (the table is sets and maps), so an edge that also gets the actors' pushes
+loses nothing.
 
 A fact too large for a notification (8000 bytes) arrives as its key alone, and the feed reads the row.
 """
@@ -109,5 +110,5 @@ def watch_routes(settings: Any, apply: Callable[[str, int | str, Any], None]) ->
         return None
     from store import open_store
 
-    store = open_store(settings)
-    return RouteFeed(settings.database_url, store.routes, apply).start()
+    store = open_store(settings)  # the complete loads go the usual way (through PgBouncer, if there is one)
+    return RouteFeed(settings.database_listen_url or settings.database_url, store.routes, apply).start()

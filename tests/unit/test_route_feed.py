@@ -10,12 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+import pytest
 
+import config
 from actors.messages import RouteFact
 from config import Settings
 from edge.routing import RoutingTable
 from store import open_store
 from store.route_feed import RouteFeed, watch_routes
+from testkit import pgbouncer
 from testkit.process import wait_for
 
 
@@ -78,3 +81,27 @@ def test_a_fact_too_big_for_a_notification_is_read_from_its_row(postgres_url: st
 def test_sqlite_needs_no_feed(tmp_path: Path) -> None:
     assert watch_routes(Settings(data_dir=tmp_path), lambda *fact: None) is None
 
+
+
+def test_behind_pgbouncer_the_feed_listens_on_postgresql_itself(postgres_url: str, tmp_path: Path) -> None:
+    if reason := pgbouncer.missing_reason():
+        pytest.skip(reason)
+    with pgbouncer.pgbouncer(postgres_url, pool_size=2) as bouncer:
+        settings = Settings(data_dir=tmp_path, database_url=bouncer.url_for(postgres_url),
+                            database_listen_url=postgres_url)
+        writer = open_store(settings)
+        writer.put_route("alias", "ada", "Ada")
+        table, feed = _edge(settings)
+        try:
+            assert table.aliases == {"ada": "Ada"}
+            writer.put_route("webhook", 333, True)
+            wait_for(lambda: 333 in table.webhooks, 5, what="the fact written through PgBouncer to arrive")
+        finally:
+            feed.stop()
+
+
+def test_a_listen_url_without_a_database_url_is_refused() -> None:
+    with pytest.raises(config.ConfigError, match="TZUROT_DATABASE_LISTEN_URL"):
+        config.load({"TZUROT_DATABASE_LISTEN_URL": "postgresql://u@127.0.0.1/db"})
+    with pytest.raises(config.ConfigError, match="TZUROT_DATABASE_LISTEN_URL"):
+        config.load({"TZUROT_DATABASE_URL": "postgresql://u@127.0.0.1/db", "TZUROT_DATABASE_LISTEN_URL": "http://x"})
