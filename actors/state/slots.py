@@ -24,7 +24,7 @@ from typing import Any
 from actors.effects import Call, Count, Done, Effect, Log, Reply, Tell, Timer, Wake
 from actors.kinds import Kind
 from actors.messages import GetSlots, Refused, SlotGranted, SlotRelease, SlotRequest, SlotsInfo
-from actors.state.capacity import AdaptiveLimit
+from actors.state.capacity import OVERLOAD, AdaptiveLimit
 
 TICK_S = 10.0
 HALF_LIFE_S = 30.0  # recent usage halves every 30 s: about "the last minute"
@@ -46,10 +46,12 @@ class SlotsState:
     usage: dict[int, tuple[float, float]] = field(default_factory=dict)  # user -> (slot-seconds, as of when)
     limiter: AdaptiveLimit = field(init=False)
     published: tuple[int, int] | None = None  # (limit, anyone waiting) last written to the slot store
+    logged_limit: int = 0  # the limit the log last gave
     _arrivals: itertools.count = field(default_factory=itertools.count, repr=False)
 
     def __post_init__(self) -> None:
         self.limiter = AdaptiveLimit(self.capacity)
+        self.logged_limit = self.capacity
 
     @classmethod
     def restore(cls, key: str, data: dict[str, Any] | None, settings: Any = None) -> SlotsState:
@@ -92,10 +94,14 @@ class SlotsState:
             case Done(tag=("released", SlotRelease() as release), result=in_use):
                 effects: list[Effect] = []
                 if release.outcome and self.adaptive and isinstance(in_use, int):
-                    before = self.limit
                     self.limiter.record(release.outcome, release.latency_s, release.model, in_use + 1, now)
-                    if self.limit != before:
-                        effects.append(Log("info", "slot_limit", f"{before} -> {self.limit} ({release.outcome})"))
+                    # Said when it moved by two or more since last said, or the backend refused: a limit probing
+                    # one up and one down around the backend's capacity is not news.
+                    if abs(self.limit - self.logged_limit) >= 2 or (self.limit < self.logged_limit and
+                                                                     release.outcome in OVERLOAD):
+                        effects.append(Log("info", "slot_limit", f"{self.logged_limit} -> {self.limit} "
+                                                                 f"({release.outcome}, ceiling {self.capacity})"))
+                        self.logged_limit = self.limit
                 return [*effects, *self._publish(), *self._grant(now)]
             case Done(tag=("grant", user, trigger), result=result):
                 return self._granted(user, trigger, result, now)
