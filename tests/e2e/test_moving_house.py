@@ -7,12 +7,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from emulator.ai.replies import key_fingerprint
 from store import SqliteStore
 from testkit.process import ROOT
 from tests.e2e.test_session import carries_on, live_a_session
 
 
+@pytest.mark.slow  # two bot starts and a whole session: run by make test-slow and .ci/run
 def test_a_bot_moved_from_sqlite_to_postgresql_carries_on_every_conversation(make_stack, postgres_url: str) -> None:
     stack = make_stack(env={"TZUROT_USER_BURST": "50"})  # on SQLite, in its data directory
     sb = stack.sandbox

@@ -9,12 +9,12 @@ import pytest
 
 from emulator.ai.replies import key_fingerprint
 from testkit.process import wait_for
-from tests.conftest import STORES
 
 
-@pytest.fixture(params=STORES, autouse=True)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], autouse=True)
 def store_backend(request: pytest.FixtureRequest) -> str:
-    """Both tests run on SQLite and on PostgreSQL (`make_stack` hands the bot a fresh database)."""
+    """Both tests run on SQLite and on PostgreSQL (`make_stack` hands the bot a fresh database); the
+    PostgreSQL runs are `slow` (make test-slow, and .ci/run), to keep `make test` short."""
     return request.param
 
 
