@@ -252,12 +252,7 @@ class UserState:
         if any(h.incoming.message_id == mid for h in self.inbox):
             return [WorkAck(mid)]  # handed on again while it waits here: still ours, and in hand
         if mid in self.handled:
-            # Handed on again because its answer never arrived: say the same answer again (the channel sends
-            # each chunk once), or close its record if it needed none.
-            answer = self.answers.get(mid)
-            if answer is None:
-                return [WorkDone(mid)]
-            return [Tell(Kind.CHANNEL, answer.channel_id, answer), WorkAck(mid, SPOKEN_PATIENCE_S)]
+            return self._say_again(mid)
         if len(self.inbox) >= INBOX_CAP:
             skipped = self.voice.log(heard, "info", "inbox_full", f"{len(self.inbox)} waiting")
             if self.limits.notice_due("inbox_full", now):
@@ -277,18 +272,32 @@ class UserState:
             where = f"behind {len(self.inbox) - 1} earlier message(s)"
         return [Save(), WorkAck(mid), self.voice.log(heard, "info", "queued", where)]
 
+    def _say_again(self, mid: int) -> list[Effect]:
+        """A message we handled whose record is still open: its answer never reached Discord (lost with a
+        process that died). Say the same answer again (the channel sends each chunk once), or close the record
+        if it needed none."""
+        answer = self.answers.get(mid)
+        if answer is None:
+            return [WorkDone(mid)]
+        return [Tell(Kind.CHANNEL, answer.channel_id, answer), WorkAck(mid, SPOKEN_PATIENCE_S)]
+
     def _open_work(self, rows: Any, now: float) -> list[Effect]:
         """After a start: messages of ours still open in the work table that we do not hold (lost with a killed
         process) are asked for again at once, and nothing newer is answered before them (or before a short wait
-        for them runs out), so a user's messages are answered in the order sent, across restarts too."""
+        for them runs out), so a user's messages are answered in the order sent, across restarts too. One we
+        answered but whose answer was never sent (killed between saving it and telling the channel) is said
+        again at once."""
         effects: list[Effect] = []
-        held = {h.incoming.message_id for h in self.inbox} | set(self.handled)
+        held = {h.incoming.message_id for h in self.inbox}
         for row in rows if isinstance(rows, list) else []:
             try:
                 incoming = incoming_from(row)
             except (TypeError, KeyError, ValueError):
                 continue
             if incoming.message_id in held or incoming.author.id != self.user_id:
+                continue
+            if incoming.message_id in self.handled:
+                effects += self._say_again(incoming.message_id)
                 continue
             self.expected[incoming.message_id] = now + EXPECT_WAIT_S
             effects.append(Tell(Kind.CHANNEL, incoming.place.channel_id, incoming))

@@ -37,6 +37,7 @@ from actors.messages import (
 from actors.state.addressing import DM_CONVERSATION_S, SERVER_CONVERSATION_S
 from actors.state.commands import Command
 from actors.state.limits import UserLimits
+from actors.state.proxies import incoming_to
 from actors.state.registry import RegistryState
 from actors.state.registry_records import default_prompt
 from actors.state.slots import SlotsState
@@ -428,6 +429,21 @@ def test_an_answer_lost_on_its_way_to_the_channel_is_said_again_within_a_minute(
     world.send(ALICE, "@bob hi", mid=mid)  # handed on again by the sweep
     again = world.effects_of(f"user:{ALICE}", since)
     assert Tell(Kind.CHANNEL, SERVER.channel_id, said) in again and WorkAck(mid, SPOKEN_PATIENCE_S) in again
+    assert len(world.ai_calls) == 1  # said again, not asked again
+
+
+def test_an_answer_saved_but_never_told_is_said_again_as_soon_as_the_actor_restarts(world: World) -> None:
+    """Killed between saving its answer and telling the channel (bench chaos on PostgreSQL lost one so): the
+    restarted actor finds the message still open in the work table and says the stored answer again at once,
+    instead of waiting out the patience its record still carries."""
+    mid = world.send(ALICE, "@bob hi")
+    [said] = world.speaks(ALICE)
+    world.put("user", ALICE, UserState.restore(str(ALICE), decode(encode(world.user(ALICE).snapshot()))))
+    still_open = incoming_to(Incoming(mid, SERVER, PEOPLE[ALICE], "@bob hi"))
+    since = len(world.trace)
+    world.handle("user", ALICE, Done(("open_work",), [still_open]))
+    effects = world.effects_of(f"user:{ALICE}", since)
+    assert Tell(Kind.CHANNEL, SERVER.channel_id, said) in effects and WorkAck(mid, SPOKEN_PATIENCE_S) in effects
     assert len(world.ai_calls) == 1  # said again, not asked again
 
 
