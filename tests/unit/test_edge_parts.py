@@ -18,6 +18,7 @@ from observability.events import EventLog
 from observability.jsonlog import read
 from observability.live import LiveStatus
 from observability.metrics import Metrics
+from testkit.process import await_for
 
 
 def incoming(message_id: int, channel_id: int = 7, user: int = 42) -> Incoming:
@@ -71,18 +72,25 @@ class FakeNotices:
         self.said.append((incoming.message_id, text))
 
 
+def sweep_until(redelivery: Redelivery, done: Any, timeout_s: float = 10.0) -> None:
+    """Run the resend sweep (every 10 ms) until `done()` holds, then stop it."""
+
+    async def sweeping() -> None:
+        sweep = asyncio.create_task(redelivery.resend_forever(every_s=0.01))
+        try:
+            await await_for(done, timeout_s, "the sweep to do its work")
+        finally:
+            sweep.cancel()
+
+    asyncio.run(sweeping())
+
+
 def test_the_sweep_hands_on_what_fell_due_and_gives_up_what_is_hopeless(tmp_path: Path) -> None:
     work = FakeWork([(incoming(1), 0, False), (incoming(2), 8, True)])
     bridge, notices, table = FakeBridge(), FakeNotices(), RoutingTable()
     table.conversations[5] = time.time() - 1  # ended: the hourly prune forgets it
     redelivery = Redelivery(work, bridge, table, notices, EventLog(tmp_path / "events.log", echo=False))
-
-    async def one_sweep() -> None:
-        sweep = asyncio.create_task(redelivery.resend_forever(every_s=0.01))
-        await asyncio.sleep(0.2)
-        sweep.cancel()
-
-    asyncio.run(one_sweep())
+    sweep_until(redelivery, lambda: work.pruned and notices.said and bridge.told)
     assert [(kind, key, body.message_id) for kind, key, body in bridge.told] == [("channel", 7, 1)]
     assert work.given_up == [2] and [m for m, _ in notices.said] == [2]
     assert work.pruned == 1 and 5 not in table.conversations
@@ -105,13 +113,7 @@ def test_after_a_restart_a_message_an_actor_of_the_last_run_held_is_handed_on_at
     bridge = FakeBridge()
     redelivery = Redelivery(WorkLog(settings), bridge, RoutingTable(), FakeNotices(),
                             EventLog(tmp_path / "events.log", echo=False))
-
-    async def first_sweep() -> None:
-        sweep = asyncio.create_task(redelivery.resend_forever(every_s=0.01))
-        await asyncio.sleep(0.3)
-        sweep.cancel()
-
-    asyncio.run(first_sweep())
+    sweep_until(redelivery, lambda: bridge.told)
     assert [(kind, key, body.message_id) for kind, key, body in bridge.told] == [("channel", 7, 1)]
 
 
