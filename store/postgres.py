@@ -56,7 +56,7 @@ class PostgresStore(SqlStore):
         """The server answers within `timeout` and takes writes (not a read-only standby)."""
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout))) as conn:
-                conn.execute("SET statement_timeout = %s", (f"{max(1, int(timeout * 1000))}ms",))
+                conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{max(1, int(timeout * 1000))}ms",))
                 if conn.execute("SHOW transaction_read_only").fetchone() != ("off",):
                     raise ConnectionError(f"PostgreSQL at {redact(url)} is read-only")
         except psycopg.Error as exc:

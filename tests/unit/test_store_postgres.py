@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 import config
-from store import SqliteStore, open_store, open_target
+from store import SqliteStore, check_writable, open_store, open_target
 from store.migrations import PG_MIGRATIONS
 from store.postgres import PostgresStore
 
@@ -86,3 +86,11 @@ def test_a_forked_child_never_closes_its_parents_session(postgres_url: str) -> N
     assert store.save("user", "1", {"v": 3}, 1, 1) == 2  # the parent's connection still works
     assert store.load("user", "2").state == {"v": 2}
     store.close()
+
+
+def test_healthz_finds_the_database_writable_or_says_it_cannot_reach_it(tmp_path, postgres_url: str) -> None:
+    check_writable(config.load({"TZUROT_DATA_DIR": str(tmp_path), "TZUROT_DATABASE_URL": postgres_url}), 2.0)
+    down = config.load({"TZUROT_DATA_DIR": str(tmp_path), "TZUROT_DATABASE_URL": "postgresql://b:hunter2@127.0.0.1:1/x"})
+    with pytest.raises(ConnectionError) as caught:
+        check_writable(down, 2.0)
+    assert "b:***@127.0.0.1:1/x" in str(caught.value) and "hunter2" not in str(caught.value)
