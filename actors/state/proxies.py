@@ -1,4 +1,4 @@
-"""Recognising a PluralKit/Tupperbox proxy message as the replacement of a real user's message.
+"""Recognising a PluralKit/Tupperbox proxy message as the replacement of a real user's message; a message as stored.
 
 PluralKit deletes the user's message and reposts its text (without the proxy tags) through a webhook, within
 a second or two. The original bot matched the two by content similarity (>= 0.8) within 5 seconds; so do we.
@@ -12,7 +12,7 @@ from dataclasses import asdict
 from difflib import SequenceMatcher
 from typing import Any
 
-from actors.messages import Author, Incoming, Place
+from actors.messages import Author, Heard, Incoming, Place
 
 SIMILAR = 0.8
 WINDOW_S = 5.0
@@ -53,3 +53,15 @@ def incoming_from(data: dict[str, Any]) -> Incoming:
         inc[key] = tuple(inc.get(key, ()))
     inc["perms"] = frozenset(inc.get("perms", ()))
     return Incoming(**inc)
+
+
+def heard_to(heard: Heard) -> dict[str, Any]:
+    return {
+        "incoming": incoming_to(heard.incoming),
+        "activated": heard.activated,
+        "replied_personality": heard.replied_personality,
+    }
+
+
+def heard_from(data: dict[str, Any]) -> Heard:
+    return Heard(incoming_from(data["incoming"]), data.get("activated"), data.get("replied_personality"))

@@ -2,7 +2,7 @@
 
 A user's messages are answered in turns, one turn at a time and in order: a message that arrives while a turn
 is in progress waits in `inbox` (it is never dropped). A turn is the run of messages at the head of the inbox
-that address the same personality in the same channel, at most TURN_LINES lines and TURN_CHARS characters: lines
+that address the same personality in the same channel (turns.py), within a bound of lines and characters: lines
 that arrive while their turn waits (for the catalogue, a slot, or a slow model: see answering.py) join it and are
 answered once, together. The rate limit is taken once a turn. Looking up a personality is a round trip to the
 Registry, so the state machine waits for `PersonaReply` before it calls the model.
@@ -51,8 +51,9 @@ from actors.state.commands import CommandError, parse_command
 from actors.state.ids import IdSource, counting_ids
 from actors.state.limits import UserLimits
 from actors.state.names import alias_problem, name_problem, normalize_alias
-from actors.state.proxies import incoming_from, incoming_to
+from actors.state.proxies import heard_from, heard_to, incoming_from
 from actors.state.registry_records import builtin_persona
+from actors.state.turns import turn_of
 from actors.state.user_commands import Profile, UserCommands
 from actors.state.voice import UserOptions, Voice
 
@@ -62,8 +63,6 @@ PERSONA_TTL_S = 30.0
 PERSONA_WAIT_S = 30.0  # the catalogue is one actor: under a burst it answers late rather than never
 HANDLED_CAP = 200
 EXPECT_WAIT_S = 5.0  # after a restart, how long newer messages wait for an earlier one asked for again
-TURN_LINES = 8  # lines merged into one turn at most; the next line starts a new turn
-TURN_CHARS = 4_000  # characters of one turn's lines (its first line is always taken whole)
 
 
 def _in_profile(name: str) -> Any:
@@ -131,7 +130,7 @@ class UserState:
             state.sealed_key = data.get("sealed_key")
             state.conversations = {int(c): (str(n), float(t)) for c, (n, t) in data.get("conversations", {}).items()}
             state.histories = OrderedDict((str(k), list(v)) for k, v in data.get("histories", []))
-            state.inbox = deque(_heard_from(h) for h in data.get("inbox", []))
+            state.inbox = deque(heard_from(h) for h in data.get("inbox", []))
             state.handled = deque(int(m) for m in data.get("handled", []))
             for raw in data.get("answers", []):
                 speak = Speak(**{**raw, "persona": Persona(**raw["persona"]),
@@ -148,7 +147,7 @@ class UserState:
             "sealed_key": self.sealed_key,
             "conversations": {c: list(v) for c, v in self.conversations.items()},
             "histories": [[k, v] for k, v in self.histories.items()],
-            "inbox": [_heard_to(h) for h in self.inbox],
+            "inbox": [heard_to(h) for h in self.inbox],
             "handled": list(self.handled),
             # a merged answer once, though it answers several messages
             "answers": [asdict(a) for a in {a.trigger_id: a for a in self.answers.values()}.values()],
@@ -317,8 +316,7 @@ class UserState:
             heard = self.inbox[0]
             if self._missing_before(heard.incoming.message_id, now):
                 break  # an earlier message comes first: its arrival (or the wait's end) starts us again
-            conv = self.conversations.get(heard.incoming.place.channel_id)
-            target = addressed(heard, self.aliases, conv, self.autorespond, self.options.bot_name, now)
+            target = self._addressed(heard, now)
             if target is not None:
                 said = self.voice.log(heard, "info", "addressed", f"to {target.name} ({target.how})")
                 why, tell = self.limits.take(now)
@@ -340,11 +338,7 @@ class UserState:
         return effects
 
     def _turn(self, now: float, target: Target | None = None, record: dict[str, Any] | None = None) -> list[Heard]:
-        """The lines of the turn in progress (or about to begin, as `target`/`record`), in the order sent: the run at
-        the head of the inbox that addresses the same personality in the same channel, within TURN_LINES and
-        TURN_CHARS, with no earlier message of ours still on its way between them."""
-        if not self.inbox:
-            return []
+        """The lines of the turn in progress (or about to begin, as `target`/`record`): see turns.py."""
         names: set[str] = set()
         if target is None and self.waiting is not None:
             target = self.waiting[2] if isinstance(self.waiting[2], Target) else None
@@ -355,21 +349,11 @@ class UserState:
             names.add(target.name.lower())
         if record is not None:
             names.add(str(record["name"]).lower())
-        head = self.inbox[0].incoming
-        lines, chars = [self.inbox[0]], len(head.content)
-        for heard in list(self.inbox)[1:TURN_LINES]:
-            msg = heard.incoming
-            chars += len(msg.content)
-            if chars > TURN_CHARS or msg.place.channel_id != head.place.channel_id:
-                break
-            if any(head.message_id < m < msg.message_id for m in self.expected if self.expected[m] > now):
-                break
-            conv = self.conversations.get(msg.place.channel_id)
-            joins = addressed(heard, self.aliases, conv, self.autorespond, self.options.bot_name, now)
-            if joins is None or joins.name.lower() not in names:
-                break
-            lines.append(heard)
-        return sorted(lines, key=lambda h: h.incoming.message_id)  # the head may have come after lines sent before it
+        return turn_of(self.inbox, names, self.expected, lambda heard: self._addressed(heard, now), now)
+
+    def _addressed(self, heard: Heard, now: float) -> Target | None:
+        conv = self.conversations.get(heard.incoming.place.channel_id)
+        return addressed(heard, self.aliases, conv, self.autorespond, self.options.bot_name, now)
 
     def _apply(self, step: Step, now: float) -> list[Effect]:
         """Take answering's step: wait for what it waits for, or set the message aside and go on to the next."""
@@ -427,14 +411,3 @@ class UserState:
             f"`{p}list` shows yours, `{p}add <name>` creates one, `{p}help` explains the rest."
         )
 
-
-def _heard_to(heard: Heard) -> dict[str, Any]:
-    return {
-        "incoming": incoming_to(heard.incoming),
-        "activated": heard.activated,
-        "replied_personality": heard.replied_personality,
-    }
-
-
-def _heard_from(data: dict[str, Any]) -> Heard:
-    return Heard(incoming_from(data["incoming"]), data.get("activated"), data.get("replied_personality"))

@@ -15,7 +15,8 @@ from actors.results import Ok
 from actors.state.answering import REASKS, YIELD_AFTER_S
 from actors.state.outbox import Chunk
 from actors.state.sending import WebhookSender
-from actors.state.user import TURN_CHARS, TURN_LINES, UserState
+from actors.state.turns import TURN_CHARS, TURN_LINES
+from actors.state.user import UserState
 from store.sqlite import decode, encode
 from tests.unit.test_user_flow import ALICE, CAROL, ELSEWHERE, NOW, SERVER, Said, World
 

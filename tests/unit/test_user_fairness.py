@@ -15,7 +15,7 @@ import pytest
 from actors.effects import Done, Timer, Wake
 from actors.messages import Author, SlotGranted, SlotRelease, SlotRequest
 from actors.state.answering import SLOT_RETRY_S, SLOT_TRIES
-from actors.state.user import TURN_LINES
+from actors.state.turns import TURN_LINES
 from tests.unit.test_user_flow import ALICE, CAROL, CLEAR_KEY, DAVE, DM, OWNER, REFERENCE, Said, World
 
 ZOE = 1010
