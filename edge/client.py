@@ -98,7 +98,7 @@ class Edge(discord.Client):
         self.ready_once = asyncio.Event()
         self.started = time.time()
         self.shard_state = GatewayShards(settings.gateway_shards if self.sharded else (0,),
-                                    settings.shard_count if self.sharded else 1, self.started)
+                                         settings.shard_count if self.sharded else 1, self.started)
         self.catch_ups = {shard: OneAtATime(self._catch_up_of(shard)) for shard in self.shard_state.ids}
         self.live_status = LiveStatus(bridge, settings, metrics, table, self.usage, self.connected, self.started,
                                       gateway_shards=lambda: self.shard_state.view(time.time()))
