@@ -139,10 +139,15 @@ def _decode(raw: bytes) -> tuple[tuple[Any, ...], list[tuple[int, int]]]:
 
 def read_invalid(where: Cell | Path | str, now: float | None = None) -> dict[str, Any]:
     """The window for the edge (status, metrics), from the shared cell or a data directory: never blocks on
-    the lock, never creates the cell."""
+    the lock, never creates the cell. When the cell cannot be read (the database is down) the pace is "unknown":
+    a status screen still answers."""
     now = time.time() if now is None else now
     cell = where if isinstance(where, Cell) else FileCell(invalid_path(where))
-    head, slots = _decode(cell.peek())
+    try:
+        raw = cell.peek()
+    except Exception:  # noqa: BLE001 - any backend's failure: the status says so instead of failing
+        return {"count": 0, "budget": BUDGET, "pace": "unknown", "by_status": {}}
+    head, slots = _decode(raw)
     count = window_count(slots, now)
     return {"count": count, "budget": BUDGET, "pace": pace(count).level,
             "by_status": {str(s): int(n) for s, n in zip(STATUSES, head[:3], strict=True)}}

@@ -145,7 +145,8 @@ class HttpServer:
             await asyncio.wait_for(self.live_status.refresh_gauges(deadline), METRICS_BUDGET_S + GRACE_S)
         except Exception as exc:  # noqa: BLE001 - a scrape must still get the counters
             log.info("metrics: live-actor gauges not refreshed (%s)", type(exc).__name__)
-        self.counters.observe_invalid(read_invalid(self.invalid))
+        view = await asyncio.get_running_loop().run_in_executor(self.actors.pool, read_invalid, self.invalid)
+        self.counters.observe_invalid(view)
         body = self.counters.render()
         return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 

@@ -65,10 +65,11 @@ class LiveStatus:
     async def status(self, max_age_s: float = 1.0, deadline: float | None = None) -> dict[str, Any]:
         """Everything `bot.py status` shows; asks every supervisor, so cached for a moment. Every ask ends by
         `deadline` (time.monotonic(); default: the ask timeout from now), so no bridge thread outlives it."""
-        fresh = {"discord_invalid": read_invalid(self.invalid)}  # a cell read: never from the cache
+        loop = asyncio.get_running_loop()
+        # A cell read (with PostgreSQL, a query: off the event loop), never from the cache.
+        fresh = {"discord_invalid": await loop.run_in_executor(self.tree.pool, read_invalid, self.invalid)}
         if self._cache is not None and time.time() - self._cache[0] < max_age_s:
             return {**self._cache[1], **fresh}
-        loop = asyncio.get_running_loop()
         deadline = time.monotonic() + self.settings.ask_timeout_s if deadline is None else deadline
 
         def left(cap: float = float("inf")) -> float:  # measured when the bridge thread starts, not before

@@ -152,3 +152,8 @@ def test_breaker_and_invalid_window_live_in_postgresql(postgres_url: str, tmp_pa
     assert window.record(403) == 1 and window.record(401) == 2
     assert read_invalid(open_cell(settings, "discord-invalid"))["by_status"] == {"401": 1, "403": 1, "429": 0}
     assert not (tmp_path / "discord-invalid").exists()  # nothing went to the local disk
+
+
+def test_the_invalid_window_on_an_unreachable_database_reads_as_unknown(tmp_path: Path) -> None:
+    cell = open_cell(_Settings(tmp_path, "postgresql://nobody@127.0.0.1:1/none"), "discord-invalid")
+    assert read_invalid(cell) == {"count": 0, "budget": 10_000, "pace": "unknown", "by_status": {}}
