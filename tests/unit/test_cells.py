@@ -86,21 +86,28 @@ def test_memory_cells_follow_the_contract() -> None:
     assert cell.sibling("m").peek() == b"" and cell.sibling("n").peek() == COUNTER.pack(2)
 
 
-def test_concurrent_updates_from_processes_lose_nothing(place: Callable[[str], Cell], tmp_path: Path) -> None:
-    workers, each = 4, 150
+def counting_children(workers: int, each: int, open_one: Callable[[], Cell]) -> list[int]:
+    """Fork `workers` processes that each open the cell and increment it `each` times; their pids (a child that
+    fails exits 1)."""
     pids = []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
-                cell = place("shared")
+                cell = open_one()
                 for _ in range(each):
                     cell.update(increment)
             except BaseException:  # noqa: BLE001 - a child reports by its exit status
                 code = 1
             os._exit(code)
         pids.append(pid)
+    return pids
+
+
+def test_concurrent_updates_from_processes_lose_nothing(place: Callable[[str], Cell], tmp_path: Path) -> None:
+    workers, each = 4, 150
+    pids = counting_children(workers, each, lambda: place("shared"))
     statuses = [os.waitpid(pid, 0)[1] for pid in pids]
     assert statuses == [0] * workers
     assert COUNTER.unpack(place("shared").peek())[0] == workers * each

@@ -19,6 +19,7 @@ from store.cells import PostgresCell
 from store.pgconn import ProcessConnection, connections_for, release_idle
 from testkit import pgbouncer
 from testkit.process import wait_for
+from tests.unit.test_cells import counting_children
 
 COUNTER = struct.Struct("<q")
 
@@ -86,19 +87,7 @@ def test_through_pgbouncer_many_processes_use_at_most_the_pool(postgres_url: str
     with pgbouncer.pgbouncer(postgres_url, pool_size=2) as bouncer:
         url = bouncer.url_for(postgres_url)
         PostgresCell(ProcessConnection(url), "n").update(lambda raw: (None, None))  # the table, before the race
-        pids = []
-        for _ in range(workers):
-            pid = os.fork()
-            if pid == 0:
-                code = 0
-                try:
-                    cell = PostgresCell(ProcessConnection(url), "n")
-                    for _ in range(each):
-                        cell.update(lambda raw: (COUNTER.pack((COUNTER.unpack(raw)[0] if raw else 0) + 1), None))
-                except BaseException:  # noqa: BLE001 - the child reports by its exit status
-                    code = 1
-                os._exit(code)
-            pids.append(pid)
+        pids = counting_children(workers, each, lambda: PostgresCell(ProcessConnection(url), "n"))
         most, running, statuses = 0, set(pids), []
         while running:
             most = max(most, len(_names(postgres_url)))

@@ -7,6 +7,8 @@ losing its connection an edge has everything again, including what changed meanw
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -22,11 +24,16 @@ from testkit import pgbouncer
 from testkit.process import wait_for
 
 
-def _edge(settings: Settings) -> tuple[RoutingTable, RouteFeed]:
+@contextmanager
+def edge(settings: Settings) -> Iterator[tuple[RoutingTable, RouteFeed]]:
+    """An edge's routing table following the database, its feed stopped afterwards."""
     table = RoutingTable()
     feed = watch_routes(settings, lambda kind, key, value: table.apply(RouteFact(kind, key, value)))
     assert feed is not None
-    return table, feed
+    try:
+        yield table, feed
+    finally:
+        feed.stop()
 
 
 def test_two_edges_start_complete_and_follow_every_change(postgres_url: str, tmp_path: Path) -> None:
@@ -34,8 +41,7 @@ def test_two_edges_start_complete_and_follow_every_change(postgres_url: str, tmp
     writer = open_store(settings)  # an actor process, elsewhere
     writer.put_route("alias", "ada", "Ada")
     writer.put_route("activated", 111, "Ada")
-    (a, feed_a), (b, feed_b) = _edge(settings), _edge(settings)
-    try:
+    with edge(settings) as (a, _), edge(settings) as (b, _):
         for table in (a, b):  # complete at start
             assert table.aliases == {"ada": "Ada"} and table.activated == {111: "Ada"}
         writer.put_route("alias", "grace hopper", "Grace")
@@ -45,16 +51,12 @@ def test_two_edges_start_complete_and_follow_every_change(postgres_url: str, tmp
             wait_for(lambda t=table: t.aliases.get("grace hopper") == "Grace" and 222 in t.webhooks
                      and not t.activated, 5, what="both edges to learn the new facts")
             assert table.max_words == 2  # an alias of two words is matched as such
-    finally:
-        feed_a.stop()
-        feed_b.stop()
 
 
 def test_after_losing_its_connection_an_edge_has_everything_again(postgres_url: str, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url=postgres_url)
     writer = open_store(settings)
-    table, feed = _edge(settings)
-    try:
+    with edge(settings) as (table, feed):
         feed.retry_s = 0.2
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -62,20 +64,15 @@ def test_after_losing_its_connection_an_edge_has_everything_again(postgres_url: 
         writer.put_route("alias", "missed", "Missed")  # while the feed may be down
         wait_for(lambda: feed.loads >= 2 and table.aliases.get("missed") == "Missed", 10,
                  what="the feed to reconnect and reload")
-    finally:
-        feed.stop()
 
 
 def test_a_fact_too_big_for_a_notification_is_read_from_its_row(postgres_url: str, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url=postgres_url)
     writer = open_store(settings)
-    table, feed = _edge(settings)
-    try:
+    with edge(settings) as (table, _):
         name = "N" * 9000
         writer.put_route("alias", "big", name)
         wait_for(lambda: table.aliases.get("big") == name, 5, what="the big fact to arrive")
-    finally:
-        feed.stop()
 
 
 def test_sqlite_needs_no_feed(tmp_path: Path) -> None:
@@ -91,13 +88,10 @@ def test_behind_pgbouncer_the_feed_listens_on_postgresql_itself(postgres_url: st
                             database_listen_url=postgres_url)
         writer = open_store(settings)
         writer.put_route("alias", "ada", "Ada")
-        table, feed = _edge(settings)
-        try:
+        with edge(settings) as (table, _):
             assert table.aliases == {"ada": "Ada"}
             writer.put_route("webhook", 333, True)
             wait_for(lambda: 333 in table.webhooks, 5, what="the fact written through PgBouncer to arrive")
-        finally:
-            feed.stop()
 
 
 def test_a_listen_url_without_a_database_url_is_refused() -> None:
