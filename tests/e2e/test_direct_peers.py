@@ -46,9 +46,9 @@ def test_a_conversation_goes_direct_and_survives_its_peers_dying_restarting_and_
         sb.said(general, trigger, f"heard: alice: {word}", timeout=60)
         return trigger
 
-    def slow(word: str) -> int:
-        """Alice's next answer takes 3 s of the model's time: her actor is busy with it until then."""
-        stack.ai.add_fault(model="e2e-model", latency_s=3.0, count=1)
+    def slow(word: str, seconds: float) -> int:
+        """Alice's next answer takes `seconds` of the model's time: her actor is busy with it until then."""
+        stack.ai.add_fault(model="e2e-model", latency_s=seconds, count=1)
         trigger = sb.post(general, "alice", f"@lilith {word}")
         wait_for(lambda: events(stack, "ai_call", trigger), 30, f"alice's actor to call the model for {word!r}")
         return trigger
@@ -59,7 +59,7 @@ def test_a_conversation_goes_direct_and_survives_its_peers_dying_restarting_and_
              "direct sends between alice's actor and the channel's to be counted")
 
     # The channel's actor is killed while alice's actor holds its address: her answer goes to a dead address.
-    three = slow("three")
+    three = slow("three", 3.0)
     channel_pid = stack.actor_pid("channel", general, live_only=True)
     assert channel_pid is not None
     os.kill(channel_pid, signal.SIGKILL)
@@ -69,12 +69,16 @@ def test_a_conversation_goes_direct_and_survives_its_peers_dying_restarting_and_
 
     # The channel's actor is passivated (two other channels wake; at most two live per shard) mid-answer.
     say("four")  # alice learns the new channel actor's address
-    five = slow("five")
+    five = slow("five", 8.0)  # long enough for two other channels to wake meanwhile, even on a busy machine
     sb.command(lounge, "bob", "!tz ping", "Pong")
     sb.command(help_, "bob", "!tz ping", "Pong")
     assert supervised(stack, "passivated", "channel", general) >= 1
+    assert not [m for m in sb.replies(general, five) if "five" in m["content"]], "answered before the passivation"
     sb.said(general, five, "heard: alice: five", timeout=60)
-    assert supervised(stack, "peer_bounced", "channel", general) == 2  # to the passivated one's address
+    # Either the stopping channel's PeerGone reached alice's actor before her answer left (a slow call lets its
+    # actor read its mail before it speaks) and the answer went through the shards, or the answer went to the
+    # old address and bounced: both reach the channel's next actor.
+    assert supervised(stack, "peer_bounced", "channel", general) in (1, 2)
 
     # Alice's actor is killed; the channel still holds her old address when her next message comes.
     say("six")
