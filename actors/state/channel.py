@@ -282,6 +282,9 @@ class ChannelState:
         effects: list[Effect] = [Save()]
         if refused:
             effects.append(Log("warning", "outbox_full", f"dropped {len(refused)} chunk(s): {refused[0]}"))
+        sent = self.sender.outbox.done.get(f"{msg.trigger_id}:0")
+        if sent is not None:  # said before, and asked again: the record closing its work may have been lost
+            effects += [WorkDone(mid, sent) for mid in msg.answered]
         return effects + self.sender.pump(now)
 
     def _notify(self, msg: Notify, now: float) -> list[Effect]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from actors.effects import Call, Effect, Push, Timer
+from actors.effects import Call, Effect, Push, Timer, WorkDone
 from actors.messages import (
     Author,
     Heard,
@@ -631,6 +631,23 @@ def test_a_server_error_then_success_sends_the_chunk_exactly_once() -> None:
     assert [p.content for p in discord.posted] == ["Eventually."]
     assert d.logs("error") == []
 
+
+
+def test_an_answer_said_again_after_it_was_sent_closes_the_work_of_every_message_it_answers() -> None:
+    """The record closing a message's work was lost (a store hiccup, a kill): the user's actor says the answer
+    again. It is not sent twice, and this time its messages' work is closed, or it would be handed on again
+    and again until the edge gave up with a false 'sorry'."""
+    d = channel()
+    merged = Speak(CID, ALICE, BOB, "One answer to three lines.", 1_400_000_000_000_000_003, created_at=0.0,
+                   answers=(1_400_000_000_000_000_001, 1_400_000_000_000_000_002, 1_400_000_000_000_000_003))
+    d.deliver(merged)
+    [sent] = d.discord.said()
+    since = len(d.trace)
+    d.deliver(merged)
+    assert d.discord.said() == [sent]  # said once
+    closed = [e for e in d.effects_of(f"channel:{CID}", since) if isinstance(e, WorkDone)]
+    assert sorted(e.trigger_id for e in closed) == list(merged.answers)
+    assert {e.reply_id for e in closed} == {int(sent.message_id)}
 
 @pytest.mark.parametrize("refusal", [Fail(400, 50035, "Invalid Form Body"), Fail(404, 10003, "Unknown Channel"),
                                      Fail(413, 40005, "Request entity too large")])
