@@ -181,7 +181,7 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "user_burst": ("TZUROT_USER_BURST", int, _positive, "how many turns may start at once"),
     "daily_quota": ("TZUROT_DAILY_QUOTA", int, lambda v: v >= 0, "turns per user per UTC day (0: none)"),
     "user_commands_per_min": ("TZUROT_USER_COMMANDS_PER_MIN", float, _positive, "commands a user may send a minute"),
-    "user_command_burst": ("TZUROT_USER_COMMAND_BURST", int, _positive, "how many turns may start at once"),
+    "user_command_burst": ("TZUROT_USER_COMMAND_BURST", int, _positive, "how many commands may come at once"),
     "max_personalities_per_user": ("TZUROT_MAX_PERSONALITIES_PER_USER", int, lambda v: 1 <= v <= 10_000,
                                    "personalities one user may own"),
     "ai_slots": ("TZUROT_AI_SLOTS", int, lambda v: 1 <= v <= 1000,
