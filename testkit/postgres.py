@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from config import redact_url
@@ -61,8 +62,17 @@ def create_database(url: str | None = None) -> str:
     base = url or server_url()
     name = f"{PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
     with psycopg.connect(base, autocommit=True) as conn:
+        for (orphan,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (PREFIX + "%",)):
+            if _creator_is_gone(orphan):  # a run killed before its `finally`: nobody else will drop it
+                _drop(conn, orphan)
         conn.execute(f'CREATE DATABASE "{name}"')
     return with_database(base, name)
+
+
+def _creator_is_gone(name: str) -> bool:
+    """Was `name` made by a process of this host that has exited? (Its pid is in its name.)"""
+    pid = name[len(PREFIX):].split("_", 1)[0]
+    return pid.isdigit() and not os.path.exists(f"/proc/{pid}")
 
 
 def drop_database(db_url: str, url: str | None = None) -> None:
@@ -73,11 +83,15 @@ def drop_database(db_url: str, url: str | None = None) -> None:
     if not name.startswith(PREFIX):
         raise ValueError(f"refusing to drop {name!r}: not a database made by testkit.postgres")
     with psycopg.connect(url or server_url(), autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        _drop(conn, name)
+
+
+def _drop(conn: Any, name: str) -> None:
+    conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (name,),
+    )
+    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 @contextmanager

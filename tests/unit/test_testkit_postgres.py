@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 import pytest
 
@@ -33,3 +35,22 @@ def test_an_unreachable_server_is_named_with_how_to_run_the_tests() -> None:
     reason = postgres.unavailable_reason("postgresql://someone:hunter2@127.0.0.1:1/x")
     assert reason is not None and "127.0.0.1:1" in reason and "TZUROT_TEST_POSTGRES" in reason
     assert "hunter2" not in reason
+
+
+def test_a_database_left_by_a_killed_run_is_dropped_by_the_next_but_a_live_runs_is_not(postgres_server: str) -> None:
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)  # a pid that has exited: a run killed before its `finally`
+    orphan, live = f"{postgres.PREFIX}{child}_0rphan00", f"{postgres.PREFIX}{os.getpid()}_11ve0000"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        for name in (orphan, live):
+            conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with postgres.fresh_database(postgres_server):
+            present = databases(postgres_server)
+            assert orphan not in present and live in present
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            for name in (orphan, live):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
