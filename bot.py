@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 return run_bot(settings, tree)
             return run_sandbox(settings, tree, port, ai_port)
         finally:
-            tree.bridge.stop()
+            tree.stop()
     except config.ConfigError as exc:  # found at start, like a key file that holds no key
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

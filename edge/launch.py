@@ -20,7 +20,7 @@ from actors.messages import RouteFact
 from bridge import Bridge
 from config import Settings, is_private
 from edge.routing import RoutingTable
-from store.route_feed import watch_routes
+from store.route_feed import RouteFeed, watch_routes
 from supervision.metrics import MetricsDelta
 from supervision.protocol import Undelivered
 
@@ -118,6 +118,15 @@ class Tree:
     table: RoutingTable
     metrics: MetricsSink
     for_edge: ForTheEdge
+    feed: RouteFeed | None = None  # with PostgreSQL: the facts other processes write
+
+    def stop(self) -> None:
+        """Stop following other processes' facts, then the actor system (no thread or connection outlives it)."""
+        try:
+            if self.feed is not None:
+                self.feed.stop()
+        finally:
+            self.bridge.stop()
 
 
 def start_tree(settings: Settings) -> Tree:
@@ -143,8 +152,8 @@ def start_tree(settings: Settings) -> Tree:
     try:
         bridge.load_facts(table.apply)
         # Several edges on one PostgreSQL: each also follows every fact any process writes (none with SQLite).
-        watch_routes(settings, lambda kind, key, value: table.apply(RouteFact(kind, key, value)))
+        feed = watch_routes(settings, lambda kind, key, value: table.apply(RouteFact(kind, key, value)))
     except BaseException:
         bridge.stop()
         raise
-    return Tree(bridge, table, metrics, for_edge)
+    return Tree(bridge, table, metrics, for_edge, feed)

@@ -24,6 +24,7 @@ from store.base import typed
 
 log = logging.getLogger("tzurot.store")
 CHANNEL = "tzurot_routes"
+CONNECT_TIMEOUT_S = 10  # an unreachable server is an outage to retry, not a hang
 Fact = tuple[str, "int | str", Any]  # kind, key, value (None: the fact is gone)
 
 def decode(payload: str, read: Callable[[str, str], str | None]) -> Fact:
@@ -73,7 +74,8 @@ class RouteFeed:
     def _listen(self) -> None:
         import psycopg
 
-        with psycopg.connect(self.url, autocommit=True, application_name="tzurot route feed") as conn:
+        with psycopg.connect(self.url, autocommit=True, application_name="tzurot route feed",
+                             connect_timeout=CONNECT_TIMEOUT_S) as conn:
             conn.execute(f"LISTEN {CHANNEL}")  # before the load: nothing written after it is missed
             for kind, key, value in self.load():
                 self._apply(kind, key, value)
@@ -81,7 +83,8 @@ class RouteFeed:
             self.connected.set()
 
             def read(kind: str, key: str) -> str | None:
-                with psycopg.connect(self.url, autocommit=True) as other:
+                with psycopg.connect(self.url, autocommit=True, application_name="tzurot route feed",
+                                     connect_timeout=CONNECT_TIMEOUT_S) as other:
                     row = other.execute("SELECT value FROM routes WHERE kind=%s AND key=%s", (kind, key)).fetchone()
                 return None if row is None else str(row[0])
 

@@ -99,3 +99,25 @@ def test_a_listen_url_without_a_database_url_is_refused() -> None:
         config.load({"TZUROT_DATABASE_LISTEN_URL": "postgresql://u@127.0.0.1/db"})
     with pytest.raises(config.ConfigError, match="TZUROT_DATABASE_LISTEN_URL"):
         config.load({"TZUROT_DATABASE_URL": "postgresql://u@127.0.0.1/db", "TZUROT_DATABASE_LISTEN_URL": "http://x"})
+
+
+def test_stopping_the_tree_stops_the_feed_first_and_the_actor_system_even_if_the_feed_fails() -> None:
+    from edge.launch import Tree
+
+    stopped: list[str] = []
+
+    class Feed:
+        def stop(self) -> None:
+            stopped.append("feed")
+            raise OSError("connection already gone")
+
+    class Bridge:
+        def stop(self) -> None:
+            stopped.append("bridge")
+
+    tree = Tree(Bridge(), None, None, None, Feed())  # type: ignore[arg-type]
+    try:
+        tree.stop()
+    except OSError:
+        pass
+    assert stopped == ["feed", "bridge"]
