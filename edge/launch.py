@@ -21,6 +21,7 @@ from bridge import Bridge
 from config import Settings, is_private
 from edge.routing import RoutingTable
 from store.route_feed import RouteFeed, watch_routes
+from store.tree_lock import TreeLock, claim_tree
 from supervision.metrics import MetricsDelta
 from supervision.protocol import Undelivered
 
@@ -119,14 +120,20 @@ class Tree:
     metrics: MetricsSink
     for_edge: ForTheEdge
     feed: RouteFeed | None = None  # with PostgreSQL: the facts other processes write
+    claim: TreeLock | None = None  # with PostgreSQL: this tree's hold on the database
 
     def stop(self) -> None:
-        """Stop following other processes' facts, then the actor system (no thread or connection outlives it)."""
+        """Stop following other processes' facts, then the actor system, then give up the database: no thread
+        or connection outlives the tree, and no other tree starts while this one's actors still run."""
         try:
             if self.feed is not None:
                 self.feed.stop()
         finally:
-            self.bridge.stop()
+            try:
+                self.bridge.stop()
+            finally:
+                if self.claim is not None:
+                    self.claim.release()
 
 
 def start_tree(settings: Settings) -> Tree:
@@ -149,11 +156,15 @@ def start_tree(settings: Settings) -> Tree:
             "public_bind: actor sockets listen on %r, not a private address (TZUROT_ALLOW_PUBLIC_BIND=1): anyone "
             "who can reach their ports can run code in the bot; keep them firewalled", settings.bind_host)
     bridge = Bridge(settings).start(on_fact=on_fact)
+    claim = None
     try:
+        # A second tree on one database would answer twice. Claimed once the actor system runs, as every
+        # connection of this process is: actors are forked from its admin, and must never share a connection.
+        claim = claim_tree(settings)
         bridge.load_facts(table.apply)
         # Several edges on one PostgreSQL: each also follows every fact any process writes (none with SQLite).
         feed = watch_routes(settings, lambda kind, key, value: table.apply(RouteFact(kind, key, value)))
     except BaseException:
-        bridge.stop()
+        Tree(bridge, table, metrics, for_edge, None, claim).stop()
         raise
-    return Tree(bridge, table, metrics, for_edge, feed)
+    return Tree(bridge, table, metrics, for_edge, feed, claim)
