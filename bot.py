@@ -6,8 +6,8 @@
     python bot.py config                every setting with its default
     python bot.py status [--json]       the running bot at a glance (from its HTTP server)
     python bot.py logs [--user ID] [--channel ID] [--since 10m] [--level warning] [--follow]
-    python bot.py migrate --to postgresql://user:password@host:5432/db
-                                        copy the data directory's SQLite store into PostgreSQL (bot stopped)
+    python bot.py migrate [--to URL]    copy the data directory's SQLite store into PostgreSQL (bot stopped;
+                                        default: TZUROT_DATABASE_URL)
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -299,19 +299,20 @@ def parse_shard_ids(text: str, count: int) -> tuple[int, ...]:
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password replaced by ***: the only form in which a database URL is ever shown."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<an unparseable URL>"
-    netloc, query = parts.netloc, parts.query
-    if password is not None:
-        userinfo, _, hostinfo = netloc.rpartition("@")
-        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostinfo}"
+    """The URL with its password replaced by ***: the only form in which a database URL is ever shown. Read by
+    hand, not parsed: a password with an unencoded / ? # or @ breaks a parser's idea of where it ends, and must
+    be hidden all the same (everything between the user name and the last @ is taken as the password)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "<not a URL>"
+    at = rest.rfind("@")
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        rest = f"{user}{':***' if colon else ''}{rest[at:]}"
+    head, question, query = rest.partition("?")
     if "password" in query.lower():  # libpq also takes ?password=...
         query = "&".join("password=***" if p.lower().startswith("password") else p for p in query.split("&"))
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return f"{scheme}://{head}{question}{query}"
 
 
 def check_database_url(url: str, name: str = "TZUROT_DATABASE_URL") -> None:
@@ -322,10 +323,12 @@ def check_database_url(url: str, name: str = "TZUROT_DATABASE_URL") -> None:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError as exc:
-        problem = str(exc)
+    except ValueError:  # its text may quote a piece of the password
+        problem = "it is not a valid URL (percent-encode / ? # @ : in the password)"
     else:
-        if parts.scheme not in ("postgresql", "postgres"):
+        if "@" in parts.path or "@" in parts.query:
+            problem = "the password (or user) holds / ? # or @: percent-encode them"
+        elif parts.scheme not in ("postgresql", "postgres"):
             problem = "only postgresql:// URLs are supported (leave it empty for SQLite)"
         elif not parts.path.strip("/"):
             problem = "it names no database (postgresql://user@host:5432/DATABASE)"
