@@ -8,8 +8,8 @@ waits (a newcomer never jumps the line).
 - The limit is adaptive (`actors/state/capacity.py`): every release says how its call went, and the limit
   follows what the backend really serves at once, never above `TZUROT_AI_SLOTS`.
 - The line is ordered by each user's recent usage (slot-seconds, halving every `HALF_LIFE_S`), not by
-  arrival: a user who used more waits behind one who used less; each second waited counts as a slot-second
-  less, so among near-equals nobody is overtaken for long; equal standing goes by arrival. It holds one
+  arrival: a user who used twice as much or more waits behind one who used less; near-equals (within a
+  factor of two) go by arrival, so nobody among them is overtaken for long. It holds one
   place per user (a user's actor answers one message at a time) and at most `LINE_CAP` users.
 - A holder that vanished is noticed by the slot store (its process is gone, or its lease ran out).
 Nothing here is persisted: waiting actors ask again on their own timer.
@@ -18,6 +18,7 @@ Nothing here is persisted: waiting actors ask again on their own timer.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,7 @@ class SlotsState:
     lease_s: float = 150.0
     adaptive: bool = True
     holders: dict[int, tuple[int, float]] = field(default_factory=dict)  # granted here: user -> (trigger, since)
-    waiting: dict[int, tuple[int, int, float]] = field(default_factory=dict)  # user -> (trigger, arrival no., since)
+    waiting: dict[int, tuple[int, int]] = field(default_factory=dict)  # user -> (trigger, arrival number)
     usage: dict[int, tuple[float, float]] = field(default_factory=dict)  # user -> (slot-seconds, as of when)
     limiter: AdaptiveLimit = field(init=False)
     published: tuple[int, int] | None = None  # (limit, anyone waiting) last written to the slot store
@@ -80,8 +81,8 @@ class SlotsState:
                     return [Call("lease", "grant", (user, trigger), ("regrant",)), self._grant_msg(user, trigger)]
                 if user not in self.waiting and len(self.waiting) >= LINE_CAP:
                     return [Count("slot_line_full")]
-                _, arrival, since = self.waiting[user] if user in self.waiting else (0, next(self._arrivals), now)
-                self.waiting[user] = (trigger, arrival, since)  # keeps its place in line if it was already waiting
+                arrival = self.waiting[user][1] if user in self.waiting else next(self._arrivals)
+                self.waiting[user] = (trigger, arrival)  # keeps its place in line if it was already waiting
                 return [*self._publish(), *self._grant(now)]
             case SlotRelease(user_id=user, trigger_id=trigger):
                 held = self.holders.get(user)
@@ -128,12 +129,18 @@ class SlotsState:
         value *= 0.5 ** (max(0.0, now - at) / HALF_LIFE_S)
         return value if value >= FORGOTTEN else 0.0
 
+    def standing(self, user: int, now: float) -> int:
+        """How much `user` was served recently, in doublings: 0 for nothing, 3 for 7 to 15 slot-seconds, 4 for
+        15 to 31 ... Users within a factor of two of each other stand together and go by arrival (reordering
+        near-equals by every second of usage only makes somebody's wait long); one who used twice as much
+        waits behind."""
+        return int(math.log2(1.0 + self.served(user, now)))
+
     def next_in_line(self, now: float) -> int | None:
-        """Who is served next: the least served recently, counting each second waited as one slot-second
-        less (so a user who was served a little more is not overtaken forever), then the first to arrive."""
+        """Who is served next: the least served recently (by standing), then the first to arrive."""
         if not self.waiting:
             return None
-        return min(self.waiting, key=lambda u: (self.served(u, now) - (now - self.waiting[u][2]), self.waiting[u][1]))
+        return min(self.waiting, key=lambda u: (self.standing(u, now), self.waiting[u][1]))
 
     def _grant(self, now: float) -> list[Effect]:
         """Ask the slot store for a slot for the next in line (its answer comes back as `Done`)."""

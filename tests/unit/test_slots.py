@@ -139,19 +139,18 @@ def test_a_user_who_used_more_waits_behind_one_who_used_less() -> None:
     assert line.release(E, 500) == [(B, 201)]
 
 
-def test_time_waited_counts_so_a_user_served_a_little_more_is_not_overtaken_forever() -> None:
+def test_near_equals_go_by_arrival_so_nobody_among_them_is_overtaken_for_long() -> None:
     line = Line(1)
-    line.ask(A)
-    line.release(A, held_s=3.0)  # A was served 3 s
+    for user, held in ((A, 9.0), (B, 8.0), (C, 60.0)):
+        line.ask(user)
+        line.release(user, held_s=held)
     line.ask(E)
-    line.ask(A, 101)
-    line.now += 4  # A has waited 4 s when B, who used nothing, arrives
-    line.ask(B)
+    line.ask(C, 301)  # used far more, and first to arrive
+    line.ask(A, 101)  # used a little more than B, and arrived before B
+    line.ask(B, 201)
     assert line.release(E, 500) == [(A, 101)]
-    line.ask(C)  # a heavy user's wait must be long before it goes first
-    line.state.usage[C] = (60.0, line.now)
-    line.now += 10
-    assert line.release(A, 101) == [(B, 200)]
+    assert line.release(A, 101) == [(B, 201)]
+    assert line.release(B, 201) == [(C, 301)]
 
 
 def test_usage_fades_so_a_heavy_user_of_long_ago_is_equal_again() -> None:
