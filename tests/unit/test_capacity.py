@@ -36,11 +36,11 @@ def test_it_does_not_grow_while_the_calls_in_flight_do_not_use_it() -> None:
 
 
 def test_rising_latency_means_a_queue_at_the_backend_and_it_shrinks_to_what_is_served() -> None:
-    # The backend serves 4 at once: at a limit of L, every call waits L/4 of a call's time.
+    # The backend serves 4 at once, 2 s a call: at a limit of L, every call takes L/4 of the calls' time.
     limit = AdaptiveLimit(16)
-    feed(limit, 5, 1.0)  # learns the best latency
+    feed(limit, 5, 2.0)  # learns the best latency
     for i in range(200):
-        limit.record("ok", max(1.0, limit.limit / 4), "m", limit.limit, NOW + i)
+        limit.record("ok", 2.0 * max(1.0, limit.limit / 4), "m", limit.limit, NOW + 2 * i)
     assert 4 <= limit.limit <= 6
 
 
@@ -96,3 +96,10 @@ def test_a_queue_seen_by_many_answers_at_once_shrinks_it_once_per_round() -> Non
     for i in range(1, 4):  # the next rounds, still queued
         limit.record("ok", 3.0, "m", 8, NOW + 50 + 1.5 * i)
     assert limit.limit == 4
+
+
+def test_jitter_of_our_own_cpu_on_fast_answers_is_not_a_queue() -> None:
+    limit = AdaptiveLimit(8)
+    for i in range(200):  # an instant backend, answers taking 5 to 150 ms through a busy machine
+        limit.record("ok", 0.005 if i % 3 else 0.15, "m", 8, NOW + i)
+    assert limit.limit == 8
