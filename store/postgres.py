@@ -56,8 +56,13 @@ class PostgresStore(SqlStore):
         """The server answers within `timeout` and takes writes (not a read-only standby)."""
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout))) as conn:
-                conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{max(1, int(timeout * 1000))}ms",))
-                if conn.execute("SHOW transaction_read_only").fetchone() != ("off",):
+                # For this transaction only: through PgBouncer a session setting would stay on the pooled server
+                # connection and cut short whatever an actor runs on it next.
+                with conn.transaction():
+                    conn.execute("SELECT set_config('statement_timeout', %s, true)",
+                                 (f"{max(1, int(timeout * 1000))}ms",))
+                    read_only = conn.execute("SHOW transaction_read_only").fetchone() != ("off",)
+                if read_only:
                     raise ConnectionError(f"PostgreSQL at {redact(url)} is read-only")
         except psycopg.Error as exc:
             raise ConnectionError(f"cannot reach PostgreSQL at {redact(url)}: {type(exc).__name__}") from None

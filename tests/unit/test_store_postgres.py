@@ -94,3 +94,16 @@ def test_healthz_finds_the_database_writable_or_says_it_cannot_reach_it(tmp_path
     with pytest.raises(ConnectionError) as caught:
         check_writable(down, 2.0)
     assert "b:***@127.0.0.1:1/x" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+def test_healthz_through_pgbouncer_leaves_no_timeout_on_the_pooled_connection(tmp_path, postgres_url: str) -> None:
+    """A health check every 30 s must not shorten what an actor runs next on the same server connection."""
+    from testkit import pgbouncer
+
+    if reason := pgbouncer.missing_reason():
+        pytest.skip(reason)
+    with pgbouncer.pgbouncer(postgres_url, pool_size=1) as bouncer:
+        url = bouncer.url_for(postgres_url)
+        check_writable(config.load({"TZUROT_DATA_DIR": str(tmp_path), "TZUROT_DATABASE_URL": url}), 0.3)
+        with psycopg.connect(url, autocommit=True, prepare_threshold=None) as actor:  # the pool's one connection
+            assert actor.execute("SHOW statement_timeout").fetchone() == ("0",)
