@@ -22,6 +22,7 @@ from discord_rest.invalid import FILE_NAME, read_invalid
 from observability.activity import Activity
 from observability.metrics import Metrics
 from observability.status import collect, live_by_kind
+from store import size_bytes
 from store.cells import open_cell
 
 LIVE_KINDS = ("shard", *Kind)  # the live_actors gauge's labels
@@ -86,6 +87,7 @@ class LiveStatus:
             "top_users": self.usage.top(),
             "ai_slots": await self.slots_view(left),
             "breaker": await loop.run_in_executor(self.tree.pool, self.breaker_state),
+            "store_bytes": await loop.run_in_executor(self.tree.pool, size_bytes, self.settings),
         }
         status = collect(statuses, extra, self.settings.data_dir)
         self._cache = (time.time(), status)

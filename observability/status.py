@@ -34,10 +34,6 @@ def recent_events(log_path: Path, since: float) -> list[dict[str, Any]]:
     return out
 
 
-def store_size(data_dir: Path) -> int:
-    return sum(p.stat().st_size for p in data_dir.glob("tzurot.sqlite3*") if p.is_file())
-
-
 def supervisors_view(statuses: list[Any]) -> list[dict[str, Any]]:
     out = []
     for status in statuses:
@@ -69,7 +65,6 @@ def collect(statuses: list[Any], extra: dict[str, Any], data_dir: Path) -> dict[
         "restarts_last_hour": sum(n for (event, _), n in by_event.items() if event == "restarted"),
         "parks_last_hour": sum(n for (event, _), n in by_event.items() if event == "parked"),
         "parked": parked,
-        "store_bytes": store_size(data_dir),
         "pid": os.getpid(),
         **extra,
     }
@@ -99,7 +94,7 @@ def render(status: dict[str, Any]) -> str:
     lines = [f"Tzurot status  {status['time']}  uptime {status.get('uptime_s', 0) / 60:.0f} min  "
              f"gateway {'connected' if status.get('gateway_connected') else 'DISCONNECTED'}{shards_text(status)}"]
     lines.append(f"live actors {status['live_actors']}  restarts/h {status['restarts_last_hour']}  "
-                 f"parks/h {status['parks_last_hour']}  store {status['store_bytes'] / 1e6:.1f} MB")
+                 f"parks/h {status['parks_last_hour']}  store {_megabytes(status.get('store_bytes'))}")
     lines.append("shards: " + "  ".join(f"{s['key']}={s['live']}" for s in status["shards"]))
     slots = status.get("ai_slots") or {}
     lines.append(f"AI slots {slots.get('in_use', '?')}/{slots.get('capacity', '?')} in use "
@@ -125,3 +120,7 @@ def render(status: dict[str, Any]) -> str:
         lines.append("PARKED:")
         lines += [f"  {p['supervisor']}/{p['key']}: {p['last_error'][:100]}" for p in status["parked"]]
     return "\n".join(lines)
+
+
+def _megabytes(size: int | None) -> str:
+    return "?" if size is None else f"{size / 1e6:.1f} MB"

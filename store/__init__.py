@@ -37,6 +37,15 @@ def check_writable(settings: Any, timeout: float) -> None:
         SqliteStore.check_writable(settings.store_path, timeout)
 
 
+def size_bytes(settings: Any) -> int | None:
+    """How much the configured store holds on disk (what `bot.py status` shows), or None if it cannot say now."""
+    if settings.database_url:
+        from store.postgres import PostgresStore
+
+        return PostgresStore.size_bytes(settings.database_url)
+    return sum(p.stat().st_size for p in settings.data_dir.glob(settings.store_path.name + "*") if p.is_file())
+
+
 def open_store(settings: Any) -> SqlStore:
     """The configured store (a handle: it connects when first used, once per process)."""
     return open_target(settings.database_url or settings.store_path, settings)

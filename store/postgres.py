@@ -67,6 +67,16 @@ class PostgresStore(SqlStore):
         except psycopg.Error as exc:
             raise ConnectionError(f"cannot reach PostgreSQL at {redact(url)}: {type(exc).__name__}") from None
 
+    @staticmethod
+    def size_bytes(url: str, timeout: float = 2.0) -> int | None:
+        """The database's size on disk (pg_database_size), or None when the server does not answer in time."""
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout))) as conn:
+                row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        except psycopg.Error:
+            return None
+        return int(row[0]) if row else None
+
     @contextmanager
     def _use(self) -> Iterator[psycopg.Connection[Any]]:
         """This process's connection, migrated once; a failure to connect names the URL without its password."""

@@ -107,3 +107,14 @@ def test_healthz_through_pgbouncer_leaves_no_timeout_on_the_pooled_connection(tm
         check_writable(config.load({"TZUROT_DATA_DIR": str(tmp_path), "TZUROT_DATABASE_URL": url}), 0.3)
         with psycopg.connect(url, autocommit=True, prepare_threshold=None) as actor:  # the pool's one connection
             assert actor.execute("SHOW statement_timeout").fetchone() == ("0",)
+
+
+def test_status_shows_the_database_size_on_postgresql_not_the_data_directory(tmp_path, postgres_url: str) -> None:
+    from store import size_bytes
+
+    settings = config.load({"TZUROT_DATA_DIR": str(tmp_path), "TZUROT_DATABASE_URL": postgres_url})
+    open_store(settings).save("user", "1", {"v": 1}, 0, 1)
+    assert not list(tmp_path.glob("tzurot.sqlite3*"))  # nothing on the local disk to measure
+    assert size_bytes(settings) > 1_000_000  # a PostgreSQL database is several MB even when nearly empty
+    down = config.load({"TZUROT_DATA_DIR": str(tmp_path), "TZUROT_DATABASE_URL": "postgresql://b@127.0.0.1:1/x"})
+    assert size_bytes(down) is None
