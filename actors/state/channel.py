@@ -187,6 +187,8 @@ class ChannelState:
                 chain = [] if self.typing_timer else [Timer(TYPING_REFRESH_S, "typing")]
                 self.typing_timer = True  # one refresh chain, however many triggers come and go
                 return [self._typing(), *chain]
+            case Wake(payload=("notice", int(attempt))):
+                return [self.sender.notice_call(attempt + 1)]
             case Pump() | Wake(payload="pump"):
                 self.sender.busy = False
                 return self.sender.pump(now)

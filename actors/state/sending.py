@@ -155,15 +155,18 @@ class WebhookSender:
         if self.place is None or self.place.kind == "dm" or now - self.notice_at < self.options.notice_interval_s:
             return []
         self.notice_at = now
+        return [Save(), self.notice_call(1)]
+
+    def notice_call(self, attempt: int) -> Call:
         text = (
             "Personalities cannot use webhooks in this channel (I need the **Manage Webhooks** permission, "
             "and the channel must have fewer than 15 webhooks), so they will speak through me for now."
         )
-        return [Save(), Call("discord", "create_message", (self.channel_id, {"content": text}), ("notice",))]
+        return Call("discord", "create_message", (self.channel_id, {"content": text}), ("notice", attempt))
 
     # ---- results ------------------------------------------------------------------------------
     def result(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
-        """What Discord answered to one of our calls (tags `verify`, `list`, `create`, `send`; others: nothing)."""
+        """What Discord answered to one of our calls (tags `verify`, `list`, `create`, `send`, `notice`)."""
         what = tag[0]
         if what == "verify":
             return self._verified(tag[1], result, now)
@@ -174,6 +177,8 @@ class WebhookSender:
         if what == "send":
             self.sending = None
             return self._sent(tag[1], tag[2], result, now)
+        if what == "notice" and isinstance(result, Wait) and tag[1] < SEND_ATTEMPTS:
+            return [Timer(result.seconds, tag)]  # "not now" (the bot-wide budget, a 429) is not "never"
         return []
 
     def _verified(self, chunk_id: str, result: Any, now: float) -> list[Effect]:

@@ -530,6 +530,14 @@ def test_without_manage_webhooks_the_bot_speaks_with_one_notice_per_interval(whe
     assert d.discord.posted[-1].content == "**Bob:** After the interval."
 
 
+def test_a_notice_told_to_wait_by_the_bots_budget_is_sent_when_the_wait_is_over() -> None:
+    discord = script_403("list").then("create_message", Wait(0.02, "gate"))  # the notice goes first: "not now"
+    d = channel(discord=discord)
+    d.deliver(speak("Answer."))
+    assert [p.content for p in discord.said()] == ["**Bob:** Answer."] and discord.notices() == []
+    d.fire(("notice", 1))
+    assert len(discord.notices()) == 1 and d.timers() == []
+
 def test_the_notice_interval_survives_a_restart() -> None:
     d = channel(discord=script_403("list"), notice_s=600.0)
     d.deliver(speak("Before."))
