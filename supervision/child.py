@@ -20,6 +20,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 from supervision.log import SupervisorLog
 from supervision.metrics import FLUSH_S, MetricsBuffer
 from supervision.peers import Origin, PeerGone, Peers
+from supervision.procs import die_with_parent
 from supervision.protocol import (
     Answer,
     ChildReady,
@@ -58,6 +59,7 @@ class SupervisedChild(ActorTypeDispatcher):
         # collector's reach: a collection writes to every object it visits, which would copy each inherited
         # page into this process (up to 9 MB) instead of sharing it. What it creates itself is collected.
         gc.freeze()
+        die_with_parent()  # until the start handshake: then the orphan watch takes over (and logs)
         super().__init__(*args, **kw)
         self.kind = ""
         self.key = ""
@@ -103,6 +105,7 @@ class SupervisedChild(ActorTypeDispatcher):
         self.on_start(msg)
         self._started = True
         self.send(sender, ChildReady(msg.key, os.getpid()))
+        die_with_parent(False)
         self._watch()
 
     def receiveMsg_Deliver(self, msg: Deliver, sender: Any) -> None:
@@ -181,9 +184,12 @@ class SupervisedChild(ActorTypeDispatcher):
             self.flush_metrics()
         elif msg.payload != ORPHAN_CHECK:
             self.on_timer(msg.payload)
+        elif os.getppid() != self._parent_pid and self._exiting:
+            os._exit(0)  # asked to stop a period ago and still here (a send to the dead parent may never end)
         elif os.getppid() != self._parent_pid:
             self.log("warning", "orphan_exit", f"supervisor pid {self._parent_pid} is gone")
             self.exit_now()
+            self._watch()
         else:
             self._watch()
 

@@ -78,3 +78,20 @@ def exit_status(process: Any) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exited with status {code}"
+
+
+def die_with_parent(enabled: bool = True) -> None:
+    """Have Linux kill this process when the one that forked it dies (prctl PR_SET_PDEATHSIG), or no longer.
+
+    A child whose supervisor is killed between creating it and telling it who it is never starts its own orphan
+    watch, and would wait for a first message forever. Set from its first moment, cleared once it watches."""
+    import ctypes
+
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL if enabled else 0, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the orphan watch alone
+        return
+    if enabled and os.getppid() != parent:  # the parent died while we asked: nobody will signal us
+        os._exit(0)
