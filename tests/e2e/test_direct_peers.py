@@ -9,6 +9,8 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from testkit.process import wait_for
 
 # One shard per group and two live actors per shard: a third channel that wakes passivates the least recently
@@ -34,6 +36,7 @@ def supervised(stack, event: str, kind: str, key: int) -> int:
                if r.get("event") == event and r.get("kind") == kind and r.get("key") == str(key))
 
 
+@pytest.mark.slow  # 15-20 s: runs in .ci/run (make test-slow), keeping make test under 8 minutes
 def test_a_conversation_goes_direct_and_survives_its_peers_dying_restarting_and_passivating(make_stack) -> None:
     stack = make_stack(env=ENV)
     sb = stack.sandbox

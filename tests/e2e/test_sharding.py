@@ -34,6 +34,7 @@ def healthz(stack) -> tuple[int, dict]:
     return response.status_code, response.json()
 
 
+@pytest.mark.slow  # 15-20 s: runs in .ci/run (make test-slow), keeping make test under 8 minutes
 def test_one_edge_running_both_shards_answers_users_in_both_guilds_and_catches_each_shard_up(make_stack) -> None:
     stack = make_stack(env={"TZUROT_SHARD_COUNT": "2"}, shards=2)
     sb = stack.sandbox

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from emulator.ai.replies import heard_of
 from testkit.process import wait_for
 from tests.e2e.test_many_users import asked, on_model, open_work, quiet
@@ -42,6 +44,7 @@ def test_five_lines_within_two_seconds_get_one_answer_that_saw_all_five(make_sta
     assert not open_work(stack)
 
 
+@pytest.mark.slow  # 15-20 s: runs in .ci/run (make test-slow), keeping make test under 8 minutes
 def test_a_fast_human_at_the_default_limits_is_never_told_to_slow_down(make_stack) -> None:
     stack = make_stack()  # the default limits
     sb = stack.sandbox

@@ -13,6 +13,7 @@ from concurrent.futures import wait as wait_all
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bridge import Bridge
 from edge.http import HttpServer
@@ -37,6 +38,7 @@ async def get(session: aiohttp.ClientSession, url: str) -> tuple[int, str, float
         return response.status, await response.text(), time.monotonic() - started
 
 
+@pytest.mark.slow  # 15-20 s: runs in .ci/run (make test-slow), keeping make test under 8 minutes
 def test_probes_answer_in_time_and_free_the_bridge_when_root_does_not_answer(make_tree) -> None:
     tree = make_tree()
     bridge = tree.bridge

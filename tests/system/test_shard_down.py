@@ -50,6 +50,7 @@ def assert_each_actor_only_on_its_own_shard(tree: Tree, keys: list[int]) -> None
     assert [r for r in records if r["event"] == "stale_copy"] == []
 
 
+@pytest.mark.slow  # 15-20 s: runs in .ci/run (make test-slow), keeping make test under 8 minutes
 def test_while_a_user_shard_is_down_its_keys_wait_for_it_and_no_other_shard_takes_them(make_tree) -> None:
     # A long backoff keeps the killed shard down for about 3 s, long enough to send to every shard meanwhile.
     tree = make_tree({"TZUROT_USER_SHARDS": str(SHARDS), "TZUROT_BACKOFF_FIRST_S": "3", "TZUROT_BACKOFF_MAX_S": "4"})
