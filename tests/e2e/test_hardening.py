@@ -41,6 +41,7 @@ def test_names_that_look_like_numbers_never_stop_the_bot_from_starting_again(mak
     assert problems, "the unreadable routing row is reported in the supervisor log"
 
 
+@pytest.mark.slow  # 13 s: runs in .ci/run (make test-slow), keeping make test under 8 minutes
 def test_a_key_set_while_the_store_fails_never_reaches_a_log_and_its_user_is_answered(make_stack) -> None:
     from tests.e2e.test_security import files_holding
 
@@ -123,6 +124,7 @@ def test_a_key_the_bot_could_not_delete_is_said_to_be_visible_not_deleted(make_s
     assert "revoke" in notice["content"].lower() and "visible" in notice["content"].lower()  # ...and it says so
 
 
+@pytest.mark.slow  # 13 s: runs in .ci/run (make test-slow), keeping make test under 8 minutes
 def test_a_message_for_a_parked_actor_is_answered_unavailable_then_answered_when_it_is_back(make_stack) -> None:
     stack = make_stack(env={"TZUROT_INTENSITY_MAX_RESTARTS": "1", "TZUROT_PARK_COOLDOWN_S": "8"})
     sb = stack.sandbox

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from testkit.process import ROOT, free_port, wait_for
@@ -151,6 +152,7 @@ def status_json(stack) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow  # 13 s: runs in .ci/run (make test-slow), keeping make test under 8 minutes
 def test_status_shows_the_bot_at_a_glance_and_a_killed_actor_and_a_parked_one(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
