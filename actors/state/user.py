@@ -185,9 +185,7 @@ class UserState:
             case Wake(payload=("expected",)):
                 return self._next(now)
             case Wake(payload=("persona_timeout", trigger)):
-                if self.waiting is not None and self.waiting[0] == trigger:
-                    return self._persona(PersonaReply(trigger, "", None), trigger, now, timed_out=True)
-                return []
+                return self._persona(PersonaReply(trigger, "", None), trigger, now, timed_out=True)
             case SlotGranted() | Wake(payload=("slot_retry", _, _)):
                 return self._apply(self.answering.slot(self.waiting, msg, self._turn(now), now), now)
             case GetUserSettings():
@@ -384,8 +382,8 @@ class UserState:
         ]
 
     def _persona(self, reply: PersonaReply, trigger: int, now: float, timed_out: bool = False) -> list[Effect]:
-        if self.waiting is None or self.waiting[0] != trigger:
-            return []  # a late reply to a question we stopped waiting for
+        if self.waiting is None or self.waiting[0] != trigger or not isinstance(self.waiting[2], Target):
+            return []  # a late reply (or timer) for a question no longer asked: the turn may be answering already
         _, purpose, target = self.waiting
         self.waiting = None
         record = reply.record

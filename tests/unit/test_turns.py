@@ -168,3 +168,18 @@ def test_sending_a_merged_answer_completes_the_work_of_every_line() -> None:
     [save, send] = sender.pump(NOW)
     effects = sender.result(send.tag, Ok(200, {"id": "99"}), NOW)
     assert [e for e in effects if isinstance(e, WorkDone)] == [WorkDone(7, 99), WorkDone(8, 99), WorkDone(9, 99)]
+
+
+def test_a_call_slower_than_the_catalogues_patience_is_still_answered() -> None:
+    """The catalogue answered at once, the model took 35 s: the catalogue's 30 s timer, read after the call,
+    must not be taken for the catalogue's silence (it dropped the answer with "couldn't reach that personality")."""
+    w = World(hold_ai=True)
+    w.personality("bob")
+    first = w.send(ALICE, "@bob take your time")
+    w.now += 35.0
+    w.release()
+    w.fire(("persona_timeout", first))
+    w.fire(("turn_ready", first))
+    w.release_all()
+    assert [s.answered for s in w.speaks(ALICE)] == [(first,)]
+    assert not any("couldn't reach" in n.text for n in w.notices(ALICE))
