@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 
 from ai import RetryPolicy
+from edge.launch import free_port  # noqa: F401  (re-exported for the AI tests)
 
 OPERATOR_KEY = "sk-or-v1-operator-0123456789abcdef"
 FAST_RETRY = RetryPolicy(base_delay_s=0.02, min_attempt_s=0.1)
@@ -23,8 +23,3 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0, what: str 
         time.sleep(0.005)
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on (for connection-refused tests)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
