@@ -2,18 +2,21 @@
 
 The bot-wide limits (Discord's request budget, the invalid-request window, the operator's AI breakers, the AI
 slots) are a few bytes each, read and rewritten by many actor processes at once. They keep their own encoding
-and rules; a cell only gives them `update(step)`: `step` gets the current bytes (b"" when never written) under
-an exclusive lock and returns `(new bytes or None to keep them, result)`. Nothing in a step may block.
+and rules; a cell only gives them `update(step)`: `step` gets the current bytes (b"" when never written) and
+returns `(new bytes or None to keep them, result)`; the update is atomic. A step is a decision over the bytes:
+it must not block, and it may run more than once (PostgreSQL's cell steps again when another process wrote
+first).
 
 Two implementations, chosen by the settings (`open_cell`): a small file in the data directory locked with
-`flock` (one host), and a row of PostgreSQL's `cells` table locked by the `INSERT … ON CONFLICT DO UPDATE`
-that reads it, in one short transaction (every host). Callers never name a backend.
+`flock` (one host), and a row of PostgreSQL's `cells` table updated by compare-and-set (every host). Callers
+never name a backend.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -110,9 +113,12 @@ class Connections(Protocol):
 class PostgresCell:
     """A cell as one row of `cells`, shared by every process on every host that uses the database.
 
-    One statement both creates the row when it is missing and locks it (`ON CONFLICT DO UPDATE` takes the row
-    lock even when it changes nothing) and returns its value; the new value is written in the same short
-    transaction, so an update is three round trips and holds the row for about one of them.
+    An update is optimistic: read the value (a plain read, which never waits), run the step, and write the
+    new value only if the row still holds the value read (`UPDATE … WHERE value = old`, one statement); when
+    another process wrote first, read again and step again. No row lock is ever held between round trips:
+    a lock held while its holder waits for a CPU (hundreds of actor processes on two cores) queued every
+    other process behind it, each holding one of PgBouncer's few server connections, so that the whole bot
+    waited on the one process that held the Discord budget's row.
     """
 
     def __init__(self, connections: Connections, name: str) -> None:
@@ -129,16 +135,23 @@ class PostgresCell:
             return self._update(step)
 
     def _update(self, step: Step[T]) -> T:
-        with self.connections.use() as conn, conn.transaction():
-            row = conn.execute(
-                "INSERT INTO cells(name, value) VALUES (%s, '') ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
-                " RETURNING value", (self.name,),
-            ).fetchone()
-            current = bytes(row[0])
-            new, result = step(current)
-            if new is not None and new != current:
-                conn.execute("UPDATE cells SET value = %s WHERE name = %s", (new, self.name))
-            return result
+        for attempt in range(1, 10_000):
+            with self.connections.use() as conn:
+                row = conn.execute("SELECT value FROM cells WHERE name = %s", (self.name,)).fetchone()
+                if row is None:
+                    conn.execute("INSERT INTO cells(name, value) VALUES (%s, '') ON CONFLICT DO NOTHING", (self.name,))
+                    continue
+                current = bytes(row[0])
+                new, result = step(current)
+                if new is None or new == current:
+                    return result
+                written = conn.execute("UPDATE cells SET value = %s WHERE name = %s AND value = %s",
+                                       (new, self.name, current)).rowcount
+            if written:
+                return result
+            if attempt % 4 == 0:  # a crowd on one row: spread the retries out a little
+                time.sleep(random.uniform(0, 0.0005 * min(attempt, 40)))
+        raise RuntimeError(f"cell {self.name}: no update went through in 10,000 tries")
 
     def peek(self) -> bytes:
         try:
