@@ -253,6 +253,19 @@ class Speak(Redacted):
         return tuple(self.answers) or (self.trigger_id,)
 
 
+@dataclass(frozen=True, repr=False)
+class SpeakPart(Redacted):
+    """UserActor -> ChannelActor: a streamed answer so far (TZUROT_STREAMING). The channel shows it early and edits
+    it as it grows; only the `Speak` that follows (same `trigger_id`) finishes it and closes the work."""
+
+    channel_id: int
+    user_id: int
+    persona: Persona
+    text: str = private()
+    trigger_id: int
+    created_at: float = 0.0
+
+
 @dataclass(frozen=True)
 class TypingFor:
     """UserActor -> ChannelActor: show the typing indicator until an answer for `trigger_id` is spoken."""

@@ -41,4 +41,14 @@ class Wait:
     scope: str
 
 
+@dataclass(frozen=True)
+class StreamProgress:
+    """A streamed AI answer so far (`ai/streaming.py`): its text, and once `done`, the call's `result` (the
+    completion, or the error) as a plain call would have returned it."""
+
+    text: str
+    done: bool
+    result: Any = None
+
+
 Result = Ok | Fail | Wait

@@ -18,7 +18,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -134,11 +134,13 @@ class AIClient:
         stream: bool = False,
         api_key: str | None = None,
         timeout_s: float | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> Completion:
         """Ask ``model`` for the next assistant message; raises ``AIError`` subclasses.
 
         ``api_key`` is a user's own key (BYOK) and replaces the operator's for this call.
         ``timeout_s`` overrides the client's whole-request deadline for this call.
+        ``on_text`` (with ``stream``) is told the answer so far as it arrives; a retry starts it again.
         """
         started = time.monotonic()
         deadline = started + (timeout_s if timeout_s is not None else self.timeout_s)
@@ -149,7 +151,7 @@ class AIClient:
         attempt = 0
         while True:
             try:
-                result = self._attempt(payload, headers, deadline, stream, model)
+                result = self._attempt(payload, headers, deadline, stream, model, on_text)
                 return replace(result, latency_ms=round((time.monotonic() - started) * 1000))
             except AIError as exc:
                 # A scrubbed copy, raised outside this handler: no chained cause/context keeps the key.
@@ -206,6 +208,7 @@ class AIClient:
         deadline: float,
         stream: bool,
         model: str,
+        on_text: Callable[[str], None] | None = None,
     ) -> Completion:
         if deadline - time.monotonic() <= 0:
             raise AITimeoutError("the request deadline passed before the attempt started")
@@ -215,19 +218,22 @@ class AIClient:
                 with self._client().post(
                     "/chat/completions", body, headers, deadline, self.connect_timeout_s, watchdog.attach
                 ) as response:  # fmt: skip
-                    return self._read(response, deadline, stream, model)
+                    return self._read(response, deadline, stream, model, on_text)
             except BodyDecodeError as exc:
                 raise MalformedResponseError(f"undecodable body: {exc}") from exc
             except TransportError as exc:
                 raise _transport_error(exc, deadline, watchdog.expired) from exc
 
-    def _read(self, response: Response, deadline: float, stream: bool, model: str) -> Completion:
+    def _read(
+        self, response: Response, deadline: float, stream: bool, model: str,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Completion:
         chunks = self._chunks(response, deadline)
         if not response.is_success:
             raise _status_error(response, b"".join(chunks))
         content_type = response.headers.get("content-type", "")
         if stream and "text/event-stream" in content_type:
-            return assemble_stream(parse_sse(chunks), model)
+            return assemble_stream(parse_sse(chunks), model, on_text)
         # Non-streaming, or a server that ignored ``stream`` and answered with plain JSON.
         body = b"".join(chunks)
         try:

@@ -9,7 +9,7 @@ with HTTP 200 or in the middle of a stream.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,8 +148,11 @@ def parse_completion(body: Any, requested_model: str) -> Completion:
     )
 
 
-def assemble_stream(events: Iterable[SSEEvent], requested_model: str) -> Completion:
-    """Join the ``delta.content`` of chat-completion chunks until ``[DONE]``.
+def assemble_stream(
+    events: Iterable[SSEEvent], requested_model: str, on_text: Callable[[str], None] | None = None
+) -> Completion:
+    """Join the ``delta.content`` of chat-completion chunks until ``[DONE]``; ``on_text`` is told the text so far
+    each time it grows (how a streamed answer is shown while it arrives).
 
     Stops consuming at ``[DONE]``. A stream that ends with neither ``[DONE]`` nor a
     ``finish_reason`` was cut short and raises ``UnavailableError`` (retryable).
@@ -187,7 +190,10 @@ def assemble_stream(events: Iterable[SSEEvent], requested_model: str) -> Complet
             choice = choices[0]
             delta = choice.get("delta")
             if isinstance(delta, dict):
-                parts.append(content_text(delta.get("content")))
+                piece = content_text(delta.get("content"))
+                parts.append(piece)
+                if piece and on_text is not None:
+                    on_text("".join(parts))
             if isinstance(choice.get("finish_reason"), str):
                 finish = choice["finish_reason"]
     if not done and finish is None:

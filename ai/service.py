@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from ai.breaker import SharedBreaker, breaker_name
 from ai.client import AIClient
 from ai.errors import AIError, AuthError
+from ai.streaming import StreamRuns
 from store.cells import open_cell
 
 log = logging.getLogger("tzurot.ai")
@@ -35,6 +36,7 @@ class AIService:
         self.events, self.user = events, user  # the events log, and whose call this service makes
         self.settings = settings
         self._breakers: dict[str, SharedBreaker] = {}
+        self._streams = StreamRuns(self.complete)
 
     def breaker_for(self, model: str) -> SharedBreaker:
         """One breaker per model on the operator's key: one personality's broken model must not stop the rest."""
@@ -73,6 +75,14 @@ class AIService:
             raise
         breaker.record(True)
         return result
+
+    def stream(self, request: dict[str, Any], sealed_key: str | None, key: Any, wait_s: float) -> Any:
+        """Start `complete` streamed, beside the actor (`ai/streaming.py`); the text so far after `wait_s`."""
+        return self._streams.start(key, request, sealed_key, wait_s)
+
+    def progress(self, key: Any, wait_s: float) -> Any:
+        """A streamed call's text so far, or its result once it is complete (waiting at most `wait_s`)."""
+        return self._streams.progress(key, wait_s)
 
     def close(self) -> None:
         self.client.close()

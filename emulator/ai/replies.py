@@ -11,6 +11,8 @@ Reply rule (``expected_reply``):
 * If ``heard`` contains ``LONG:<N>`` the reply is ``long_text(N)``: exactly N characters
   (N clamped to 1..100000) of paragraphs (``"\\n\\n"``), lines (``"\\n"``) and sentences,
   never ending in whitespace, for exercising message splitting.
+* ``SPREAD:<ms>`` in ``heard`` (up to 60,000) changes no text, only its pace: a streamed answer's pieces are spread
+  evenly over that many milliseconds, and a plain answer comes whole after them (``spread_s``).
 * Otherwise the reply is ``f"[{model}] {persona} heard: {heard}"``.
 """
 
@@ -23,6 +25,8 @@ from typing import Any
 PERSONA_CHARS = 60
 LONG_MAX = 100_000
 _LONG = re.compile(r"LONG:(\d+)")
+_SPREAD = re.compile(r"SPREAD:(\d+)")
+SPREAD_MAX_MS = 60_000
 _WORDS = (
     "amber", "brook", "cedar", "delta", "ember", "fjord", "grove", "harbor", "island", "juniper",
     "kestrel", "lantern", "meadow", "nectar", "orchard", "pebble", "quartz", "river", "summit",
@@ -90,6 +94,12 @@ def expected_reply(request: dict[str, Any]) -> str:
     if match:
         return long_text(int(match.group(1)))
     return f"[{model_of(request)}] {persona_of(request)} heard: {heard}"
+
+
+def spread_s(request: dict[str, Any]) -> float:
+    """How long the answer to this request takes to write, in seconds (``SPREAD:<ms>`` in the turn; else 0)."""
+    match = _SPREAD.search(heard_of(request))
+    return min(SPREAD_MAX_MS, int(match.group(1))) / 1000 if match else 0.0
 
 
 def long_text(n: int) -> str:

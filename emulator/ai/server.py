@@ -33,7 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator.ai import wire
-from emulator.ai.replies import expected_reply, model_of
+from emulator.ai.replies import expected_reply, model_of, spread_s
 from emulator.ai.state import Capacity, FaultRule, FaultTable, FifoGate, Stats
 from emulator.ai.thread import EmulatorThread
 
@@ -285,14 +285,23 @@ class AIEmulator:
         elif stream:
             events = wire.stream_events(body, model, reply, self._piece_chars)
         else:
+            if await self._stopped_within(spread_s(body)):
+                return _error(503, "emulator stopping")
             return web.json_response(wire.completion_body(body, model, reply))
-        return await self._send(request, events, stream)
+        return await self._send(request, events, stream, spread_s(body) if stream else 0.0)
 
-    async def _send(self, request: web.Request, events: list[bytes], stream: bool) -> web.StreamResponse:
+    async def _send(
+        self, request: web.Request, events: list[bytes], stream: bool, spread: float = 0.0
+    ) -> web.StreamResponse:
+        """Write `events`; with `spread`, the content pieces (all but the first two and last two) are paced evenly
+        over that many seconds, as a model writing its answer."""
         content_type = "text/event-stream" if stream else "application/json"
         response = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
         await response.prepare(request)
-        for event in events:
+        pause = spread / max(1, len(events) - 4)
+        for i, event in enumerate(events):
+            if pause and 2 <= i < len(events) - 2 and await self._stopped_within(pause):
+                return response
             await response.write(event)
         await response.write_eof()
         return response

@@ -1,0 +1,72 @@
+"""Streamed AI calls that run beside their actor: the call in a thread, its text read back by the actor.
+
+A blocking call holds the actor for the whole answer, and what it tells other actors leaves only when its
+handler returns; a streamed answer must reach the channel while it is still being written. So the call runs in a
+thread of the actor's own process (it dies with it: nothing outlives a kill -9), filling one `Run`, and the actor
+asks `progress(key, wait_s)`, which returns as soon as the answer is complete, or after `wait_s` with the text so
+far: the actor then hands that text on, goes back to its mailbox, and asks again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from actors.results import StreamProgress
+from ai.errors import UnavailableError
+
+
+class Run:
+    """One streamed call: the text so far and, once it ended, its result (a completion or an exception)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.result: Any = None
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+
+    def grew(self, text: str) -> None:
+        with self.lock:
+            self.text = text
+
+    def snapshot(self) -> StreamProgress:
+        with self.lock:
+            return StreamProgress(self.text, self.done.is_set(), self.result if self.done.is_set() else None)
+
+
+class StreamRuns:
+    """The streamed calls of one actor process, by key (the turn's trigger id)."""
+
+    def __init__(self, complete: Callable[[dict[str, Any], str | None], Any]) -> None:
+        self._complete = complete  # AIService.complete: the user's key or the operator's, with its breaker
+        self._runs: dict[Any, Run] = {}
+
+    def start(self, key: Any, request: dict[str, Any], sealed_key: str | None, wait_s: float) -> StreamProgress:
+        """Begin streaming `request` (a run already going under `key` is left to finish); then as `progress`."""
+        if key not in self._runs or self._runs[key].done.is_set():
+            run = self._runs[key] = Run()
+            streamed = {**request, "stream": True, "on_text": run.grew}
+            threading.Thread(target=self._work, args=(run, streamed, sealed_key), daemon=True,
+                             name=f"ai-stream-{key}").start()
+        return self.progress(key, wait_s)
+
+    def progress(self, key: Any, wait_s: float) -> StreamProgress:
+        """The text so far, as soon as the answer is complete or after `wait_s`; a finished run is forgotten."""
+        run = self._runs.get(key)
+        if run is None:
+            return StreamProgress("", True, UnavailableError("the streamed answer was lost"))
+        run.done.wait(max(0.0, wait_s))
+        progress = run.snapshot()
+        if progress.done:
+            del self._runs[key]
+        return progress
+
+    def _work(self, run: Run, request: dict[str, Any], sealed_key: str | None) -> None:
+        try:
+            result: Any = self._complete(request, sealed_key)
+        except Exception as exc:  # noqa: BLE001 - handed to the state as data, like a plain call's error
+            result = exc
+        with run.lock:
+            run.result = result
+            run.done.set()
