@@ -112,6 +112,15 @@ class DiscordRest:
             json=body, params=params, auth=False,
         )
 
+    def delete_webhook_message(
+        self, webhook_id: int, token: str, message_id: int, thread_id: int | None = None
+    ) -> Result:
+        params = {"thread_id": str(thread_id)} if thread_id is not None else None
+        return self.request(
+            "DELETE", f"/webhooks/{webhook_id}/{token}/messages/{message_id}", route=f"webhook:{webhook_id}",
+            params=params, auth=False,
+        )
+
     def create_message(self, channel_id: int, payload: dict[str, Any]) -> Result:
         body = {**payload, "allowed_mentions": NO_MENTIONS}
         return self.request("POST", f"/channels/{channel_id}/messages", route=f"messages:{channel_id}", json=body)

@@ -46,10 +46,12 @@ from actors.messages import (
     ReplyTarget,
     RouteFact,
     Speak,
+    SpeakPart,
     TypingFor,
     WebhooksChanged,
 )
 from actors.results import Fail, Ok, Wait
+from actors.state import stream_sending
 from actors.state.discord_text import LIMIT, split_message
 from actors.state.names import name_problem
 from actors.state.outbox import Chunk, ReplyMap
@@ -126,6 +128,7 @@ class ChannelState:
             "proxy_seen_at": self.proxy_seen_at,
             "sending": out.sending,
             "held": [[m, incoming_to(i)] for m, i in self.held.items()],
+            "streams": out.streams.snapshot(),
         }
 
     def on_start(self, now: float) -> list[Effect]:
@@ -173,6 +176,12 @@ class ChannelState:
                 return [Save(), self._hand_to_user(held, now)] if held is not None else []
             case Speak():
                 return self._speak(msg, now)
+            case SpeakPart():
+                self.typing.pop(msg.trigger_id, None)
+                return stream_sending.part(self.sender, msg, now)
+            case Wake(payload="stream"):
+                self.sender.stream_timer = False
+                return self.sender.pump(now)
             case Notify():
                 return self._notify(msg, now)
             case CommandFor(command=command, origin=origin):
@@ -264,6 +273,8 @@ class ChannelState:
     def _speak(self, msg: Speak, now: float) -> list[Effect]:
         for mid in msg.answered:
             self.typing.pop(mid, None)
+        if (streamed := stream_sending.final(self.sender, msg, now)) is not None:
+            return streamed
         p = msg.persona
         limit = LIMIT - len(self.sender.prefix(p.display_name)) if self.sender.plain else LIMIT
         refused = []

@@ -13,8 +13,10 @@ from typing import Any
 from actors.effects import Call, Effect, Log, Observe, Push, Resume, Save, Timer, WorkDone
 from actors.messages import Place, Pump, RouteFact
 from actors.results import Fail, Ok, Wait
+from actors.state import stream_sending
 from actors.state.discord_text import LIMIT, legal_username, split_message
 from actors.state.outbox import Chunk, Outbox, ReplyMap
+from actors.state.streams import Streams
 
 MAX_WEBHOOKS = 15  # Discord's per-channel limit, counting other bots' webhooks
 SEND_ATTEMPTS = 5
@@ -44,13 +46,15 @@ class WebhookSender:
     no_webhooks: bool = False  # no Manage Webhooks permission, or no room: speak as the bot
     notice_at: float = 0.0
     outbox: Outbox = field(default_factory=Outbox)
-    sending: str | None = None  # the chunk whose send had begun when last saved
+    sending: str | None = None  # the chunk (or streamed part, `s<trigger>:<index>`) whose send had begun when saved
+    streams: Streams = field(default_factory=Streams)  # streamed answers being shown (streams.py)
     # Not persisted: what is in progress right now.
     hooks_known: bool = False
     busy: bool = False  # a Discord call or a retry timer is outstanding
     next_hook: int = 0
     setup_failures: int = 0  # consecutive failed webhook list/create calls
     checked_at: float = 0.0  # when the webhooks were last listed
+    stream_timer: bool = False  # a timer will bring a stream's next edit (edits are paced)
 
     def restore(self, data: dict[str, Any]) -> None:
         """The persisted fields, from the channel's row (`ChannelState.snapshot` writes them)."""
@@ -61,10 +65,13 @@ class WebhookSender:
         self.notice_at = float(data.get("notice_at", 0.0))
         self.outbox = Outbox.restore(data.get("outbox"))
         self.sending = data.get("sending")
+        self.streams = Streams.restore(data.get("streams"))
 
     def resume(self, now: float) -> list[Effect]:
         """After a restart: if we died while sending the head chunk, look whether it went out before sending it
         again; otherwise go on sending."""
+        if (verify := stream_sending.verify(self)) is not None:
+            return verify
         head = self.outbox.peek()
         if self.sending is not None and head is not None and head.id == self.sending:
             self.busy = True
@@ -99,8 +106,20 @@ class WebhookSender:
     def _next_step(self, now: float) -> list[Effect]:
         if self.busy:
             return []
+        due = None if self.plain else self.streams.due(now)  # a streamed answer's step goes first: it is paced
+        if isinstance(due, tuple):
+            self.busy = True
+            if setup := self._setup(now):
+                return setup
+            if self.hooks:
+                return stream_sending.take(self, *due, now)
+            self.no_webhooks, self.busy = True, False  # no room for one of ours: final answers go plainly
+            return self._next_step(now)
         chunk = self.outbox.peek()
         if chunk is None:
+            if isinstance(due, float) and not self.stream_timer:
+                self.stream_timer = True
+                return [Timer(due, "stream")]
             return []
         self.busy = True
         if chunk.as_bot:
@@ -109,11 +128,8 @@ class WebhookSender:
             self.hooks_known = False  # the permission may have been granted since: look again
         if self.plain:
             return self._notice(now) + self._send_plain(chunk)
-        if not self.hooks_known:
-            self.checked_at = now
-            return [Call("discord", "list_webhooks", (self._hook_channel,), ("list",))]
-        if self._should_grow():
-            return [Call("discord", "create_webhook", (self._hook_channel, self.options.bot_name), ("create",))]
+        if setup := self._setup(now):
+            return setup
         if not self.hooks:  # no room for even one of ours
             self.no_webhooks = True
             return self._notice(now) + self._send_plain(chunk)
@@ -124,6 +140,15 @@ class WebhookSender:
             payload["avatar_url"] = chunk.avatar_url
         thread = self.channel_id if self._hook_channel != self.channel_id else None
         return [Call("discord", "execute_webhook", (hook_id, token, payload, thread), ("send", chunk.id, hook_id))]
+
+    def _setup(self, now: float) -> list[Effect]:
+        """Learn our webhooks, or make one more, before a send that needs one."""
+        if not self.hooks_known:
+            self.checked_at = now
+            return [Call("discord", "list_webhooks", (self._hook_channel,), ("list",))]
+        if self._should_grow():
+            return [Call("discord", "create_webhook", (self._hook_channel, self.options.bot_name), ("create",))]
+        return []
 
     def _should_grow(self) -> bool:
         """One webhook to start with; more (up to the pool size) only while a backlog waits."""
@@ -168,6 +193,8 @@ class WebhookSender:
     def result(self, tag: tuple[Any, ...], result: Any, now: float) -> list[Effect]:
         """What Discord answered to one of our calls (tags `verify`, `list`, `create`, `send`, `notice`)."""
         what = tag[0]
+        if what in ("spost", "sedit", "sdel", "sverify"):
+            return stream_sending.result(self, tag, result, now)
         if what == "verify":
             return self._verified(tag[1], result, now)
         if what == "list":
