@@ -64,17 +64,41 @@ def post_message(
     webhook: Webhook | None = None,
     attachments: Sequence[Attachment] = (),
     reply_to: int | None = None,
+    interaction: tuple[int, int] | None = None,
 ) -> Message:
     """Record a message (mentions resolved through allowed_mentions) and dispatch MESSAGE_CREATE."""
+    message = draft_message(ctx, channel, author, body, webhook=webhook, attachments=attachments,
+                            reply_to=reply_to, interaction=interaction)
+    if channel.is_thread and channel.archived:
+        update_channel(ctx, replace(channel, archived=False))
+    ctx.world.put_message(message)
+    dispatch_message(ctx, "MESSAGE_CREATE", message)
+    return message
+
+
+def draft_message(
+    ctx: Context,
+    channel: Channel,
+    author: User,
+    body: Mapping[str, Any],
+    *,
+    webhook: Webhook | None = None,
+    attachments: Sequence[Attachment] = (),
+    reply_to: int | None = None,
+    interaction: tuple[int, int] | None = None,
+) -> Message:
+    """A new message as it would be posted (an interaction's answer: `interaction` = (its id, its user)), not
+    yet recorded or dispatched: an ephemeral one never is."""
     world = ctx.world
+    app_id = world.bot_id if interaction is not None else webhook.application_id if webhook else None
     draft = Message(
         id=world.ids.next(),
         channel_id=channel.id,
         author=author,
         content=str(body.get("content") or ""),
         guild_id=channel.guild_id,
-        webhook_id=webhook.id if webhook else None,
-        application_id=webhook.application_id if webhook else None,
+        webhook_id=webhook.id if webhook else world.bot_id if interaction is not None else None,
+        application_id=app_id,
         reply_to=reply_to,
         embeds=tuple({"type": "rich", **e} for e in body.get("embeds") or ()),
         attachments=tuple(attachments),
@@ -82,19 +106,25 @@ def post_message(
         tts=bool(body.get("tts")),
         flags=int(body.get("flags") or 0),
         nonce=body.get("nonce"),
+        interaction=interaction,
     )
-    message = replace(draft, mentions=_mentions(world, draft, body.get("allowed_mentions"), channel))
-    if channel.is_thread and channel.archived:
-        update_channel(ctx, replace(channel, archived=False))
-    world.put_message(message)
-    dispatch_message(ctx, "MESSAGE_CREATE", message)
-    return message
+    return replace(draft, mentions=_mentions(world, draft, body.get("allowed_mentions"), channel))
 
 
 def edit_message(
     ctx: Context, message: Message, body: Mapping[str, Any], attachments: Sequence[Attachment] = ()
 ) -> Message:
     """Apply the fields present in an edit body and dispatch MESSAGE_UPDATE."""
+    updated = edited_message(ctx, message, body, attachments)
+    ctx.world.put_message(updated)
+    dispatch_message(ctx, "MESSAGE_UPDATE", updated)
+    return updated
+
+
+def edited_message(
+    ctx: Context, message: Message, body: Mapping[str, Any], attachments: Sequence[Attachment] = ()
+) -> Message:
+    """`message` with the fields present in an edit body applied, not yet recorded or dispatched."""
     world = ctx.world
     changes: dict[str, Any] = {"edited_at": time.time()}
     if "content" in body:
@@ -111,8 +141,6 @@ def edit_message(
     if "content" in body or "allowed_mentions" in body:
         channel = world.channels[message.channel_id]
         updated = replace(updated, mentions=_mentions(world, updated, body.get("allowed_mentions"), channel))
-    world.put_message(updated)
-    dispatch_message(ctx, "MESSAGE_UPDATE", updated)
     return updated
 
 

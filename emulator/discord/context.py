@@ -11,6 +11,7 @@ from aiohttp import web
 from .errors import invalid_form_body
 from .faults import Faults
 from .gateway import GatewayHub
+from .interactions import Interactions
 from .openapi import OpenApiSpec
 from .ratelimit import RateLimiter
 from .schema import Problem
@@ -28,6 +29,7 @@ class Context:
     faults: Faults
     gateway: GatewayHub
     base_url: str = ""
+    interactions: Interactions = field(default_factory=Interactions)
 
 
 CONTEXT_KEY = web.AppKey("discord_emulator_context", Context)
@@ -59,6 +61,7 @@ class ApiCall:
     body: dict[str, Any] = field(default_factory=dict)
     files: list[UploadedFile] = field(default_factory=list)
     authorized: bool = False
+    items: list[Any] = field(default_factory=list)  # a JSON array body (a bulk overwrite of commands)
 
     @property
     def world(self) -> World:

@@ -12,6 +12,7 @@ from .attachments import attachment_summary, parse_sandbox_attachments, store_at
 from .context import CONTEXT_KEY, Context
 from .errors import json_response
 from .faults import parse_fault
+from .interactions import LOADING
 from .models import Channel, Message
 from .snowflake import snowflake_iso
 
@@ -63,6 +64,8 @@ def message_summary(ctx: Context, message: Message) -> dict[str, Any]:
         "edited": message.edited_at is not None,
         "timestamp": snowflake_iso(message.id),
         "avatar_url": message.avatar_url,
+        "ephemeral": message.id in ctx.interactions.ephemeral,  # seen by the interaction's user alone
+        "loading": bool(message.flags & LOADING),  # a deferred interaction's "thinking…", not answered yet
     }
 
 
@@ -99,9 +102,13 @@ async def post_user_message(request: web.Request) -> web.Response:
 
 
 async def channel_messages(request: web.Request) -> web.Response:
+    """What everyone sees in the channel; with `?as=<user id>`, also the ephemeral messages meant for that user."""
     ctx = request.config_dict[CONTEXT_KEY]
     channel = _channel(ctx, request.match_info["channel_id"])
-    return json_response([message_summary(ctx, m) for m in ctx.world.messages(channel.id)])
+    viewer = request.query.get("as")
+    mine = ctx.interactions.visible_to(channel.id, _snowflake(viewer, "as")) if viewer else []
+    seen = sorted([*ctx.world.messages(channel.id), *mine], key=lambda m: m.id)
+    return json_response([message_summary(ctx, m) for m in seen])
 
 
 async def state(request: web.Request) -> web.Response:

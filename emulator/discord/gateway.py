@@ -189,9 +189,10 @@ class GatewayHub:
     def dispatch(
         self, event: str, data: Payload, intent: int, *, guild_id: int | None, redacted: Payload | None = None
     ) -> None:
-        """Send to every session that asked for `intent`; sessions without MESSAGE_CONTENT get `redacted`."""
+        """Send to every session that asked for `intent` (0: an event every session gets, such as
+        INTERACTION_CREATE); sessions without MESSAGE_CONTENT get `redacted`."""
         for session in self._sessions.values():
-            if session.intents & intent and session.owns_guild(guild_id):
+            if (not intent or session.intents & intent) and session.owns_guild(guild_id):
                 private = redacted is not None and not session.intents & Intent.MESSAGE_CONTENT
                 session.emit(event, redacted if private and redacted is not None else data)
 

@@ -174,3 +174,4 @@ class Message:
     flags: int = 0
     nonce: str | int | None = None
     edited_at: float | None = None
+    interaction: tuple[int, int] | None = None  # an interaction's answer: (the interaction's id, its user's id)

@@ -12,6 +12,7 @@ Payload = dict[str, Any]
 _THREAD_ARCHIVE_MINUTES = 1440
 MESSAGE_TYPE_DEFAULT = 0
 MESSAGE_TYPE_REPLY = 19
+MESSAGE_TYPE_CHAT_INPUT_COMMAND = 20
 
 
 def _sid(value: int | None) -> str | None:
@@ -210,6 +211,11 @@ def message_payload(world: World, message: Message, *, with_reference: bool = Tr
         payload["application_id"] = str(message.application_id)
     if message.nonce is not None:
         payload["nonce"] = message.nonce
+    if message.interaction is not None:
+        payload["type"] = MESSAGE_TYPE_CHAT_INPUT_COMMAND
+        interaction_id, user_id = message.interaction
+        payload["interaction_metadata"] = {"id": str(interaction_id), "type": 2, "user": user_payload(
+            world.users[user_id]), "authorizing_integration_owners": {}}
     if message.reply_to is not None:
         reference: Payload = {"type": 0, "message_id": str(message.reply_to), "channel_id": str(message.channel_id)}
         if message.guild_id is not None:

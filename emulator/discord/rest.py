@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
-from . import routes_messages, routes_meta, routes_webhooks
+from . import routes_interactions, routes_messages, routes_meta, routes_webhooks
 from .context import CONTEXT_KEY, ApiCall, Context, Routes, UploadedFile
 from .errors import (
     INVALID_JSON,
@@ -35,7 +35,8 @@ _log = logging.getLogger(__name__)
 API_PREFIX = "/api/v10"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 _READABLE = (None, "application/json", "multipart/form-data")
-HANDLERS: Routes = {**routes_meta.ROUTES, **routes_messages.ROUTES, **routes_webhooks.ROUTES}
+HANDLERS: Routes = {**routes_meta.ROUTES, **routes_messages.ROUTES, **routes_webhooks.ROUTES,
+                    **routes_interactions.ROUTES}
 REFUSED_WITH = {"server_error": SERVER_ERROR, "unauthorized": UNAUTHORIZED, "forbidden": MISSING_ACCESS}  # faults
 
 
@@ -113,7 +114,10 @@ async def _answer(ctx: Context, request: web.Request, exchange: _Exchange) -> we
     handler = HANDLERS.get((operation.method, operation.template))
     if handler is None:
         raise NOT_IMPLEMENTED()
-    call = ApiCall(ctx, request.method, request.path, match.path_params, request.query, body or {}, files, authorized)
+    items = body if isinstance(body, list) else []
+    body = body if isinstance(body, dict) else {}
+    call = ApiCall(ctx, request.method, request.path, match.path_params, request.query, body, files, authorized,
+                   items)
     return await handler(call)
 
 
@@ -166,8 +170,12 @@ async def _apply_faults_and_limits(
     return None
 
 
-async def _read_body(request: web.Request) -> tuple[dict[str, Any] | None, list[UploadedFile], str | None]:
-    """JSON bodies as is; multipart as its payload_json (or plain fields) plus the uploaded files."""
+Body = dict[str, Any] | list[Any] | None
+
+
+async def _read_body(request: web.Request) -> tuple[Body, list[UploadedFile], str | None]:
+    """JSON bodies as is (an object, or an array where the operation takes one); multipart as its payload_json
+    (or plain fields) plus the uploaded files."""
     if not request.body_exists:
         return None, [], None
     media_type = request.content_type
@@ -182,7 +190,7 @@ async def _read_body(request: web.Request) -> tuple[dict[str, Any] | None, list[
         body = json.loads(raw)
     except ValueError as exc:
         raise INVALID_JSON() from exc
-    if not isinstance(body, dict):
+    if not isinstance(body, dict | list):
         raise INVALID_JSON()
     return body, [], media_type
 

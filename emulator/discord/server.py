@@ -16,6 +16,7 @@ from .attachments import CDN_PATH, serve_attachment
 from .context import CONTEXT_KEY, Context
 from .control import PREFIX as CONTROL_PREFIX
 from .control import control_app
+from .control_interactions import add_routes as add_interaction_routes
 from .faults import Faults
 from .gateway import GatewayHub
 from .journal import RequestRecord, Violation
@@ -112,7 +113,9 @@ class DiscordEmulator:
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", handle_api)
         app.router.add_get("/gateway", self._ctx.gateway.handle)
         app.router.add_get(CDN_PATH, serve_attachment)
-        app.add_subapp(CONTROL_PREFIX, control_app())
+        control = control_app()
+        add_interaction_routes(control)
+        app.add_subapp(CONTROL_PREFIX, control)
         self.page.mount(app)
         return app
 
