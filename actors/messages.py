@@ -215,13 +215,29 @@ class Incoming(Redacted):
     proxy: bool = False  # a PluralKit/Tupperbox proxy message: the channel finds the real author
 
 
+@dataclass(frozen=True, repr=False)
+class ChannelLine(Redacted):
+    """One message of a channel's recent conversation, as its channel actor keeps it for the prompt (the channel's
+    context, `actors/state/channel_window.py`): a person's message, or a personality's answer."""
+
+    message_id: int  # a person's message; for an answer, the message it answers
+    author_id: int  # the person (for an answer: the user it answered)
+    label: str  # who said it, as the model is told: `Alice (alice)`, or the personality's display name
+    text: str = private()
+    at: float = 0.0
+    personality: str = ""  # the personality's name when it is an answer
+    reply_to: int | None = None
+
+
 @dataclass(frozen=True)
 class Heard:
-    """ChannelActor -> UserActor: an incoming message with what the channel knows about it."""
+    """ChannelActor -> UserActor: an incoming message with what the channel knows about it, and the channel's
+    recent conversation before it (`context`, oldest first, bounded)."""
 
     incoming: Incoming
     activated: str | None
     replied_personality: str | None  # who sent the message it replies to, from the channel's reply map
+    context: tuple[ChannelLine, ...] = ()
 
 
 @dataclass(frozen=True)

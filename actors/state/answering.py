@@ -35,6 +35,7 @@ from actors.messages import (
 )
 from actors.state import context as ctx
 from actors.state.addressing import Target, conversation_timeout
+from actors.state.channel_window import transcript
 from actors.state.ids import IdSource, counting_ids
 from actors.state.limits import UserLimits
 from actors.state.user_commands import Profile
@@ -123,10 +124,11 @@ class Answering:
         """What the model is asked: the prompt, the conversation so far here, then each line as its own turn."""
         speaker, record = job.speaker, job.record
         history = self.histories.get(f"{job.cid}:{record['name']}", [])
-        request: dict[str, Any] = {
-            "messages": ctx.build_messages(speaker, history, *(self._line(job, h, i) for i, h in enumerate(lines))),
-            "model": job.model,
-        }
+        messages = ctx.build_messages(speaker, history, *(self._line(job, h, i) for i, h in enumerate(lines)))
+        if record.get("context", "channel") == "channel" and (others := transcript(
+                lines[0].context, record["name"], self.voice.user_id)):  # what others said here lately
+            messages.insert(1, {"role": "system", "content": others})
+        request: dict[str, Any] = {"messages": messages, "model": job.model}
         if record.get("temperature") is not None:
             request["temperature"] = record["temperature"]
         if max_tokens := record.get("max_tokens") or self.voice.options.max_tokens:

@@ -52,6 +52,7 @@ from actors.messages import (
 )
 from actors.results import Fail, Ok, Wait
 from actors.state import stream_sending
+from actors.state.channel_window import ChannelWindow
 from actors.state.discord_text import LIMIT, split_message
 from actors.state.names import name_problem
 from actors.state.outbox import Chunk, ReplyMap
@@ -88,6 +89,7 @@ class ChannelState:
     proxy_seen_at: float = 0.0  # when a PluralKit/Tupperbox proxy last spoke here
     held: OrderedDict[int, Incoming] = field(default_factory=OrderedDict)  # waiting to see if a proxy replaces it
     sender: WebhookSender = field(init=False)
+    window: ChannelWindow = field(init=False)  # the recent conversation here (channel_window.py)
     # Not persisted: what is in progress right now.
     recent: deque[Incoming] = field(default_factory=deque)  # recently handed on, to recognise a late proxy
     typing: dict[int, float] = field(default_factory=dict)  # trigger id -> show typing until
@@ -99,6 +101,7 @@ class ChannelState:
 
     def __post_init__(self) -> None:
         self.sender = WebhookSender(self.channel_id, self.options, self.sent)
+        self.window = ChannelWindow(self.options.prefix)
 
     # ---- persistence --------------------------------------------------------------------------
     @classmethod
@@ -111,6 +114,7 @@ class ChannelState:
             state.proxy_seen_at = float(data.get("proxy_seen_at", 0.0))
             state.held = OrderedDict((int(m), incoming_from(i)) for m, i in data.get("held", []))
             state.sender.restore(data)
+            state.window.restore(data.get("window"))
         return state
 
     def snapshot(self) -> dict[str, Any]:
@@ -129,6 +133,7 @@ class ChannelState:
             "sending": out.sending,
             "held": [[m, incoming_to(i)] for m, i in self.held.items()],
             "streams": out.streams.snapshot(),
+            "window": self.window.snapshot(),
         }
 
     def on_start(self, now: float) -> list[Effect]:
@@ -268,11 +273,14 @@ class ChannelState:
         while self.recent and (len(self.recent) > HELD_CAP or now - self.recent[0].created_at > PROXY_WINDOW_S):
             self.recent.popleft()
         replied = self.sent.get(msg.reply_to) if msg.reply_to is not None else None
-        return Tell(Kind.USER, msg.author.id, Heard(msg, self.activated, replied))
+        context = self.window.context_for(msg, now)
+        self.window.heard(msg, now)  # saved with the channel's next save: no write of its own
+        return Tell(Kind.USER, msg.author.id, Heard(msg, self.activated, replied, context))
 
     def _speak(self, msg: Speak, now: float) -> list[Effect]:
         for mid in msg.answered:
             self.typing.pop(mid, None)
+        self.window.spoke(msg, now)
         if (streamed := stream_sending.final(self.sender, msg, now)) is not None:
             return streamed
         p = msg.persona

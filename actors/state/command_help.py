@@ -34,6 +34,7 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "public": ("<on|off>", "let other people talk to it"),
     "nsfw": ("<on|off>", "age-restricted: it talks only in age-restricted channels, and in DMs only to verified users"),
     "max-tokens": ("<1-100000|default>", "the longest answer it may give, in tokens"),
+    "context": ("<channel|user>", "what it sees: the channel's recent conversation (default), or only your own turns"),
 }
 
 _SPECS = (

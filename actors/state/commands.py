@@ -319,6 +319,7 @@ _VALUES: dict[str, Callable[[str], Checked]] = {
     "public": _switch,
     "nsfw": _switch,
     "max-tokens": _max_tokens,
+    "context": lambda value: value.lower() if value.lower() in ("channel", "user") else ("Use channel or user.",),
 }
 
 

@@ -19,9 +19,11 @@ CONFIG_KEYS = {
     "public": "public",
     "nsfw": "nsfw",
     "max-tokens": "max_tokens",
+    "context": "context",
 }
 EXPORTED = ("name", "display_name", "avatar_url", "prompt", "model", "temperature", "vision", "context_line", "public",
-            "nsfw", "max_tokens")
+            "nsfw", "max_tokens", "context")
+CONTEXTS = ("channel", "user")  # what it sees: the channel's recent conversation, or only the user's own turns
 PROMPT_MAX = 4_000
 MAX_TOKENS_MAX = 100_000
 _MODEL = re.compile(r"^[A-Za-z0-9/._:@-]{1,100}$")
@@ -46,6 +48,7 @@ def new_record(name: str, owner: int, display: str | None, now: float) -> dict[s
         "public": True,
         "nsfw": False,  # age-restricted: see `age_gate`
         "max_tokens": None,  # None: the operator's AI_MAX_TOKENS
+        "context": "channel",
         "owner_id": owner,
         "created": now,
     }
@@ -77,6 +80,9 @@ def apply_config(record: dict[str, Any], key: str, raw: str) -> str | None:
         limit = f"Max tokens is a whole number from 1 to {MAX_TOKENS_MAX}, or default."
         value = None if value == "default" else int(value) if value.isascii() and value.isdigit() else 0
         problem = None if value is None or 1 <= value <= MAX_TOKENS_MAX else limit
+    elif key == "context":
+        value = value.lower()
+        problem = None if value in CONTEXTS else "`context` is channel (the conversation here) or user (only yours)."
     else:  # vision, context-line, public, nsfw
         lowered = value.lower()
         problem = None if lowered in _TRUE | _FALSE else f"`{key}` is either on or off."
@@ -96,7 +102,8 @@ def describe(record: dict[str, Any], aliases: list[str]) -> str:
         f"Model: {record.get('model') or 'the default'}  ·  temperature "
         f"{'default' if record.get('temperature') is None else record['temperature']}"
         f"  ·  vision {'on' if record.get('vision') else 'off'}"
-        f"  ·  max tokens {record.get('max_tokens') or 'default'}",
+        f"  ·  max tokens {record.get('max_tokens') or 'default'}"
+        f"  ·  context {record.get('context') or 'channel'}",
     ]
     if record.get("avatar_url"):
         lines.append(f"Avatar: {record['avatar_url']}")

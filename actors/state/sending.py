@@ -27,12 +27,14 @@ class ChannelOptions:
     bot_name: str = "Tzurot"
     pool_size: int = 2
     notice_interval_s: float = 3600.0
+    prefix: str = "!tz "  # commands are never kept in the channel's context
 
     @classmethod
     def from_settings(cls, settings: Any) -> ChannelOptions:
         if settings is None:
             return cls()
-        return cls(settings.bot_name, settings.webhook_pool_size, settings.no_webhook_notice_s)
+        return cls(settings.bot_name, settings.webhook_pool_size, settings.no_webhook_notice_s,
+                   getattr(settings, "command_prefix", "!tz "))
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ then recognised and dropped); afterwards they wait PROXY_GRACE_S on a timer, in 
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -48,11 +49,12 @@ def proxies_seen() -> ChannelState:
 
 
 def heard(effects: list[Any]) -> list[Heard]:
-    """Every hand-on to a user actor, checking each goes to the actor of the author it carries."""
+    """Every hand-on to a user actor, checking each goes to the actor of the author it carries (without the
+    channel's context that travels with it: tests/unit/test_channel_window.py looks at that)."""
     tells = [e for e in effects if isinstance(e, Tell)]
     assert all(t.kind == "user" and isinstance(t.body, Heard) for t in tells), tells
     assert all(t.key == t.body.incoming.author.id for t in tells), tells
-    return [t.body for t in tells]
+    return [replace(t.body, context=()) for t in tells]
 
 
 def restarted(state: ChannelState) -> ChannelState:

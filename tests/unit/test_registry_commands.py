@@ -107,6 +107,7 @@ def test_add_creates_a_personality_with_the_defaults(cat: Catalogue) -> None:
         "public": True,
         "nsfw": False,
         "max_tokens": None,
+        "context": "channel",
     }
     assert record["owner_id"] == ALICE
 
