@@ -82,6 +82,7 @@ class Settings:
     http_ping: int = 0
     command_prefix: str = "!tz "
     bot_owner_id: int = 0
+    command_guild: int = 0
 
     @property
     def gateway_shards(self) -> tuple[int, ...]:
@@ -196,6 +197,8 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "http_ping": ("TZUROT_HTTP_PING", int, lambda v: v in (0, 1), "1: serve /ping?user= (starts an actor; benchmarks)"),
     "command_prefix": ("TZUROT_COMMAND_PREFIX", str, lambda v: 0 < len(v.strip()) <= 10, "command prefix"),
     "bot_owner_id": ("TZUROT_BOT_OWNER_ID", int, lambda v: v >= 0, "Discord user id of the bot's owner"),
+    "command_guild": ("TZUROT_COMMAND_GUILD", int, lambda v: v >= 0,
+                      "register slash commands in this one guild, at once (development); 0: globally"),
 }
 
 

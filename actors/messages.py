@@ -163,6 +163,22 @@ class PersonalityList:
     names: tuple[str, ...]
 
 
+@dataclass(frozen=True, repr=False)
+class SuggestNames(Redacted):
+    """Edge -> Registry: personalities (names and aliases) starting with `typed` that `user_id` may use, for a
+    slash command's autocomplete; `owned_only` for commands only the owner may run (remove, alias, config)."""
+
+    user_id: int
+    typed: str = private()
+    nsfw_ok: bool = False
+    owned_only: bool = False
+
+
+@dataclass(frozen=True)
+class NameSuggestions:
+    choices: tuple[tuple[str, str], ...]  # (what the menu shows, the value the option takes), at most 25
+
+
 @dataclass(frozen=True)
 class NotFound:
     what: str
@@ -193,6 +209,16 @@ class Place:
 
 
 @dataclass(frozen=True, repr=False)
+class Interaction(Redacted):
+    """A slash command's way back: its answer goes to the interaction (deferred by the edge) instead of the
+    channel. The token answers it for 15 minutes, so it is shown to no log."""
+
+    application_id: int
+    token: str = private()
+    ephemeral: bool = True  # how the edge deferred it: only the invoking user sees the answer
+
+
+@dataclass(frozen=True, repr=False)
 class Incoming(Redacted):
     """A Discord message that got past the edge's filter: it may address a personality."""
 
@@ -213,6 +239,7 @@ class Incoming(Redacted):
     attachment_text: str = private("")  # a small text attachment (an import), read by the edge
     attachment_error: str = ""  # why the edge could not read the attachment a command came with
     proxy: bool = False  # a PluralKit/Tupperbox proxy message: the channel finds the real author
+    interaction: Interaction | None = None  # a slash command (message_id is the interaction's id): answered there
 
 
 @dataclass(frozen=True, repr=False)

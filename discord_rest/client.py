@@ -12,6 +12,7 @@ bot-wide against Discord's invalid-request budget, which paces every sender (`di
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from observability.events import EventLog
 from store.cells import open_cell
 
 NO_MENTIONS: dict[str, Any] = {"parse": []}
+# httpx logs each request's URL at INFO, and a webhook's or an interaction's token is part of the URL.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 __all__ = ["DiscordRest", "Fail", "Ok", "Result", "Wait"]  # the result types are defined in actors/results.py
 
@@ -129,6 +132,21 @@ class DiscordRest:
         body = {**payload, "allowed_mentions": NO_MENTIONS, "attachments": [{"id": 0, "filename": name}]}
         files = {"files[0]": (name, data, "application/json"), "payload_json": (None, json.dumps(body))}
         return self.request("POST", f"/channels/{channel_id}/messages", route=f"messages:{channel_id}", files=files)
+
+    def answer_interaction(self, application_id: int, token: str, first: bool, payload: dict[str, Any],
+                           ephemeral: bool = True, file_name: str = "", data: bytes = b"") -> Result:
+        """A slash command's answer: `first` fills the response the edge deferred (an edit, so saying it again
+        changes nothing), the rest are follow-ups. Interaction webhooks need no bot token."""
+        body = {**payload, "allowed_mentions": NO_MENTIONS}
+        if not first and ephemeral:
+            body["flags"] = 64
+        path = f"/webhooks/{application_id}/{token}" + ("/messages/@original" if first else "")
+        files = None
+        if file_name:
+            body["attachments"] = [{"id": 0, "filename": file_name}]
+            files = {"files[0]": (file_name, data, "application/json"), "payload_json": (None, json.dumps(body))}
+        return self.request("PATCH" if first else "POST", path, route=f"interaction:{application_id}",
+                            json=None if files else body, files=files, auth=False)
 
     def delete_message(self, channel_id: int, message_id: int) -> Result:
         return self.request(

@@ -24,6 +24,7 @@ from actors.kinds import Kind
 from actors.messages import Incoming, WebhooksChanged
 from bridge import Bridge
 from config import Settings
+from edge.app_commands import SlashCommands
 from edge.durable import OneAtATime, Redelivery, WorkLog
 from edge.notices import AuthorNotices
 from edge.routing import RoutingTable
@@ -102,12 +103,14 @@ class Edge(discord.Client):
         self.catch_ups = {shard: OneAtATime(self._catch_up_of(shard)) for shard in self.shard_state.ids}
         self.live_status = LiveStatus(bridge, settings, metrics, table, self.usage, self.connected, self.started,
                                       gateway_shards=lambda: self.shard_state.view(time.time()))
+        self.slash = SlashCommands(self)
 
     async def setup_hook(self) -> None:
         """After login, before the gateway connects: the filter learns who we are, so a reply to the bot's own
         message (or one of our application's webhooks) is known as one to us from the first message on."""
         self.table.bot_id = self.user.id if self.user is not None else None
         self.table.application_id = self.application_id
+        log.info("%s", await self.slash.sync())  # only when the definitions changed since the last registration
 
     def connected(self) -> bool:
         """Ready, and every gateway shard this edge runs is connected."""
@@ -208,7 +211,10 @@ class Edge(discord.Client):
         .txt file is downloaded, and anything else gets a reason the command can answer with."""
         if not message.attachments or not message.content.lstrip().lower().startswith(self.table.prefix.strip()):
             return "", ""
-        attachment = message.attachments[0]
+        return await self.read_attachment(message.attachments[0])
+
+    async def read_attachment(self, attachment: discord.Attachment) -> tuple[str, str]:
+        """A command's file (a message's, or a slash command's option): its text, or why it was not read."""
         if not attachment.filename.lower().endswith((".json", ".txt")):
             return "", "it is not a .json or .txt file"
         if attachment.size > ATTACHMENT_MAX:

@@ -107,6 +107,37 @@ class Sandbox:
     def violations(self) -> list[dict[str, Any]]:
         return self.http.get("/_sandbox/violations").json()
 
+    def slash(self, channel_id: int, user: str, command: str, focused: str | None = None, **options: Any
+              ) -> dict[str, Any]:
+        """`user` invokes `/command` (`"tz info"`) with `options` (with `focused`: types into that option, an
+        autocomplete); the interaction as it stands once the bot first answered (or 3 s passed)."""
+        body: dict[str, Any] = {"channel_id": str(channel_id), "user_id": str(self.user(user)), "command": command,
+                                "options": options}
+        if focused is not None:
+            body["focused"] = focused
+        response = self.http.post("/_sandbox/interactions", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def submit_modal(self, interaction_id: str, **values: str) -> dict[str, Any]:
+        response = self.http.post("/_sandbox/interactions", json={"modal_of": interaction_id, "values": values})
+        response.raise_for_status()
+        return response.json()
+
+    def slash_answer(self, interaction_id: str, text: str = "", timeout: float = 20.0) -> dict[str, Any]:
+        """Wait until the interaction's (deferred) answer holds `text`; the interaction's state then."""
+
+        def answered() -> dict[str, Any] | None:
+            view = self.http.get(f"/_sandbox/interactions/{interaction_id}").json()
+            original = view.get("original")
+            return view if original and not original["loading"] and text in original["content"] else None
+
+        return wait_for(answered, timeout, what=f"the answer to interaction {interaction_id} with {text!r}")
+
+    def seen_by(self, channel_id: int, user: str) -> list[dict[str, Any]]:
+        """The channel as `user` sees it: everyone's messages and the ephemeral ones meant for them."""
+        return self.http.get(f"/_sandbox/channels/{channel_id}/messages", params={"as": str(self.user(user))}).json()
+
     def fault(self, **fault: Any) -> None:
         self.http.post("/_sandbox/faults", json=fault).raise_for_status()
 

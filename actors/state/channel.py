@@ -37,6 +37,7 @@ from actors.messages import (
     GetChannelInfo,
     Heard,
     Incoming,
+    Interaction,
     LookupReply,
     Notify,
     Origin,
@@ -65,6 +66,7 @@ PROXY_MEMORY_S = 24 * 3600  # after a proxy spoke here, hold human messages brie
 PROXY_GRACE_S = 2.5  # how long a human message waits for its proxy
 PROXY_WINDOW_S = 5.0  # a proxy message matches an original at most this old
 HELD_CAP = 50
+INTERACTIONS_CAP = 50  # slash commands whose answer this channel may still owe (a token lives 15 minutes)
 OUTBOX_BACKLOG = 50  # chunks waiting: crossing this logs one WARNING `outbox_backlog` (again only after draining)
 
 
@@ -88,6 +90,8 @@ class ChannelState:
     sent: ReplyMap = field(default_factory=ReplyMap)  # message id -> personality
     proxy_seen_at: float = 0.0  # when a PluralKit/Tupperbox proxy last spoke here
     held: OrderedDict[int, Incoming] = field(default_factory=OrderedDict)  # waiting to see if a proxy replaces it
+    # Slash commands here, by interaction id: their answers go to the interaction, not to the channel.
+    interactions: OrderedDict[int, Interaction] = field(default_factory=OrderedDict)
     sender: WebhookSender = field(init=False)
     window: ChannelWindow = field(init=False)  # the recent conversation here (channel_window.py)
     # Not persisted: what is in progress right now.
@@ -113,6 +117,8 @@ class ChannelState:
             state.sent.update((int(m), str(p)) for m, p in data.get("sent", []))  # the sender's too
             state.proxy_seen_at = float(data.get("proxy_seen_at", 0.0))
             state.held = OrderedDict((int(m), incoming_from(i)) for m, i in data.get("held", []))
+            state.interactions = OrderedDict((int(m), Interaction(int(a), str(t), bool(e)))
+                                             for m, a, t, e in data.get("interactions", []))
             state.sender.restore(data)
             state.window.restore(data.get("window"))
         return state
@@ -132,6 +138,7 @@ class ChannelState:
             "proxy_seen_at": self.proxy_seen_at,
             "sending": out.sending,
             "held": [[m, incoming_to(i)] for m, i in self.held.items()],
+            "interactions": [[m, i.application_id, i.token, i.ephemeral] for m, i in self.interactions.items()],
             "streams": out.streams.snapshot(),
             "window": self.window.snapshot(),
         }
@@ -237,7 +244,13 @@ class ChannelState:
 
     # ---- proxies (PluralKit, Tupperbox) ---------------------------------------------------------
     def _incoming(self, msg: Incoming, now: float) -> list[Effect]:
-        """Answer a proxied message once, as its real author: never both the original and its proxy."""
+        """Answer a proxied message once, as its real author: never both the original and its proxy. A slash
+        command is no proxy's and none replaces it: it goes on at once, and its interaction is remembered."""
+        if msg.interaction is not None:
+            self.interactions[msg.message_id] = msg.interaction
+            while len(self.interactions) > INTERACTIONS_CAP:
+                self.interactions.popitem(last=False)
+            return [Save(), self._hand_to_user(msg, now)]
         if msg.proxy:
             self.proxy_seen_at = now
             original = proxy_match(msg, self.held, self.recent, now)
@@ -309,7 +322,9 @@ class ChannelState:
         return effects + self.sender.pump(now)
 
     def _notify(self, msg: Notify, now: float) -> list[Effect]:
+        """The bot's own words: in the channel, or (a slash command's answer) to its interaction."""
         effects: list[Effect] = [Save()]
+        via = self.interactions.get(msg.trigger_id)
         for index, text in enumerate(split_message(msg.text) or [""]):
             chunk = Chunk(
                 f"n{msg.trigger_id}:{index}",
@@ -322,6 +337,7 @@ class ChannelState:
                 as_bot=True,
                 file_name=msg.file_name if index == 0 else "",
                 file_text=msg.file_text if index == 0 else "",
+                interaction=None if via is None else [via.application_id, via.token, via.ephemeral],
             )
             if why := self.sender.outbox.add(chunk):
                 effects.append(Log("warning", "outbox_full", f"dropped a notice: {why}"))

@@ -33,6 +33,8 @@ class Chunk:
     file_text: str = ""
     created_at: float = 0.0  # the triggering message's time
     answers: list[int] = field(default_factory=list)  # a merged turn's messages (on its first chunk); []: trigger_id
+    # A slash command's answer: [application id, interaction token, ephemeral]; sent to the interaction.
+    interaction: list[Any] | None = field(default=None, repr=False)
 
     @property
     def answered(self) -> list[int]:

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from difflib import SequenceMatcher
 from typing import Any
 
-from actors.messages import Author, Heard, Incoming, Place
+from actors.messages import Author, Heard, Incoming, Interaction, Place
 
 SIMILAR = 0.8
 WINDOW_S = 5.0
@@ -52,6 +52,8 @@ def incoming_from(data: dict[str, Any]) -> Incoming:
     for key in ("mentioned", "attachments"):
         inc[key] = tuple(inc.get(key, ()))
     inc["perms"] = frozenset(inc.get("perms", ()))
+    if inc.get("interaction") is not None:
+        inc["interaction"] = Interaction(**inc["interaction"])
     return Incoming(**inc)
 
 

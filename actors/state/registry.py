@@ -18,6 +18,7 @@ from actors.messages import (
     CommandFor,
     ListPersonalities,
     LookupPersonality,
+    NameSuggestions,
     NotFound,
     Notify,
     Origin,
@@ -28,6 +29,7 @@ from actors.messages import (
     Refused,
     RegisterPersonality,
     RouteFact,
+    SuggestNames,
 )
 from actors.state.commands import Command
 from actors.state.names import display_problem, name_problem, normalize_alias, normalize_name
@@ -127,6 +129,30 @@ class RegistryState:
     def info(self, record: dict[str, Any]) -> PersonalityInfo:
         return PersonalityInfo(record["name"], record["display_name"], record["owner_id"])
 
+    def suggest(self, ask: SuggestNames) -> tuple[tuple[str, str], ...]:
+        """Names, then aliases, that start with what was typed (any case), among the personalities this user may
+        use: public ones and their own (only their own with `owned_only`), age-restricted ones only where
+        allowed. The user's own come first; at most 25, as Discord shows."""
+        typed = ask.typed.strip().lower()
+
+        def usable(record: dict[str, Any]) -> bool:
+            mine = record["owner_id"] == ask.user_id
+            if ask.owned_only and not mine:
+                return False
+            return (mine or record.get("public", True)) and (ask.nsfw_ok or not record.get("nsfw"))
+
+        found: list[tuple[bool, str, str]] = []
+        for key, record in self.personalities.items():
+            if usable(record) and key.startswith(typed):
+                found.append((record["owner_id"] != ask.user_id, key, f"{record['display_name']} ({key})"))
+        for alias, key in self.aliases.items():
+            record = self.personalities.get(key)
+            one_word = not ask.owned_only or " " not in alias  # the owner's commands take a one-word name
+            if record is not None and usable(record) and alias.startswith(typed) and alias != key and one_word:
+                found.append((record["owner_id"] != ask.user_id, alias, f"{alias} → {record['display_name']}"))
+        found.sort()
+        return tuple((label[:100], value[:100]) for _, value, label in found[:25])
+
     # ---- decisions ------------------------------------------------------------------------------
     def handle(self, msg: Any, now: float) -> list[Effect]:
         match msg:
@@ -155,6 +181,8 @@ class RegistryState:
                 return [Reply(self.info(record) if record else NotFound(f"personality {name!r}"))]
             case ListPersonalities(owner_id=owner):
                 return [Reply(PersonalityList(owner, tuple(r["name"] for r in self._owned(owner))))]
+            case SuggestNames():
+                return [Reply(NameSuggestions(self.suggest(msg)))]
         return [Reply(Refused(f"I do not understand {type(msg).__name__}."))]
 
     def _command(

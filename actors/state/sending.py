@@ -169,6 +169,11 @@ class WebhookSender:
         return [Call("discord", "create_message", (self.channel_id, payload), ("send", chunk.id, None))]
 
     def _send_as_bot(self, chunk: Chunk) -> Call:
+        if chunk.interaction is not None:  # the first chunk fills the deferred answer (idempotent), others follow
+            app, token, ephemeral = chunk.interaction
+            args = (app, token, chunk.id.endswith(":0"), {"content": chunk.text}, bool(ephemeral), chunk.file_name,
+                    chunk.file_text.encode())
+            return Call("discord", "answer_interaction", args, ("send", chunk.id, None))
         payload: dict[str, Any] = {"content": chunk.text}
         if chunk.id.endswith(":0"):
             payload["message_reference"] = {"message_id": str(chunk.trigger_id), "fail_if_not_exists": False}

@@ -233,7 +233,8 @@ class UserState:
         self.expected.pop(mid, None)
         parsed = parse_command(heard.incoming.content, self.options.prefix)
         if parsed is not None:
-            if isinstance(parsed, CommandError) and parsed.sensitive and heard.incoming.place.kind != "dm":
+            posted = heard.incoming.interaction is None  # a slash command's text was never a message anyone saw
+            if isinstance(parsed, CommandError) and parsed.sensitive and heard.incoming.place.kind != "dm" and posted:
                 return self.commands.auth(("key", ""), heard)  # it may hold a key: take it out of the channel, always
             allowed, tell = self.limits.take_command(now)
             if not allowed:

@@ -2,7 +2,8 @@
 
 Permission checks happen here, where the author's rights (from the edge) and the bot owner's id meet:
 activating needs Manage Messages in that channel, a server blacklist needs Manage Server, the global one
-the bot owner. Keys are accepted only in DMs: one posted in a server channel is deleted at once.
+the bot owner. Keys are accepted in DMs and from the slash command's modal (seen by nobody else): one posted in
+a server channel is deleted at once.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class UserCommands:
         msg = heard.incoming
         action = args[0] if args else "status"
         if action == "key":
-            if msg.place.kind != "dm":
+            if msg.place.kind != "dm" and msg.interaction is None:  # a modal's key was never in the channel
                 # Never store it; take it out of the channel at once, and say what really happened to it.
                 p = self.voice.options.prefix
                 deleted = (f"Never post a key in a server channel: I deleted that message. Send `{p}auth key <key>` "

@@ -111,10 +111,33 @@ def _new_interaction(ctx: Context, body: dict[str, Any]) -> Interaction:
     except InvokeError as exc:
         raise _BadRequest(str(exc)) from exc
     data: dict[str, Any] = {"id": command["id"], "name": command["name"], "type": 1, "options": options}
+    resolved = _resolved(ctx, options, channel.guild_id)
+    if resolved:
+        data["resolved"] = resolved
     if command.get("guild_id"):
         data["guild_id"] = command["guild_id"]
     kind = InteractionType.AUTOCOMPLETE if focused else InteractionType.APPLICATION_COMMAND
     return book.open(ctx.world.ids.next(), kind, user_id, channel.id, channel.guild_id, data)
+
+
+def _resolved(ctx: Context, options: list[dict[str, Any]], guild_id: int | None) -> dict[str, Any]:
+    """The users a command's user options name, as Discord resolves them (and their membership here)."""
+    users: dict[str, Any] = {}
+    members: dict[str, Any] = {}
+    pending = list(options)
+    while pending:
+        option = pending.pop()
+        pending += option.get("options") or []
+        if option.get("type") != 6 or option.get("focused"):
+            continue
+        user = ctx.world.users.get(int(option["value"]))
+        if user is None:
+            raise _BadRequest(f"unknown user {option['value']} in option {option['name']!r}")
+        users[str(user.id)] = user_payload(user)
+        member = ctx.world.members.get((guild_id or 0, user.id))
+        if member is not None:
+            members[str(user.id)] = {**member_payload(ctx.world, member, with_user=False), "permissions": "0"}
+    return {"users": users, "members": members} if users else {}
 
 
 def _filled(modal: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:

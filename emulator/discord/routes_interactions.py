@@ -71,7 +71,8 @@ def _command_payload(call: ApiCall, guild_id: int | None, command: dict[str, Any
     stored = {k: v for k, v in command.items() if v is not None}
     stored.setdefault("type", 1)
     stored.setdefault("options", [])
-    stored["default_member_permissions"] = command.get("default_member_permissions")
+    perms = command.get("default_member_permissions")
+    stored["default_member_permissions"] = None if perms is None else str(perms)  # Discord answers a string
     stored["id"] = keep["id"] if keep is not None else str(call.world.ids.next())
     stored["application_id"] = str(call.world.bot_id)
     stored["version"] = str(call.world.ids.next())

@@ -1,0 +1,117 @@
+"""Slash commands' pure parts: the prefix text a slash command stands for, who sees its answer, the definitions'
+hash, the catalogue's suggestions, and the channel answering an interaction instead of the channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.effects import Call, Done, Tell, WorkDone
+from actors.messages import Author, Incoming, Interaction, Notify, Place, SuggestNames
+from actors.results import Ok
+from actors.state.channel import ChannelState
+from actors.state.commands import Command, parse_command
+from actors.state.proxies import incoming_from, incoming_to
+from actors.state.registry import RegistryState
+from edge.slash import command_text, definitions_hash, describe, ephemeral, problem
+from store.sqlite import decode, encode
+
+NOW = 1_700_000_000.0
+CID = 1_100_000_000_000_000_001
+ALICE, BOB = 42, 43
+TOKEN = "interaction-token-xyz"
+
+
+def test_a_slash_command_reads_as_the_prefix_command_it_stands_for() -> None:
+    text = command_text("!tz ", "config", ["lilith", "temperature", "0.7"])
+    assert parse_command(text) == Command("config", ("lilith", "temperature", "0.7"))
+    assert parse_command(command_text("!tz ", "list", [None])) == Command("list")
+    assert parse_command(command_text("!tz ", "add", ["lilith", None])) == Command("add", ("lilith", ""))
+    assert parse_command(command_text("!tz ", "alias", ["lilith", "my lil"])) == Command("alias", ("lilith", "my lil"))
+    assert parse_command(command_text("!", "blacklist", ["add", 123456789012345678, "spam"]), "!") == Command(
+        "blacklist", ("add", "123456789012345678", "spam"))
+
+
+def test_a_name_with_spaces_is_refused_where_the_prefix_form_takes_one_word() -> None:
+    assert problem("add", ["two words", None]) is not None
+    assert problem("config", ["my lil", "model", "x"]) is not None
+    assert problem("info", ["my lil"]) is None and problem("add", ["lilith", "two words"]) is None
+
+
+def test_only_what_changes_the_channel_for_everyone_is_public() -> None:
+    assert not ephemeral("activate") and not ephemeral("deactivate")
+    assert all(ephemeral(c) for c in ("list", "info", "status", "auth", "export", "add", "blacklist"))
+
+
+def test_the_definitions_hash_changes_with_the_definitions_and_the_scope() -> None:
+    one = [{"name": "tz", "description": "x", "options": [{"type": 1, "name": "ping", "description": "p"}]}]
+    assert definitions_hash(one, 0) == definitions_hash([dict(one[0])], 0)
+    assert definitions_hash(one, 0) != definitions_hash(one, 7)
+    assert definitions_hash(one, 0) != definitions_hash([{**one[0], "description": "y"}], 0)
+    assert describe(one) == ["/tz ping"]
+
+
+def registry() -> RegistryState:
+    state = RegistryState()
+    for name, owner, public, nsfw in (("lilith", ALICE, True, False), ("lily", BOB, False, False),
+                                      ("lizard", BOB, True, True), ("max", BOB, True, False)):
+        state.personalities[name] = {"name": name, "display_name": name.capitalize(), "owner_id": owner,
+                                     "public": public, "nsfw": nsfw}
+    state.aliases.update({"lil": "lilith", "little one": "lilith"})
+    return state
+
+
+def values(state: RegistryState, ask: SuggestNames) -> list[str]:
+    return [value for _, value in state.suggest(ask)]
+
+
+def test_suggestions_offer_only_what_the_user_may_use() -> None:
+    state = registry()
+    assert values(state, SuggestNames(ALICE, "li")) == ["lil", "lilith", "little one"]  # bob's private lily: no
+    assert values(state, SuggestNames(BOB, "li")) == ["lily", "lil", "lilith", "little one"]  # his own first
+    assert "lizard" in values(state, SuggestNames(ALICE, "li", nsfw_ok=True))
+    assert values(state, SuggestNames(ALICE, "", owned_only=True)) == ["lil", "lilith"]  # one-word names only
+    assert values(state, SuggestNames(ALICE, "zz")) == []
+
+
+def slash_incoming(interaction: Interaction | None) -> Incoming:
+    return Incoming(9_000_000_000_000_000_001, Place(CID, "text", 5), Author(ALICE, "alice"), "!tz auth status",
+                    created_at=NOW, interaction=interaction)
+
+
+def test_an_interaction_survives_the_work_table_and_the_channels_row() -> None:
+    incoming = slash_incoming(Interaction(77, TOKEN, True))
+    assert incoming_from(decode(encode(incoming_to(incoming)))) == incoming
+    assert TOKEN not in repr(incoming)  # a token is shown to no log
+    state = ChannelState.restore(str(CID), None)
+    state.handle(incoming, NOW)
+    again = ChannelState.restore(str(CID), decode(encode(state.snapshot())))
+    assert again.interactions == state.interactions
+
+
+def answer_calls(effects: list[Any]) -> list[Call]:
+    return [e for e in effects if isinstance(e, Call) and e.service == "discord"]
+
+
+def test_the_channel_answers_a_slash_command_through_its_interaction() -> None:
+    state = ChannelState.restore(str(CID), None)
+    incoming = slash_incoming(Interaction(77, TOKEN, True))
+    handed = state.handle(incoming, NOW)
+    assert any(isinstance(e, Tell) for e in handed)  # straight to the user, never held for a proxy
+    effects = state.handle(Notify(CID, ALICE, "You are using your own key.", incoming.message_id), NOW)
+    (call,) = answer_calls(effects)
+    assert call.method == "answer_interaction"
+    assert call.args[:5] == (77, TOKEN, True, {"content": "You are using your own key."}, True)
+    done = state.handle(_done(call), NOW)
+    assert any(isinstance(e, WorkDone) for e in done)
+
+
+def test_a_prefix_command_is_still_answered_in_the_channel() -> None:
+    state = ChannelState.restore(str(CID), None)
+    incoming = slash_incoming(None)
+    state.handle(incoming, NOW)
+    (call,) = answer_calls(state.handle(Notify(CID, ALICE, "hi", incoming.message_id), NOW))
+    assert call.method == "create_message"
+
+
+def _done(call: Call) -> Done:
+    return Done(call.tag, Ok(200, {"id": "123"}))
