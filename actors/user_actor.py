@@ -11,6 +11,7 @@ from actors.services import Services
 from actors.shell import StatefulActor, new_reference
 from actors.state.user import UserState
 from ai.service import AIService
+from store.memories import memories_for
 from store.sealed_keys import KeyBox
 from store.slot_leases import slot_leases_for
 from supervision.protocol import ChildStart
@@ -31,5 +32,7 @@ class UserActor(StatefulActor):
             "work": lambda: self.store,
             # the operator's AI slots, taken directly while there is room (`store/slot_leases.py`)
             "lease": lambda: slot_leases_for(s),
+            # long-term memory: rows in the store, found by full-text search (`store/memories.py`)
+            "memory": lambda: memories_for(self.store),
         })
         return services

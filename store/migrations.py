@@ -87,6 +87,24 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX work_user ON work (user_id, state);
         """,
     ),
+    (
+        6,
+        # Long-term memory (store/memories.py): one row per remembered exchange, and its full-text index (FTS5,
+        # ranked by BM25), kept in step by the store itself (a trigger's body would not survive the split on ';').
+        """
+        CREATE TABLE memories (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL,
+            personality TEXT NOT NULL,
+            channel_id INTEGER NOT NULL,
+            private INTEGER NOT NULL DEFAULT 0,
+            text TEXT NOT NULL,
+            created REAL NOT NULL
+        );
+        CREATE INDEX memories_owner ON memories (user_id, personality, id);
+        CREATE VIRTUAL TABLE memories_fts USING fts5(text, content='memories', content_rowid='id');
+        """,
+    ),
 ]
 
 
@@ -188,6 +206,24 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
         END $$ LANGUAGE plpgsql;
         CREATE TRIGGER routes_notify AFTER INSERT OR UPDATE OR DELETE ON routes
             FOR EACH ROW EXECUTE FUNCTION tzurot_routes_notify();
+        """,
+    ),
+    (
+        3,
+        # Long-term memory (store/memories.py): one row per remembered exchange, searched with full-text search.
+        """
+        CREATE TABLE memories (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            user_id BIGINT NOT NULL,
+            personality TEXT COLLATE "C" NOT NULL,
+            channel_id BIGINT NOT NULL,
+            private BOOLEAN NOT NULL DEFAULT FALSE,
+            text TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL,
+            tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED
+        );
+        CREATE INDEX memories_owner ON memories (user_id, personality, id);
+        CREATE INDEX memories_tsv ON memories USING GIN (tsv);
         """,
     ),
 ]

@@ -24,6 +24,7 @@ from typing import Any
 
 from actors.effects import Call, Effect, Log, Push, Reply, Resume, Save, SaveRow, Tell, Timer, Wake, WorkAck, WorkDone
 from actors.perform import perform_effects
+from store.memories import MemoryList
 from store.sqlite import decode, encode
 
 HOLD = object()  # a fake service's answer: none yet (a slow collaborator); the test delivers the Done itself
@@ -52,6 +53,9 @@ class PureWorld:
     ) -> None:
         self.makers = dict(makers)
         self.services = dict(services or {})
+        if "memory" not in self.services:  # long-term memory in a list, unless a test scripts its own
+            self.memories = MemoryList()
+            self.services["memory"] = lambda call: getattr(self.memories, call.method)(*call.args)
         self.now = now
         self.listen = None if listen is None else set(listen)  # None: every kind without a maker
         self.store = store  # None: saves are only counted (and kept, with keep_saves)

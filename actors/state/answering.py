@@ -34,10 +34,12 @@ from actors.messages import (
     TypingFor,
 )
 from actors.state import context as ctx
+from actors.state import memory
 from actors.state.addressing import Target, conversation_timeout
 from actors.state.channel_window import transcript
 from actors.state.ids import IdSource, counting_ids
 from actors.state.limits import UserLimits
+from actors.state.persona import persona_message
 from actors.state.user_commands import Profile
 from actors.state.voice import Voice
 
@@ -109,7 +111,14 @@ class Answering:
         return Step([typing, available], (msg.message_id, "available", job))
 
     def _call(self, job: Job, lines: list[Heard], now: float, *before: Effect) -> Step:
-        """Ask the model about every line of the turn (again, when lines joined since the last ask)."""
+        """Ask the model about every line of the turn (again, when lines joined since the last ask); before the
+        first ask, look in long-term memory for what is relevant (a failed look just finds nothing)."""
+        if job.recalled is None and self.profile.memory:
+            query = "\n".join(ctx.strip_mention(h.incoming.content, job.alias) for h in lines)
+            search = Call("memory", "search", (self.voice.user_id, job.record["name"], query,
+                                               job.heard.incoming.place.kind == "dm", memory.RECALL),
+                          ("recall", job.trigger))
+            return Step([*before, search], (job.trigger, "recall", job))
         job = job.asked(lines, now, self._request(job, lines))
         key = "own key" if job.sealed_key else "operator key"
         asked = f" ({len(lines)} lines, ask {job.asks})" if job.asks > 1 or len(lines) > 1 else ""
@@ -128,6 +137,11 @@ class Answering:
         if record.get("context", "channel") == "channel" and (others := transcript(
                 lines[0].context, record["name"], self.voice.user_id)):  # what others said here lately
             messages.insert(1, {"role": "system", "content": others})
+        who = ctx.author_label(job.heard.incoming.author.display_name, job.heard.incoming.author.username)
+        if recalled := memory.recall_message(job.recalled, who):  # what it remembers of earlier conversations
+            messages.insert(1, recalled)
+        if persona := persona_message(self.profile.personas, record["name"], who):  # who the user says they are
+            messages.insert(1, persona)
         request: dict[str, Any] = {"messages": messages, "model": job.model}
         if record.get("temperature") is not None:
             request["temperature"] = record["temperature"]
@@ -156,7 +170,7 @@ class Answering:
         """The operator's capacity: ask for a slot, retry on a timer, call the model once granted."""
         trigger = msg.trigger_id if isinstance(msg, SlotGranted) else msg.payload[1]
         release = Tell(Kind.SLOTS, Kind.SLOTS, SlotRelease(self.voice.user_id, trigger))
-        if waiting is not None and waiting[0] == trigger and waiting[1] in ("ai", "answered"):
+        if waiting is not None and waiting[0] == trigger and waiting[1] in ("ai", "answered", "recall"):
             return Step([], waiting)  # a second grant for the call already running (a retry crossed the first)
         if waiting is None or waiting[0] != trigger or waiting[1] != "slot":
             return Step([release] if isinstance(msg, SlotGranted) else [], waiting)
@@ -189,6 +203,9 @@ class Answering:
                 Tell(Kind.SLOTS, Kind.SLOTS, SlotRequest(self.voice.user_id, tag[1])),
                 Timer(SLOT_RETRY_S, ("slot_retry", tag[1], 1)),
             ], waiting)
+        if tag[0] == "recall" and waiting[1] == "recall":
+            found = tuple(result) if isinstance(result, list) else ()
+            return self._call(replace(job, recalled=found), lines, now)
         if tag[0] != "ai" or waiting[1] != "ai":
             return Step([], waiting)
         if job.sealed_key:  # the key the call used, not one set since
@@ -239,6 +256,13 @@ class Answering:
         merged = f" to {len(ids)} lines" if len(ids) > 1 else ""
         if isinstance(text, str) and not ctx.looks_like_error(text):
             self._remember(job, lines, text, now)
+            if self.profile.memory:  # the exchange becomes a long-term memory
+                who = ctx.author_label(last.incoming.author.display_name, last.incoming.author.username)
+                said = [ctx.strip_mention(h.incoming.content, job.alias) for h in lines]
+                remembered = memory.exchange(who, said, persona.display_name, text)
+                effects.append(Call("memory", "add", (self.voice.user_id, persona.name, cid,
+                                                      last.incoming.place.kind == "dm", remembered, now),
+                                    ("memory", "added")))
             effects += [
                 Count("answered"),
                 Observe("ai_latency_s", getattr(result, "latency_ms", 0.0) / 1000),
@@ -315,6 +339,7 @@ class Job:
     asks: int = 0
     asked_at: float = 0.0
     result: Any = None  # the last call's answer, while the mailbox is let in
+    recalled: tuple[Any, ...] | None = None  # the long-term memories found for this turn (None: not looked yet)
 
     @property
     def trigger(self) -> int:

@@ -82,6 +82,19 @@ _SPECS = (
     CommandSpec("purgbot", ("purgebot", "clearbot", "cleandm"), "purgbot [system|all]",
                 "delete the bot's messages in your DMs", "anyone, in DMs",
                 "`system` (the default) deletes the bot's own notices; `all` also deletes personality messages."),
+    CommandSpec("memory", (), "memory [list | forget <id>|all | on|off]",
+                "what personalities remember of your conversations", "anyone, for themself",
+                "Each answered exchange is remembered per personality and recalled when relevant (a DM's only in "
+                "DMs). `list` shows your newest with their ids, `forget <id>` or `forget all` erases, `off` stops "
+                "remembering and recalling."),
+    CommandSpec("persona", (), "persona [<name>] set <text> | show | clear",
+                "who you are, told to the personalities you talk to", "anyone, for themself",
+                "`persona set <text>` (up to 1,000 characters) is told to every personality; `persona <name> set "
+                "<text>` only to that one (it wins over the general one). `show` and `clear` likewise."),
+    CommandSpec("data", (), "data export | data delete", "everything the bot holds about you: get it, or erase it",
+                "anyone, for themself",
+                "`data export` (in a DM) sends you a JSON file of your settings, persona, conversations and "
+                "memories (never your key). `data delete` erases all of it after you confirm."),
     CommandSpec("export", ("backup",), "export", "download your personalities as JSON", "anyone, their own"),
     CommandSpec("import", (), "import", "load personalities from an export (attach the JSON file)", "anyone",
                 "Attach the JSON file from `export` to the message."),

@@ -49,6 +49,7 @@ from actors.state.names import (
     normalize_alias,
     normalize_name,
 )
+from actors.state.self_commands import parse_data, parse_memory, parse_persona
 
 __all__ = ["ALIASES", "COMMANDS", "Command", "CommandError", "CommandSpec", "help_text", "parse_command"]
 
@@ -396,6 +397,9 @@ _PARSERS: dict[str, Callable[[str, _Ctx], Parsed]] = {
     "ping": _no_args("ping"),
     "status": _no_args("status"),
     "purgbot": _choice("purgbot", {"system": "system", "all": "all"}, "system"),
+    "memory": parse_memory,
+    "persona": parse_persona,
+    "data": parse_data,
     "export": _no_args("export"),
     "import": _no_args("import"),
 }

@@ -50,6 +50,7 @@ from actors.state.answering import Answering, Step, Waiting
 from actors.state.commands import CommandError, parse_command
 from actors.state.ids import IdSource, counting_ids
 from actors.state.limits import UserLimits
+from actors.state.memory import MemoryCommands
 from actors.state.names import alias_problem, name_problem, normalize_alias
 from actors.state.proxies import heard_from, heard_to, incoming_from
 from actors.state.registry_records import builtin_persona
@@ -128,6 +129,8 @@ class UserState:
             state.verified = bool(data.get("verified", False))
             state.aliases = {str(a): str(p) for a, p in dict(data.get("aliases", {})).items()}
             state.sealed_key = data.get("sealed_key")
+            state.profile.memory = bool(data.get("memory", True))
+            state.profile.personas = {str(k): str(v) for k, v in dict(data.get("personas", {})).items()}
             state.conversations = {int(c): (str(n), float(t)) for c, (n, t) in data.get("conversations", {}).items()}
             state.histories = OrderedDict((str(k), list(v)) for k, v in data.get("histories", []))
             state.inbox = deque(heard_from(h) for h in data.get("inbox", []))
@@ -145,6 +148,8 @@ class UserState:
             "aliases": self.aliases,
             "verified": self.verified,
             "sealed_key": self.sealed_key,
+            "memory": self.profile.memory,
+            "personas": self.profile.personas,
             "conversations": {c: list(v) for c, v in self.conversations.items()},
             "histories": [[k, v] for k, v in self.histories.items()],
             "inbox": [heard_to(h) for h in self.inbox],
@@ -178,6 +183,8 @@ class UserState:
                 return self._open_work(rows, now)
             case Done(tag=("seal", *_) as tag, result=result):
                 return self.commands.sealed(tag, result)
+            case Done(tag=("memory", *_) as tag, result=result):
+                return MemoryCommands(self.voice, self.profile).done(tag, result)
             case Done(tag=tag, result=result):
                 return self._apply(self.answering.done(self.waiting, tag, result, self._turn(now), now), now)
             case Wake(payload=("turn_ready", trigger)):

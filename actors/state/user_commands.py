@@ -17,6 +17,8 @@ from actors.effects import Call, Effect, Log, Save, Tell
 from actors.kinds import Kind
 from actors.messages import DeleteMessage, Heard, PersonaRequest
 from actors.state.commands import Command, help_text
+from actors.state.memory import MemoryCommands
+from actors.state.persona import PersonaCommands
 from actors.state.voice import Voice
 
 MODERATE = frozenset({"manage_messages", "administrator"})
@@ -32,6 +34,8 @@ class Profile:
     verified: bool = False
     sealed_key: str | None = None  # the user's own AI key, encrypted by the shell; never in clear here
     aliases: dict[str, str] = field(default_factory=dict)  # personal alias -> personality
+    memory: bool = True  # long-term memory on (`memory on|off`)
+    personas: dict[str, str] = field(default_factory=dict)  # "" (every personality) or a name -> who the user is
 
 
 @dataclass(slots=True)
@@ -77,6 +81,10 @@ class UserCommands:
             return [self.voice.forward(heard, cmd, Kind.CHANNEL, msg.place.channel_id)]
         if name == "auth":
             return self.auth(args, heard)
+        if name == "memory":
+            return MemoryCommands(self.voice, self.profile).command(args, heard)
+        if name == "persona":
+            return PersonaCommands(self.voice, self.profile).command(args, heard)
         if name == "autorespond":
             return self.set_autorespond(args[0] if args else "status", heard)
         if name == "reset":

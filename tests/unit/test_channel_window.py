@@ -133,5 +133,5 @@ def test_the_model_sees_the_channel_by_default_and_only_the_users_own_turns_with
     assert prompt[2:] == [{"role": "user", "content": "Carol (carol): what did alice tell you?"}]  # the turn
     world.send(A, "!tz config bob context user", Place(600, "dm"))  # bob's owner: he sees only your own turns
     world.now += 60  # past her actor's cache of bob's record
-    own = [m["content"] for m in carol_asks()[1:]]  # only her own turns with him here
+    own = [m["content"] for m in carol_asks()[1:] if m["role"] != "system"]  # only her own turns with him here
     assert own == ["Carol (carol): what did alice tell you?", "fine", "Carol (carol): what did alice tell you?"]

@@ -18,7 +18,7 @@ USER_ID = "123456789012345678"
 
 CANONICAL = [
     "add", "remove", "alias", "list", "info", "config", "activate", "deactivate", "autorespond", "reset", "auth",
-    "verify", "blacklist", "help", "ping", "status", "purgbot", "export", "import",
+    "verify", "blacklist", "help", "ping", "status", "purgbot", "export", "import", "memory", "persona", "data",
 ]  # fmt: skip
 ALIASES = {  # from the v2 command table
     "create": "add", "new": "add", "delete": "remove", "configure": "config", "settings": "config",
@@ -47,6 +47,9 @@ MINIMAL = {
     "purgbot": ("", ("system",)),
     "export": ("", ()),
     "import": ("", ()),
+    "memory": ("", ("list",)),
+    "persona": ("", ("show", "")),
+    "data": ("export", ("export",)),
 }
 
 

@@ -87,6 +87,9 @@ def test_answering_with_the_users_own_key_calls_at_once_and_remembers_the_answer
     part = answering(Profile(sealed_key="sealed"))
     lines = [heard("@bob hi")]
     step = part.begin(lines, Target("bob", "mention", "bob"), BOB, NOW)
+    assert step.waiting is not None and step.waiting[:2] == (7, "recall")  # first, what it remembers
+    assert [e.method for e in step.effects if isinstance(e, Call)] == ["search"]
+    step = part.done(step.waiting, ("recall", 7), [], lines, NOW)
     assert step.waiting is not None and step.waiting[:2] == (7, "ai")
     assert [e.method for e in step.effects if isinstance(e, Call)] == ["complete"]
     done = part.done(step.waiting, ("ai", 7), Said(), lines, NOW)

@@ -1,0 +1,40 @@
+"""Long-term memory and personas end to end: what survives a reset, what the user sees and erases."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], autouse=True)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def prompt_of(stack) -> str:
+    return "\n".join(str(m["content"]) for m in stack.ai.last_requests(1)[0]["messages"])
+
+
+def test_a_personality_remembers_past_a_reset_until_the_user_forgets_and_knows_their_persona(make_stack) -> None:
+    stack = make_stack(env={"TZUROT_USER_BURST": "50"})
+    sb = stack.sandbox
+    general = sb.channel("general")
+    sb.command(general, "alice", "!tz add lilith", "Added **Lilith**")
+    t = sb.post(general, "alice", "@lilith my cat is called Biscuit")
+    sb.said(general, t, "my cat is called Biscuit")
+    sb.command(general, "alice", "!tz reset lilith", "starts fresh")
+
+    t = sb.post(general, "alice", "@lilith what is my cat called?")
+    sb.said(general, t, "what is my cat called?")
+    assert "alice: my cat is called Biscuit" in prompt_of(stack)  # recalled from the store
+
+    sb.command(general, "alice", "!tz memory list", "alice: my cat is called Biscuit")  # newest first, with ids
+    sb.command(general, "alice", "!tz memory forget all", "Forgot all of your memories (2)")
+    sb.command(general, "alice", "!tz reset lilith", "starts fresh")
+    t = sb.post(general, "alice", "@lilith what is my cat called?")
+    sb.said(general, t, "what is my cat called?")
+    assert "Biscuit" not in prompt_of(stack)
+
+    sb.command(general, "alice", "!tz persona set I'm Sam, a night-shift nurse.", "Saved")
+    t = sb.post(general, "alice", "@lilith who am I?")
+    sb.said(general, t, "who am I?")
+    assert "in their own words: I'm Sam, a night-shift nurse." in prompt_of(stack)
