@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.add_argument("--follow", action="store_true", help="keep printing new lines")
     migrate = sub.add_parser("migrate", help="copy the SQLite store of TZUROT_DATA_DIR into PostgreSQL")
     migrate.add_argument("--to", metavar="URL", help="the PostgreSQL database (default: TZUROT_DATABASE_URL)")
+    commands = sub.add_parser("commands", help="the slash commands: show them, or register them with Discord now")
+    commands.add_argument("action", choices=["show", "sync"])
     args = parser.parse_args(argv)
     try:
         settings = config.load()
@@ -54,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return show_logs(settings, args)
     if args.command == "migrate":
         return migrate_store(settings, args.to)
+    if args.command == "commands":
+        from edge.commands_cli import run as slash_commands
+
+        return slash_commands(settings, args.action)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("discord").setLevel(logging.WARNING)
     logging.getLogger("discord.client").setLevel(logging.ERROR)  # "PyNaCl is not installed": no voice here

@@ -74,16 +74,14 @@ class SlashCommands:
         loop = asyncio.get_running_loop()
         digest = self.digest()
         guild = self.edge.settings.command_guild
+        store = self.edge.work
         try:
-            stored, version = await loop.run_in_executor(self.edge.in_order, self._stored)
+            stored, version = await loop.run_in_executor(self.edge.in_order, lambda: stored_hash(store.store))
             if stored == digest and not force:
                 return "slash commands unchanged: not registered again"
-            if guild:
-                self.tree.copy_global_to(guild=discord.Object(guild))
-                synced = await self.tree.sync(guild=discord.Object(guild))
-            else:
-                synced = await self.tree.sync()
-            await loop.run_in_executor(self.edge.in_order, self._store, digest, version)
+            synced = await register(self.tree, guild)
+            await loop.run_in_executor(self.edge.in_order, lambda: store.store.save(*HASH_ROW, {"hash": digest},
+                                                                                    version, 1))
         except discord.HTTPException as exc:
             log.warning("slash_sync_failed: Discord answered %s %s", exc.status, exc.code)
             return f"slash commands not registered: Discord answered {exc.status}"
@@ -91,15 +89,8 @@ class SlashCommands:
             log.warning("slash_sync_failed: %s", type(exc).__name__)
             return f"slash commands not registered: {type(exc).__name__}"
         where = f"in guild {guild}" if guild else "globally"
-        log.info("slash_synced: %d commands %s", len(synced), where)
-        return f"slash commands registered {where}: {len(synced)}"
-
-    def _stored(self) -> tuple[str | None, int]:
-        record = self.edge.work.store.load(*HASH_ROW)
-        return (record.state or {}).get("hash"), record.version
-
-    def _store(self, digest: str, version: int) -> None:
-        self.edge.work.store.save(*HASH_ROW, {"hash": digest}, version, 1)
+        log.info("slash_synced: %d commands %s", synced, where)
+        return f"slash commands registered {where}: {synced}"
 
     # ---- invoking -----------------------------------------------------------------------------------------
     async def run(self, interaction: discord.Interaction, command: str, *words: str | int | None,
@@ -164,6 +155,20 @@ class SlashCommands:
                 await interaction.response.send_message(with_text, ephemeral=True)
         except discord.HTTPException:
             pass
+
+
+def stored_hash(store: Any) -> tuple[str | None, int]:
+    """The hash of the definitions last registered (None: never), and its row's version."""
+    record = store.load(*HASH_ROW)
+    return (record.state or {}).get("hash"), record.version
+
+
+async def register(tree: app_commands.CommandTree[Any], guild: int) -> int:
+    """Register the tree's commands in `guild` (0: globally); how many Discord now has."""
+    if guild:
+        tree.copy_global_to(guild=discord.Object(guild))
+        return len(await tree.sync(guild=discord.Object(guild)))
+    return len(await tree.sync())
 
 
 def incoming_of_interaction(interaction: discord.Interaction, text: str, private: bool, attachment_text: str = "",

@@ -107,7 +107,7 @@ class Sandbox:
     def violations(self) -> list[dict[str, Any]]:
         return self.http.get("/_sandbox/violations").json()
 
-    def slash(self, channel_id: int, user: str, command: str, focused: str | None = None, **options: Any
+    def slash(self, channel_id: int, user: str, command: str, /, focused: str | None = None, **options: Any
               ) -> dict[str, Any]:
         """`user` invokes `/command` (`"tz info"`) with `options` (with `focused`: types into that option, an
         autocomplete); the interaction as it stands once the bot first answered (or 3 s passed)."""

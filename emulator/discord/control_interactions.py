@@ -17,13 +17,14 @@ from typing import Any
 
 from aiohttp import web
 
+from .attachments import parse_sandbox_attachments, store_attachment
 from .context import CONTEXT_KEY, Context
 from .control import _BadRequest, _channel, _json_object, _snowflake, message_summary
 from .errors import json_response
 from .gateway import Intent
 from .interactions import INITIAL_WINDOW_S, Interaction, InteractionType, InvokeError, build_options
 from .models import Channel
-from .payloads import channel_payload, member_payload, user_payload
+from .payloads import attachment_payload, channel_payload, member_payload, user_payload
 from .permissions import ADMINISTRATOR, channel_permissions
 
 _BOT_DM_CONTEXT = 1
@@ -106,18 +107,40 @@ def _new_interaction(ctx: Context, body: dict[str, Any]) -> Interaction:
     if refusal is not None:
         raise _Forbidden(refusal)
     focused = body.get("focused")
+    values, files = _uploads(ctx, channel.id, body.get("options") or {})
     try:
-        options = build_options(command, words[1:], body.get("options") or {}, focused)
+        options = build_options(command, words[1:], values, focused)
     except InvokeError as exc:
         raise _BadRequest(str(exc)) from exc
     data: dict[str, Any] = {"id": command["id"], "name": command["name"], "type": 1, "options": options}
     resolved = _resolved(ctx, options, channel.guild_id)
+    if files:
+        resolved["attachments"] = files
     if resolved:
         data["resolved"] = resolved
     if command.get("guild_id"):
         data["guild_id"] = command["guild_id"]
     kind = InteractionType.AUTOCOMPLETE if focused else InteractionType.APPLICATION_COMMAND
     return book.open(ctx.world.ids.next(), kind, user_id, channel.id, channel.guild_id, data)
+
+
+def _uploads(ctx: Context, channel_id: int, values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An attachment option is given as `{"filename", "content", "content_type"?}`: uploaded (like a file
+    attached in Discord's client), its value is the attachment's id and Discord resolves it."""
+    if not isinstance(values, dict):
+        raise _BadRequest('options must be {"<name>": <value>}')
+    out, files = dict(values), {}
+    for name, value in values.items():
+        if not isinstance(value, dict):
+            continue
+        try:
+            ((filename, data, kind),) = parse_sandbox_attachments([value])
+        except ValueError as exc:
+            raise _BadRequest(f"option {name!r}: {exc}") from exc
+        attachment = store_attachment(ctx, channel_id, filename, data, kind)
+        out[name] = str(attachment.id)
+        files[str(attachment.id)] = attachment_payload(attachment)
+    return out, files
 
 
 def _resolved(ctx: Context, options: list[dict[str, Any]], guild_id: int | None) -> dict[str, Any]:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from testkit.process import wait_for
 from tests.e2e.test_security import every_message, files_holding
@@ -68,7 +71,8 @@ def test_slash_commands_through_the_actors(make_stack) -> None:
     assert token_mark not in stack.bot.output() and token_mark not in logs
 
 
-def test_registered_once_and_synced_only_when_changed(make_stack, tmp_path: Path) -> None:
+@pytest.mark.slow  # about 20 s: the bot started twice, and bot.py run three times
+def test_registered_once_and_synced_only_when_changed(make_stack) -> None:
     stack = make_stack()
     registered = [r for r in stack.discord.requests() if r.method == "PUT" and r.route and "commands" in r.route]
     assert len(registered) == 1
@@ -83,6 +87,20 @@ def test_registered_once_and_synced_only_when_changed(make_stack, tmp_path: Path
     assert names == ["activate", "blacklist", "deactivate", "tz"]
     moderation = {c["name"]: c["default_member_permissions"] for c in listed}
     assert moderation["activate"] == str(1 << 13) and moderation["blacklist"] == str(1 << 5)
+
+    def commands(action: str, **env: str) -> str:
+        done = subprocess.run([sys.executable, "bot.py", "commands", action], env={**stack.bot.env, **env},
+                              capture_output=True, text=True, timeout=60, check=True)
+        return done.stdout
+
+    assert "registered, unchanged" in commands("show") and "/tz config <personality> <key> <value>" in commands("show")
+    guild = str(stack.discord.call(lambda: stack.discord.emulator.world.channel_named("general").guild_id))
+    assert "changed since the last registration" in commands("show", TZUROT_COMMAND_GUILD=guild)
+    assert "registered 4 commands (guild" in commands("sync", TZUROT_COMMAND_GUILD=guild)
+    in_guild = httpx.get(f"{stack.discord.api_base}/applications/{app}/guilds/{guild}/commands",
+                         headers={"Authorization": "Bot sandbox-token"}).json()
+    assert sorted(c["name"] for c in in_guild) == names
+    assert "registered, unchanged" in commands("show", TZUROT_COMMAND_GUILD=guild)
 
 
 def test_deferred_answer_survives_its_user_actor_killed(make_stack) -> None:
@@ -102,3 +120,56 @@ def test_deferred_answer_survives_its_user_actor_killed(make_stack) -> None:
     assert answered["followups"] == []  # one answer: the deferred one, filled once
     assert wait_for(lambda: stack.actor_pid("user", sb.user("alice"), live_only=True) not in (None, pid),
                     what="alice's actor restarted")
+
+
+EVERY = [  # (channel, user, command, options, what the private answer says)
+    ("general", "alice", "tz add", {"name": "ember", "alias": "the flame"}, "Added"),
+    ("general", "alice", "tz alias", {"personality": "ember", "alias": "embers"}, "embers"),
+    ("general", "alice", "tz config", {"personality": "ember", "key": "temperature", "value": "0.5"}, "0.5"),
+    ("general", "alice", "tz info", {"personality": "the flame"}, "Ember"),
+    ("general", "alice", "tz list", {"page": 1}, "ember"),
+    ("general", "alice", "tz autorespond", {"mode": "on"}, "Autorespond is on"),
+    ("general", "alice", "tz reset", {"personality": "ember"}, "Ember"),
+    ("general", "alice", "tz verify", {}, "age-restricted"),
+    ("general", "alice", "tz help", {"command": "config"}, "config"),
+    ("general", "alice", "tz ping", {}, "Pong"),
+    ("general", "alice", "tz status", {}, "Autorespond"),
+    ("general", "alice", "tz auth", {"action": "clear"}, "no key"),
+    ("general", "alice", "blacklist add", {"user": "carol", "reason": "spam"}, "I will ignore"),
+    ("general", "alice", "blacklist check", {"user": "carol"}, ""),
+    ("general", "alice", "blacklist remove", {"user": "carol"}, ""),
+    ("general", "alice", "activate", {"personality": "ember"}, "now answers every message"),
+    ("general", "alice", "deactivate", {}, "no longer answers"),
+    ("dm", "alice", "tz purgbot", {"mode": "system"}, "Deleted"),
+    ("general", "alice", "tz remove", {"personality": "ember"}, "ember"),
+]
+
+
+@pytest.mark.slow  # about 14 s: twenty-odd commands after the bot's start
+def test_every_slash_command_answers_once(make_stack) -> None:
+    stack = make_stack(env={"TZUROT_USER_COMMANDS_PER_MIN": "600", "TZUROT_USER_COMMAND_BURST": "100"})
+    sb = stack.sandbox
+    places = {"general": sb.channel("general"), "dm": sb.dm("alice")}
+    for place, user, command, options, answer in EVERY:
+        if isinstance(options.get("user"), str):
+            options = {**options, "user": str(sb.user(options["user"]))}
+        asked = sb.slash(places[place], user, command, **options)
+        assert asked["response"] == 5, (command, asked)
+        done = sb.slash_answer(asked["id"])
+        said = done["original"]["content"]
+        assert answer in said, (command, said)
+        assert done["followups"] == [] and done["ephemeral"] == (command not in ("activate", "deactivate")), command
+
+    general = places["general"]
+    sb.slash_answer(sb.slash(general, "alice", "tz add", name="ash")["id"], "Added")
+    exported = sb.slash_answer(sb.slash(general, "alice", "tz export")["id"])["original"]
+    assert len(exported["attachments"]) == 1 and exported["ephemeral"]  # the file is hers alone
+    assert not any(m["attachments"] for m in sb.seen_by(general, "bob"))
+    backup = httpx.get(exported["attachments"][0]["url"]).text
+    assert '"ash"' in backup
+    sb.slash_answer(sb.slash(general, "alice", "tz remove", personality="ash")["id"], "ash")
+    imported = sb.slash(general, "alice", "tz import",
+                        file={"filename": "backup.json", "content": backup, "content_type": "application/json"})
+    sb.slash_answer(imported["id"], "ash")
+    info = sb.slash(general, "bob", "tz info", personality="ash")
+    assert "Ash" in sb.slash_answer(info["id"])["original"]["content"]  # back, for everyone
