@@ -22,7 +22,7 @@ from .context import CONTEXT_KEY, Context
 from .control import _BadRequest, _channel, _json_object, _snowflake, message_summary
 from .errors import json_response
 from .gateway import Intent
-from .interactions import INITIAL_WINDOW_S, Interaction, InteractionType, InvokeError, build_options
+from .interactions import INITIAL_WINDOW_S, Interaction, InteractionType, InvokeError, build_options, invocable
 from .models import Channel
 from .payloads import attachment_payload, channel_payload, member_payload, user_payload
 from .permissions import ADMINISTRATOR, channel_permissions
@@ -230,7 +230,19 @@ async def show(request: web.Request) -> web.Response:
     return json_response(interaction_view(ctx, interaction))
 
 
+async def commands_here(request: web.Request) -> web.Response:
+    """`GET /_sandbox/commands?channel_id=`: what a user may type after `/` there (the guild's own, then global)."""
+    ctx = request.config_dict[CONTEXT_KEY]
+    channel = _channel(ctx, request.query.get("channel_id"))
+    book = ctx.interactions
+    scoped = book.registered(channel.guild_id) if channel.guild_id is not None else []
+    names = {c["name"] for c in scoped}
+    every = [*scoped, *(c for c in book.registered(None) if c["name"] not in names)]
+    return json_response(invocable(every))
+
+
 def add_routes(app: web.Application) -> None:
     """On the control sub-application (its error middleware answers `_BadRequest` as 400)."""
     app.router.add_post("/interactions", invoke)
     app.router.add_get("/interactions/{interaction_id}", show)
+    app.router.add_get("/commands", commands_here)

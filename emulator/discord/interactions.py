@@ -134,6 +134,25 @@ class Interactions:
         return None
 
 
+def invocable(commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every command path a user can type (`tz info`), with its description and value options: the `/` menu."""
+    out: list[dict[str, Any]] = []
+
+    def walk(node: Mapping[str, Any], path: list[str]) -> None:
+        subs = [o for o in node.get("options") or [] if o.get("type") in (1, 2)]
+        if not subs:
+            options = [{k: o.get(k) for k in ("name", "type", "description", "required", "autocomplete", "choices")}
+                       for o in node.get("options") or []]
+            out.append({"command": " ".join(path), "description": node.get("description", ""), "options": options})
+        for sub in subs:
+            walk(sub, [*path, sub["name"]])
+
+    for command in commands:
+        if command.get("type", 1) == 1:
+            walk(command, [command["name"]])
+    return out
+
+
 # ---- registration rules ------------------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ Routes (mounted on the emulator's own app by `Page.mount`):
   and ``channels`` (the guild's channels or threads changed: fetch ``/_sandbox/state`` again).
 
 The page reads and writes through the existing control API (``/_sandbox/state``, ``/_sandbox/messages``,
-``/_sandbox/channels/{id}/messages``); the stream only tells it what changed.
+``/_sandbox/channels/{id}/messages?as=<author>``, with the author's ephemeral answers); the stream only tells it
+what changed. ``static/slash.js`` is the ``/`` menu: ``/_sandbox/commands`` and ``/_sandbox/interactions``.
 
 Events are taken where the emulator dispatches gateway events (`GatewayHub.dispatch`), so a message posted
 through REST, a webhook, the control API or a simulated proxy reaches the page exactly as it reaches the bot.

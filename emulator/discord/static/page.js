@@ -1,6 +1,6 @@
 // The sandbox page: a Discord-like view of the emulator's world, and the bot's live actor tree.
-// Reads:  GET /_page/config, GET /_sandbox/state, GET /_sandbox/channels/{id}/messages
-// Writes: POST /_sandbox/messages
+// Reads:  GET /_page/config, GET /_sandbox/state, GET /_sandbox/channels/{id}/messages?as={author}
+// Writes: POST /_sandbox/messages (a "/" command: slash.js, POST /_sandbox/interactions)
 // Live:   GET /_page/events (server-sent events: message_create/update/delete, typing_start, channels)
 // Tree:   GET {bot_http}/status every second, POST {bot_http}/actors/kill {"pid"}
 "use strict";
@@ -217,7 +217,14 @@
       class: "who", type: "button", role: "radio", "aria-checked": String(u.id === state.author),
       dataset: { user: u.username }, disabled: locked && locked !== u.id,
       title: locked && locked !== u.id ? `only ${nameOfUser(locked)} can write in this DM` : `type as ${u.username}`,
-      onclick: () => { state.author = u.id; sessionStorage.setItem("author", u.id); renderSwitcher(); $("input").focus(); },
+      onclick: () => {
+        const changed = state.author !== u.id;
+        state.author = u.id;
+        sessionStorage.setItem("author", u.id);
+        renderSwitcher();
+        if (changed && state.current) loadMessages(state.current);  // another person sees other ephemeral answers
+        $("input").focus();
+      },
     }, avatar(u.username, null, u.username), el("span", { class: "chan-name", text: u.username }))));
   }
 
@@ -247,7 +254,8 @@
     state.loading.set(id, held);
     let list;
     try {
-      list = await getJson(`/_sandbox/channels/${id}/messages`);
+      // As the author sees it: their ephemeral answers (slash commands) are theirs alone.
+      list = await getJson(`/_sandbox/channels/${id}/messages${state.author ? `?as=${state.author}` : ""}`);
     } catch (err) {
       showError(`could not load messages: ${err.message}`);
       return;
@@ -317,6 +325,7 @@
     const me = state.author;
     const mentioned = me && (m.mentions || []).includes(me);
     const classes = ["msg", grouped ? "cont" : "", m.reply_to ? "has-reply" : "", mentioned ? "mentioned" : "",
+      m.ephemeral ? "ephemeral" : "",
       state.replyTo && state.replyTo.id === m.id ? "replying" : ""];
     const content = el("div", { class: "content" });
     content.innerHTML = formatContent(m.content || "");
@@ -337,6 +346,7 @@
           who.tag ? el("span", { class: "tag", text: who.tag }) : null,
           el("time", { datetime: m.timestamp, title: m.timestamp ? new Date(m.timestamp).toLocaleString() : "", text: timeLabel(m.timestamp) })));
     }
+    if (m.ephemeral) node.append(el("div", { class: "only-you", text: "Only you can see this" }));
     node.append(content, ...attachments,
       el("div", { class: "actions" },
         el("button", { type: "button", class: "reply-btn", title: "Reply", onclick: () => startReply(m) }, "↩ Reply")));
@@ -388,6 +398,10 @@
     const input = $("input");
     const content = input.value;
     if (!content.trim() || !state.current || !state.author) return;
+    if (content.startsWith("/") && window.tzSlash) {  // a slash command: invoked as the author (slash.js)
+      await window.tzSlash.send(content);
+      return;
+    }
     const author = state.users.get(state.author);
     const body = { channel_id: state.current, author: { id: author.id, username: author.username }, content };
     if (state.replyTo) body.reply_to = state.replyTo.id;
@@ -678,6 +692,8 @@
   }
 
   // --- start ---------------------------------------------------------------------------------------
+
+  window.tzPage = { state, getJson, loadMessages, showError, el };  // what slash.js builds on
 
   async function main() {
     $("composer").addEventListener("submit", (e) => { e.preventDefault(); send(); });
