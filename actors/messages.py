@@ -320,6 +320,38 @@ class TypingFor:
 
 
 @dataclass(frozen=True)
+class ForgetUser:
+    """UserActor -> ChannelActor (`data delete`): erase this user's words, and the answers to them, from the
+    channel's recent conversation."""
+
+    channel_id: int
+    user_id: int
+
+
+@dataclass(frozen=True)
+class ForgetOwner:
+    """UserActor -> Registry (`data delete`): the personalities `user_id` owns are deleted (`delete`), or kept,
+    public, with no owner."""
+
+    user_id: int
+    delete: bool
+
+
+@dataclass(frozen=True)
+class OwnedRequest:
+    """UserActor -> Registry (`data export`): the records of the personalities `user_id` owns, please."""
+
+    user_id: int
+    trigger_id: int
+
+
+@dataclass(frozen=True)
+class OwnedReply:
+    trigger_id: int
+    records: tuple[dict[str, Any], ...]  # in the export form (`registry_records.export_records`)
+
+
+@dataclass(frozen=True)
 class WebhooksChanged:
     """The edge saw WEBHOOKS_UPDATE: the channel's webhooks changed behind our back."""
 

@@ -91,6 +91,19 @@ class Memories:
             return self._erase("user_id=?", (user_id,), compact=True)
         return self._erase("user_id=? AND id=?", (user_id, memory_id))
 
+    def forget_user(self, user_id: int) -> int:
+        """`data delete`: every memory of this user, their messages kept in the work table once answered (with
+        their text), and any copy of their row set aside as unreadable. How many memories were erased."""
+        gone = self.forget(user_id)
+        s = self.store
+        with s._transaction():
+            if self.pg:
+                s.execute("UPDATE work SET incoming='' WHERE user_id=? AND state != 'open'", (user_id,))
+                s.execute("UPDATE quarantine SET data='' WHERE kind='user' AND key=?", (str(user_id),))
+            s.execute("DELETE FROM work WHERE user_id=? AND state != 'open'", (user_id,))
+            s.execute("DELETE FROM quarantine WHERE kind='user' AND key=?", (str(user_id),))
+        return gone
+
     def _erase(self, where: str, args: tuple[Any, ...], compact: bool = False) -> int:
         s = self.store
         with s._transaction():
@@ -134,6 +147,9 @@ class MemoryList:
     def list(self, user_id: int, limit: int = 1_000_000) -> list[dict[str, Any]]:
         rows = [{k: v for k, v in r.items() if k != "user_id"} for r in reversed(self.rows) if r["user_id"] == user_id]
         return rows[:limit]
+
+    def forget_user(self, user_id: int) -> int:
+        return self.forget(user_id)
 
     def forget(self, user_id: int, memory_id: int | None = None) -> int:
         gone = [r for r in self.rows if r["user_id"] == user_id and memory_id in (None, r["id"])]

@@ -34,6 +34,7 @@ from actors.messages import (
     CommandFor,
     DeactivateChannel,
     DeleteMessage,
+    ForgetUser,
     GetChannelInfo,
     Heard,
     Incoming,
@@ -219,6 +220,8 @@ class ChannelState:
                 return [self._typing(), Timer(TYPING_REFRESH_S, "typing")] if self.typing else []
             case Done(tag=tag, result=result):
                 return self._done(tag, result, now)
+            case ForgetUser(user_id=user):  # `data delete`: their words leave the recent conversation
+                return [Save()] if self.window.forget_user(user) else []
             case WebhooksChanged():
                 self.sender.hooks_known = False  # listed again before the next send
                 return []

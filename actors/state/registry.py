@@ -16,12 +16,15 @@ from actors.effects import Effect, Push, Reply, Save, SaveRow, Tell
 from actors.kinds import Kind
 from actors.messages import (
     CommandFor,
+    ForgetOwner,
     ListPersonalities,
     LookupPersonality,
     NameSuggestions,
     NotFound,
     Notify,
     Origin,
+    OwnedReply,
+    OwnedRequest,
     PersonalityInfo,
     PersonalityList,
     PersonaReply,
@@ -181,6 +184,18 @@ class RegistryState:
                 return [Reply(self.info(record) if record else NotFound(f"personality {name!r}"))]
             case ListPersonalities(owner_id=owner):
                 return [Reply(PersonalityList(owner, tuple(r["name"] for r in self._owned(owner))))]
+            case ForgetOwner(user_id=owner, delete=delete):  # `data delete`: deleted, or public and nobody's
+                effects: list[Effect] = []
+                for record in self._owned(owner):
+                    if delete:
+                        effects += self._remove(record)
+                    else:
+                        record.update(owner_id=0, public=True)
+                        effects += self.saved(record["name"].lower())
+                return effects
+            case OwnedRequest(user_id=owner, trigger_id=trigger):  # `data export`
+                owned = tuple(export_records(self._owned(owner))["personalities"])
+                return [Tell(Kind.USER, owner, OwnedReply(trigger, owned))]
             case SuggestNames():
                 return [Reply(NameSuggestions(self.suggest(msg)))]
         return [Reply(Refused(f"I do not understand {type(msg).__name__}."))]

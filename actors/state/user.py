@@ -33,6 +33,7 @@ from actors.kinds import Kind
 from actors.messages import (
     GetUserSettings,
     Heard,
+    OwnedReply,
     Persona,
     PersonaReply,
     PersonaRequest,
@@ -48,6 +49,7 @@ from actors.messages import (
 from actors.state.addressing import Target, addressed
 from actors.state.answering import Answering, Step, Waiting
 from actors.state.commands import CommandError, parse_command
+from actors.state.data_rights import DataRights, remember_place
 from actors.state.ids import IdSource, counting_ids
 from actors.state.limits import UserLimits
 from actors.state.memory import MemoryCommands
@@ -88,11 +90,14 @@ class UserState:
     handled: deque[int] = field(default_factory=deque)  # message ids answered lately
     limits: UserLimits = field(default_factory=UserLimits)
     answers: OrderedDict[int, Speak] = field(default_factory=OrderedDict)  # recent answers, to say again
+    places: OrderedDict[int, float] = field(default_factory=OrderedDict)  # channels that heard us (data delete)
     # Not persisted: what is in progress right now.
     resets: dict[int, Heard] = field(default_factory=dict)  # `reset` commands waiting for the Registry
     waiting: Waiting | None = None  # (trigger id, purpose, what to continue with)
     personas: dict[str, tuple[dict[str, Any], float]] = field(default_factory=dict)
     expected: dict[int, float] = field(default_factory=dict)  # our earlier messages asked for again -> wait until
+    delete_asked: float = 0.0  # when `data delete` asked for its confirmation
+    exports: dict[int, Heard] = field(default_factory=dict)  # `data export`s waiting for the catalogue
     ids: IdSource = field(default_factory=counting_ids, repr=False, compare=False)  # reference ids, from the shell
 
     autorespond = _in_profile("autorespond")
@@ -135,6 +140,7 @@ class UserState:
             state.histories = OrderedDict((str(k), list(v)) for k, v in data.get("histories", []))
             state.inbox = deque(heard_from(h) for h in data.get("inbox", []))
             state.handled = deque(int(m) for m in data.get("handled", []))
+            state.places = OrderedDict((int(c), float(t)) for c, t in data.get("places", []))
             for raw in data.get("answers", []):
                 speak = Speak(**{**raw, "persona": Persona(**raw["persona"]),
                                  "answers": tuple(int(m) for m in raw.get("answers", ()))})
@@ -154,6 +160,7 @@ class UserState:
             "histories": [[k, v] for k, v in self.histories.items()],
             "inbox": [heard_to(h) for h in self.inbox],
             "handled": list(self.handled),
+            "places": [[c, t] for c, t in self.places.items()],
             # a merged answer once, though it answers several messages
             "answers": [asdict(a) for a in {a.trigger_id: a for a in self.answers.values()}.values()],
             "limits": self.limits.snapshot(),
@@ -185,6 +192,10 @@ class UserState:
                 return self.commands.sealed(tag, result)
             case Done(tag=("memory", *_) as tag, result=result):
                 return MemoryCommands(self.voice, self.profile).done(tag, result)
+            case Done(tag=("data", *_) as tag, result=result):
+                return DataRights(self).done(tag, result)
+            case OwnedReply():
+                return DataRights(self).owned(msg, now)
             case Done(tag=tag, result=result):
                 return self._apply(self.answering.done(self.waiting, tag, result, self._turn(now), now), now)
             case Wake(payload=("turn_ready", trigger)):
@@ -238,6 +249,7 @@ class UserState:
     def _heard(self, heard: Heard, now: float) -> list[Effect]:
         mid = heard.incoming.message_id
         self.expected.pop(mid, None)
+        remember_place(self.places, heard.incoming.place.channel_id, now)
         parsed = parse_command(heard.incoming.content, self.options.prefix)
         if parsed is not None:
             posted = heard.incoming.interaction is None  # a slash command's text was never a message anyone saw
@@ -253,6 +265,8 @@ class UserState:
                                                  f"I skipped that one; try again in {wait} s.")]
             if isinstance(parsed, CommandError):
                 return [self.voice.notify(heard, parsed.message)]
+            if parsed.name == "data":  # over the whole record: data rights
+                return DataRights(self).command(parsed.args, heard, now)
             return self.commands.command(parsed, heard, now)
         if any(h.incoming.message_id == mid for h in self.inbox):
             return [WorkAck(mid)]  # handed on again while it waits here: still ours, and in hand

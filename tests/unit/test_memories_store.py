@@ -70,3 +70,20 @@ def test_forgetting_one_or_all_leaves_nothing_to_find(mem: Memories, sql_store) 
     rows = sql_store.execute("SELECT user_id, text FROM memories").fetchall()
     assert [(int(u), t) for u, t in rows] == [(BOB, "bob: Lisbon is far")]  # the store holds nothing of alice's
     assert len(mem.search(BOB, "lilith", "Lisbon", False, 5)) == 1
+
+
+def test_forgetting_a_user_erases_their_memories_answered_messages_and_set_aside_rows(mem: Memories, sql_store) -> None:
+    remember(mem, "alice: I was born in Lisbon")
+    remember(mem, "bob: hello", user=BOB)
+    for mid, user in ((1, ALICE), (2, ALICE), (3, BOB)):
+        sql_store.work_open(mid, 500, user, {"content": f"message {mid} of {user}"})
+    sql_store.work_done(1, 99)
+    sql_store.work_done(3, 99)
+    sql_store.put_raw("user", str(ALICE), b"\xc1 not msgpack")
+    sql_store.load("user", str(ALICE))  # unreadable: set aside in the quarantine
+    assert sql_store.quarantined("user")
+
+    assert mem.forget_user(ALICE) == 1
+    assert mem.list(ALICE) == [] and len(mem.list(BOB)) == 1
+    assert sorted(int(r[0]) for r in sql_store.work_rows()) == [2, 3]  # her open message is still answered
+    assert sql_store.quarantined("user") == []
