@@ -6,6 +6,8 @@
     python bot.py config                every setting with its default
     python bot.py status [--json]       the running bot at a glance (from its HTTP server)
     python bot.py logs [--user ID] [--channel ID] [--since 10m] [--level warning] [--follow]
+    python bot.py node                  one node of a tree over several hosts: the leader (the tree's Root and an
+                                        edge) or, with TZUROT_CONVENTION_LEADER=host:port, a member (shards)
     python bot.py migrate [--to URL]    copy the data directory's SQLite store into PostgreSQL (bot stopped;
                                         default: TZUROT_DATABASE_URL)
 """
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bot.py", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="the real bot")
+    sub.add_parser("node", help="one node of a tree over several hosts (a Thespian Convention)")
     sandbox = sub.add_parser("sandbox", help="the bot against local Discord and AI emulators")
     sandbox.add_argument("--port", type=int, default=8080, help="the Discord emulator's port (default 8080)")
     sub.add_parser("config", help="every setting, its variable and default")
@@ -65,20 +68,27 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("discord.client").setLevel(logging.ERROR)  # "PyNaCl is not installed": no voice here
     # The actor system first, then the edge: every actor is forked from this process as it is when the system
     # starts, so discord.py, aiohttp and prometheus-client (edge.app) are imported only once it runs.
-    from edge.launch import require_bot_settings, sandbox_settings, start_tree
+    from edge.launch import require_bot_settings, run_member, sandbox_settings, start_tree
 
     command = args.command or ("run" if settings.discord_token else "sandbox")
     port, ai_port = getattr(args, "port", 8080), None
+    leader = config.parse_host_port(settings.convention_leader) if command == "node" else None
     try:
-        if command == "run":
+        if leader is not None:
+            return run_member(settings, leader)
+        if command in ("run", "node"):
             require_bot_settings(settings)
         else:
             settings, ai_port = sandbox_settings(settings, port)
-        tree = start_tree(settings)
+        if command == "node":
+            from supervision import nodes
+
+            nodes.NODE_NAME = nodes.node_name(settings)
+        tree = start_tree(settings, nodes=command == "node")
         try:
             from edge.app import run_bot, run_sandbox
 
-            if command == "run":
+            if command in ("run", "node"):
                 return run_bot(settings, tree)
             return run_sandbox(settings, tree, port, ai_port)
         finally:

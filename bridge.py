@@ -35,7 +35,9 @@ from ai.tls import prepare_for_actors
 from config import Settings
 from store import open_store
 from store.sealed_keys import ensure_key_file
+from supervision import nodes
 from supervision.log import SupervisorLog
+from supervision.nodes import capabilities, node_name
 from supervision.procs import descendants, pid_alive
 from supervision.protocol import (
     Answer,
@@ -50,10 +52,10 @@ from supervision.protocol import (
     TreeSpec,
     Unavailable,
 )
-from supervision.runtime import secure_data_dir, start_actor_system
+from supervision.runtime import convention_timers, secure_data_dir, start_actor_system
 from supervision.sharding import Routes
 
-ROOT_CLASS = "supervision.supervisor.Root"
+ROOT_CLASS = "supervision.root.Root"
 
 
 def own_address(handle: Any) -> Any:
@@ -107,7 +109,12 @@ class Bridge:
         if not s.secret_key:
             ensure_key_file(s)  # before any actor could race to create it; a bad one stops here (ConfigError)
         prepare_for_actors()  # TLS context and httpx's transport: once here, shared by every actor forked from us
-        self.system = start_actor_system(s.data_dir, s.actor_admin_port, s.bind_host, s.log_max_bytes, s.log_keep)
+        node = None
+        if self.tree.nodes:  # the leader of a tree over several nodes (`bot.py node`)
+            convention_timers(s.node_heartbeat_s)
+            node = capabilities(nodes.NODE_NAME or node_name(s), None)
+        self.system = start_actor_system(s.data_dir, s.actor_admin_port, s.bind_host, s.log_max_bytes, s.log_keep,
+                                         node)
         try:
             self.root = self.system.createActor(ROOT_CLASS)
             self.system.tell(self.root, ChildStart("root", "root", s, self.tree, ROOT_CLASS))

@@ -48,6 +48,9 @@ class Settings:
     actor_admin_port: int = 19500
     bind_host: str = "127.0.0.1"
     allow_public_bind: int = 0
+    convention_leader: str = ""
+    node_name: str = ""
+    node_heartbeat_s: float = 1.0
     pending_cap: int = 200
     direct_peers: int = 32
     ask_timeout_s: float = 10.0
@@ -122,6 +125,19 @@ def _url(v: str) -> bool:
     return v.startswith(("http://", "https://", "ws://", "wss://"))
 
 
+def _host_port_or_empty(v: str) -> bool:
+    return not v or parse_host_port(v) is not None
+
+
+def parse_host_port(text: str) -> tuple[str, int] | None:
+    """`host:port` (a name, an IPv4 address, or `[v6]:port`) as (host, port); None when malformed."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
+
+
 def _pool(v: int) -> bool:
     return 1 <= v <= 15
 
@@ -156,6 +172,12 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "bind_host": ("TZUROT_BIND_HOST", str, None, "address actor sockets listen on (loopback or private only)"),
     "allow_public_bind": ("TZUROT_ALLOW_PUBLIC_BIND", int, lambda v: v in (0, 1),
                           "1: let actor sockets listen on a public address (anyone reaching them can run code)"),
+    "convention_leader": ("TZUROT_CONVENTION_LEADER", str, _host_port_or_empty,
+                          "`bot.py node`: the leader host:port (its TZUROT_ACTOR_ADMIN_PORT); empty: this node leads"),
+    "node_name": ("TZUROT_NODE_NAME", str, lambda v: len(v) <= 64 and all(c.isalnum() or c in "-_." for c in v),
+                  "this node's name in the tree (letters, digits, - _ .; empty: the host name)"),
+    "node_heartbeat_s": ("TZUROT_NODE_HEARTBEAT_S", float, lambda v: 0.2 <= v <= 60,
+                         "the leader's heartbeat to each node's shards; 3 missed: the node is dead (0.2-60)"),
     "pending_cap": ("TZUROT_PENDING_CAP", int, _positive, "messages held for one actor while it (re)starts"),
     "direct_peers": ("TZUROT_DIRECT_PEERS", int, lambda v: 0 <= v <= 1000,
                      "peers (user <-> channel) one actor sends to directly, past the shards (0-1000; 0: never)"),

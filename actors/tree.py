@@ -27,12 +27,13 @@ def class_path(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def default_tree(settings: Any) -> TreeSpec:
+def default_tree(settings: Any, nodes: bool = False) -> TreeSpec:
     """Root's children: a sharded group per kind with a key, then the single actors (with their shard counts
-    from the settings)."""
+    from the settings); with `nodes`, the shards go to the Convention's member nodes (`bot.py node`)."""
     shards = {Kind.USER: settings.user_shards, Kind.CHANNEL: settings.channel_shards}
     return TreeSpec(
         owner_pid=os.getpid(),
         groups=tuple(GroupSpec(kind.value, shards[kind], class_path(cls)) for kind, cls in SHARDED.items()),
         singletons=tuple((kind.value, class_path(cls)) for kind, cls in SINGLE.items()),
+        nodes=nodes,
     )

@@ -23,8 +23,9 @@ class Talk:
     """Users sending tagged messages at random intervals until told to stop; remembers what was sent."""
 
     def __init__(self, stack: Stack, users: list[str], rooms: list[int], every: tuple[float, float],
-                 text: str = "@echo {tag}") -> None:
+                 text: str = "@echo {tag}", first_tag: int = 0) -> None:
         self.stack, self.users, self.rooms, self.every, self.text = stack, users, rooms, every, text
+        self.first_tag = first_tag  # a second talk in the same channels numbers its tags after the first's
         self.sent: dict[str, int] = {}
         self.failed_posts = 0
         self._stop = threading.Event()
@@ -41,7 +42,7 @@ class Talk:
         rng = random.Random(n)
         k = 0
         while not self._stop.wait(rng.uniform(*self.every)):
-            tag = f"tag{n * 100_000 + k}"
+            tag = f"tag{self.first_tag + n * 100_000 + k}"
             try:
                 self.sent[tag] = self.stack.sandbox.post(rng.choice(self.rooms), user, self.text.format(tag=tag))
             except Exception:  # the emulator is ours and stays up; count rather than die

@@ -9,8 +9,10 @@ asks a live actor process what it has imported).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import random
 import socket
 import threading
@@ -18,6 +20,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from actors.messages import RouteFact
+from actors.tree import default_tree
 from bridge import Bridge
 from config import Settings, is_private
 from edge.routing import RoutingTable
@@ -155,7 +158,7 @@ class Tree:
                     self.claim.release()
 
 
-def start_tree(settings: Settings) -> Tree:
+def start_tree(settings: Settings, nodes: bool = False) -> Tree:
     """Start the actor system and the tree. Facts pushed later are applied from the bridge's listener thread:
     each is one set or dict operation, atomic under the GIL, and the event loop only reads the table."""
     table = RoutingTable(prefix=settings.command_prefix)
@@ -174,7 +177,7 @@ def start_tree(settings: Settings) -> Tree:
         logging.getLogger("tzurot.edge").warning(
             "public_bind: actor sockets listen on %r, not a private address (TZUROT_ALLOW_PUBLIC_BIND=1): anyone "
             "who can reach their ports can run code in the bot; keep them firewalled", settings.bind_host)
-    bridge = Bridge(settings).start(on_fact=on_fact)
+    bridge = Bridge(settings, default_tree(settings, nodes)).start(on_fact=on_fact)
     claim = None
     try:
         # A second tree on one database would answer twice. Claimed once the actor system runs, as every
@@ -187,3 +190,47 @@ def start_tree(settings: Settings) -> Tree:
         Tree(bridge, table, metrics, for_edge, None, claim).stop()
         raise
     return Tree(bridge, table, metrics, for_edge, feed, claim)
+
+
+def run_member(settings: Settings, leader: tuple[str, int]) -> int:
+    """`bot.py node` with TZUROT_CONVENTION_LEADER: a member of the leader's Convention. It runs no edge and no
+    Root: the leader places shards here, and each forks its actors here. Returns when told to stop
+    (SIGTERM, Ctrl-C), after stopping every process its actor system started."""
+    import signal
+    import time
+
+    from ai.tls import prepare_for_actors
+    from store.sealed_keys import ensure_key_file
+    from supervision import nodes
+    from supervision.procs import descendants, pid_alive, with_environment
+    from supervision.runtime import convention_timers, secure_data_dir, start_actor_system
+
+    name = nodes.node_name(settings)
+    nodes.NODE_NAME, nodes.LOCAL_SETTINGS = name, settings  # inherited by every actor forked on this node
+    nodes.OWNER_PID = os.getpid()
+    os.environ[nodes.MARKER] = str(os.getpid())  # Thespian's admin is not our child: this finds it
+    secure_data_dir(settings.data_dir)
+    if not settings.secret_key:
+        ensure_key_file(settings)  # every node must hold the same key (TZUROT_SECRET_KEY): see the README
+    prepare_for_actors()
+    convention_timers(settings.node_heartbeat_s)
+    system = start_actor_system(settings.data_dir, settings.actor_admin_port, settings.bind_host,
+                                settings.log_max_bytes, settings.log_keep, nodes.capabilities(name, leader))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"node ready: {name} on {settings.bind_host}:{settings.actor_admin_port}, member of {leader[0]}:{leader[1]}",
+          flush=True)
+    while not stop.wait(1.0):
+        pass
+    ours = descendants(os.getpid()) | with_environment(nodes.MARKER, str(os.getpid()))
+    ours.discard(os.getpid())
+    system.shutdown()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(pid_alive(p) for p in ours):
+        time.sleep(0.1)
+    for pid in ours:
+        if pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    return 0

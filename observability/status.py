@@ -44,7 +44,7 @@ def supervisors_view(statuses: list[Any]) -> list[dict[str, Any]]:
             children.append({"key": c.key, "kind": child_kind, "status": c.status, "pid": c.pid,
                              "restarts": c.restarts, "pending": c.pending, "idle_s": round(c.idle_s, 1),
                              "last_error": c.last_error})
-        out.append({"key": status.key, "pid": status.pid, "children": children})
+        out.append({"key": status.key, "pid": status.pid, "node": getattr(status, "node", ""), "children": children})
     return out
 
 
@@ -54,14 +54,21 @@ def collect(statuses: list[Any], extra: dict[str, Any], data_dir: Path) -> dict[
     by_event = Counter((r.get("event"), r.get("kind")) for r in events)
     parked = [dict(c, supervisor=s["key"]) for s in supervisors for c in s["children"] if c["status"] == "parked"]
     shards = [
-        {"key": s["key"], "pid": s["pid"], "live": sum(1 for c in s["children"] if c["pid"] is not None)}
+        {"key": s["key"], "pid": s["pid"], "node": s["node"],
+         "live": sum(1 for c in s["children"] if c["pid"] is not None)}
         for s in supervisors if s["key"] != "root"
     ]
+    by_node: dict[str, dict[str, Any]] = {}
+    for s in shards:
+        entry = by_node.setdefault(s["node"], {"name": s["node"], "shards": [], "live": 0})
+        entry["shards"].append(s["key"])
+        entry["live"] += s["live"]
     return {
         "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "supervisors": supervisors,
         "shards": shards,
         "live_actors": sum(s["live"] for s in shards),
+        "nodes": sorted(by_node.values(), key=lambda n: n["name"]) if any(by_node) else [],
         "restarts_last_hour": sum(n for (event, _), n in by_event.items() if event == "restarted"),
         "parks_last_hour": sum(n for (event, _), n in by_event.items() if event == "parked"),
         "parked": parked,
@@ -96,6 +103,9 @@ def render(status: dict[str, Any]) -> str:
     lines.append(f"live actors {status['live_actors']}  restarts/h {status['restarts_last_hour']}  "
                  f"parks/h {status['parks_last_hour']}  store {_megabytes(status.get('store_bytes'))}")
     lines.append("shards: " + "  ".join(f"{s['key']}={s['live']}" for s in status["shards"]))
+    for node in status.get("nodes") or []:
+        lines.append(f"node {node['name'] or '(leader)'}: {len(node['shards'])} shard(s) ({' '.join(node['shards'])}), "
+                     f"{node['live']} live actor(s)")
     slots = status.get("ai_slots") or {}
     lines.append(f"AI slots {slots.get('in_use', '?')}/{slots.get('capacity', '?')} in use "
                  f"(ceiling {slots.get('ceiling', '?')}), "

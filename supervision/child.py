@@ -17,6 +17,7 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
+from supervision import nodes
 from supervision.log import SupervisorLog
 from supervision.metrics import FLUSH_S, MetricsBuffer
 from supervision.peers import Origin, PeerGone, Peers
@@ -94,14 +95,16 @@ class SupervisedChild(ActorTypeDispatcher):
     def receiveMsg_ChildStart(self, msg: ChildStart, sender: Any) -> None:
         if self._started:  # a redelivered start: already running
             return
+        if nodes.localized(msg.settings) is not msg.settings:  # placed on a member node: its own settings
+            msg = dataclasses.replace(msg, settings=nodes.localized(msg.settings))
         self.kind, self.key, self.settings = msg.kind, msg.key, msg.settings
         self.root_address, self.outlet, self.starter = msg.root, msg.outlet, sender
         self.routes.update(msg.directory)
-        self.slog = SupervisorLog(msg.settings.supervisor_log_path, max_bytes=msg.settings.log_max_bytes,
-                                  keep=msg.settings.log_keep)
+        self.slog = SupervisorLog(self.settings.supervisor_log_path, max_bytes=self.settings.log_max_bytes,
+                                  keep=self.settings.log_keep)
         self._parent_pid = os.getppid()
         if self.relay_via_parent:
-            self.peers = Peers(getattr(msg.settings, "direct_peers", 0))
+            self.peers = Peers(getattr(self.settings, "direct_peers", 0))
         self.on_start(msg)
         self._started = True
         self.send(sender, ChildReady(msg.key, os.getpid()))

@@ -95,3 +95,28 @@ def die_with_parent(enabled: bool = True) -> None:
         return
     if enabled and os.getppid() != parent:  # the parent died while we asked: nobody will signal us
         os._exit(0)
+
+def with_environment(name: str, value: str) -> set[int]:
+    """Every process we may read whose environment holds `name=value` (a node's marker: Thespian's admin is
+    re-parented to init, so a node's processes are not all its descendants)."""
+    wanted = f"{name}={value}".encode()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as fh:
+                    if wanted in fh.read().split(b"\0"):
+                        found.add(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def stop_admin_from_inside(me: int) -> None:
+    """Stop this actor system from one of its top actors: SIGTERM to Thespian's admin (our parent) and its other
+    children (the logger, sibling supervisors); their children then exit as orphans."""
+    admin = os.getppid()
+    for sibling in parents().get(admin, []):
+        if sibling != me:
+            os.kill(sibling, signal.SIGTERM)
+    os.kill(admin, signal.SIGTERM)

@@ -26,6 +26,7 @@ class TreeSpec:
     groups: tuple[GroupSpec, ...]
     singletons: tuple[tuple[str, str], ...] = ()  # (name, "module.Class")
     owner_pid: int | None = None  # the process that started the tree: when it dies, the tree stops itself
+    nodes: bool = False  # shards go to the Convention's member nodes (`bot.py node`), not this system
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class ShardSpec:
     group: GroupSpec
     index: int
     live_cap: int
+    fence_s: float | None = None  # on another node: stop if Root's heartbeats stop for this long
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,20 @@ class SupervisorStatus:
     key: str
     pid: int
     children: tuple[ChildStatus, ...]
+    node: str = ""  # the node it runs on ("" on a single-node tree)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Root to a shard on another node, every TZUROT_NODE_HEARTBEAT_S."""
+
+    seq: int
+
+
+@dataclass(frozen=True)
+class HeartbeatAck:
+    key: str
+    seq: int
 
 
 @dataclass(frozen=True)

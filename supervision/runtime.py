@@ -126,14 +126,43 @@ def port_in_use(host: str, port: int) -> bool:
         return s.connect_ex((host if host not in ("", "0.0.0.0") else "127.0.0.1", port)) == 0
 
 
+def convention_timers(heartbeat_s: float) -> None:
+    """Thespian's Convention re-registers a member every 7 m 22 s and declares it dead after 3 misses (22
+    minutes), and a member finds a restarted leader only at its next re-registration. Both run on the same
+    period as our own heartbeats instead: a dead member is reported within ~3 periods, and members rejoin a
+    restarted leader within one.
+
+    A send to a dead host is retried for 5 minutes, and only 20 sends are in flight at once in a process: a
+    few messages to a dead node's shards held up every other send of Root (measured: 40 s without a
+    heartbeat or a delivery). So a send is given up after 20 s (Thespian then hands it to Root as a dead
+    letter, which Root delivers again), and 256 may be in flight. (Module settings, read at use, inherited by
+    the admin and every actor, which fork after this.)"""
+    from datetime import timedelta
+
+    from thespian.system import transport
+    from thespian.system.admin import convention
+    from thespian.system.transport import asyncTransportBase
+
+    period = timedelta(seconds=max(1, round(heartbeat_s)))
+    convention.CONVENTION_REREGISTRATION_PERIOD = period
+    convention.CONVENTION_RESTART_PERIOD = period
+    convention.CONVENTION_REGISTRATION_MISS_MAX = 3
+    transport.DEFAULT_MAX_TRANSMIT_PERIOD = timedelta(seconds=20)
+    asyncTransportBase.MAX_PENDING_TRANSMITS = 256
+
+
 def start_actor_system(
     data_dir: Path,
     admin_port: int,
     bind_host: str = "127.0.0.1",
     log_max_bytes: int = DEFAULT_MAX_BYTES,
     log_keep: int = DEFAULT_KEEP,
+    node: dict[str, Any] | None = None,
 ) -> ActorSystem:
-    """Start a fresh multiprocTCPBase system; refuse to join one that is already running on the port."""
+    """Start a fresh multiprocTCPBase system; refuse to join one that is already running on the port.
+
+    `node` makes it a member of a Convention: its capabilities (`tzurot.node`, and the leader's address as
+    `Convention Address.IPv4` on a member)."""
     if threading.active_count() > 1:
         # Forking a threaded process can copy a lock held by another thread: start the system first.
         raise RuntimeError("the actor system must be started before any thread exists")
@@ -148,7 +177,7 @@ def start_actor_system(
         _bind_to(bind_host)
     raise_open_files_limit()
     freeze_heap()
-    capabilities = {"Admin Port": admin_port}
+    capabilities = {"Admin Port": admin_port, **(node or {})}
     umask = os.umask(0o077)  # the admin and logger fork now, and every actor from the admin: all inherit it
     try:
         return ActorSystem(

@@ -1,4 +1,5 @@
-"""Thespian shells around the pure ChildTable: a Shard supervises one slice of a group's keys; Root the shards.
+"""Thespian shells around the pure ChildTable: a Shard supervises one slice of a group's keys (Root, in
+`supervision/root.py`, supervises the shards).
 
 Both are one_for_one: a child's failure restarts that child only. Both run the same liveness tick, because
 Thespian's exit notices can be lost: a child whose pid is gone is treated as exited even without a notice.
@@ -7,7 +8,6 @@ Thespian's exit notices can be lost: a child whose pid is gone is treated as exi
 from __future__ import annotations
 
 import os
-import signal
 import time
 import uuid
 from datetime import timedelta
@@ -21,10 +21,11 @@ from thespian.actors import (
     WakeupMessage,
 )
 
+from supervision import nodes
 from supervision.child import SupervisedChild
 from supervision.peers import Origin, PeerGone
-from supervision.policy import LIVE, ChildTable, Effect, Forward, Log, Policy, Refuse, Schedule, Spawn, Stop
-from supervision.procs import exit_status, parents, pid_alive, spawned_process
+from supervision.policy import ChildTable, Effect, Forward, Log, Policy, Refuse, Schedule, Spawn, Stop
+from supervision.procs import exit_status, pid_alive, spawned_process, stop_admin_from_inside
 from supervision.protocol import (
     Bounced,
     ChildReady,
@@ -32,22 +33,22 @@ from supervision.protocol import (
     ChildStatus,
     Deliver,
     Directory,
-    DirectoryRequest,
     Failed,
     GroupSpec,
-    ShardSpec,
+    Heartbeat,
+    HeartbeatAck,
     StatusRequest,
     SupervisorStatus,
     Touched,
-    TreeSpec,
     Unavailable,
     Undelivered,
 )
 from supervision.runtime import freeze_heap
-from supervision.sharding import shard_key, shard_of
+from supervision.sharding import shard_of
 from supervision.storm import StormWatch
 
 LIVENESS = "supervision.liveness"
+FENCE = "supervision.fence"
 
 
 def policy_from(settings: Any, permanent: bool, live_cap: int | None) -> Policy:
@@ -83,6 +84,14 @@ class Supervisor(SupervisedChild):
     def child_start(self, key: str) -> ChildStart:
         raise NotImplementedError
 
+    def child_alive(self, pid: int) -> bool:
+        """The liveness tick's test of a child's pid (a child on another node is Root's heartbeats' business)."""
+        return pid_alive(pid)
+
+    def placement(self, key: str) -> dict[str, Any] | None:
+        """Thespian's requirements for where the child runs (None: this actor system)."""
+        return None
+
     # ---- effects ------------------------------------------------------------------------------
     def perform(self, effects: list[Effect]) -> None:
         for effect in effects:
@@ -91,7 +100,7 @@ class Supervisor(SupervisedChild):
                 self.count("deliver_sends", "forwarded")
             elif isinstance(effect, Spawn):
                 start = self.child_start(effect.key)
-                address = self.createActor(start.child_class)
+                address = self.createActor(start.child_class, targetActorRequirements=self.placement(effect.key))
                 assert self.table is not None
                 self.table.spawned(effect.key, address, time.time())
                 self._keep_process(effect.key, spawned_process(getattr(self, "_myRef", None), address))
@@ -183,9 +192,16 @@ class Supervisor(SupervisedChild):
 
     def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
         payload = msg.payload
-        if payload == LIVENESS:
+        if payload == LIVENESS and nodes.OWNER_PID and self.key != "root" and not pid_alive(nodes.OWNER_PID):
+            # On a member node whose node process is gone: Thespian's admin would live on (holding the port
+            # and these shards) until killed by hand.
+            self.log("warning", "orphan_exit", f"node process pid {nodes.OWNER_PID} is gone: stopping this node")
+            self._exiting = True
+            stop_admin_from_inside(os.getpid())
+            self.exit_now()
+        elif payload == LIVENESS:
             if self.table is not None:
-                self.perform(self.table.tick(time.time(), pid_alive, self.ended))
+                self.perform(self.table.tick(time.time(), self.child_alive, self.ended))
             self.wakeupAfter(timedelta(seconds=self.settings.liveness_period_s), payload=LIVENESS)
         elif isinstance(payload, tuple) and len(payload) == 3 and self.table is not None:
             self.perform(self.table.timer(payload, time.time()))
@@ -201,7 +217,7 @@ class Supervisor(SupervisedChild):
             for key, c in self.table.children.items():
                 idle = now - self.table.last_used.get(key, now)
                 rows.append(ChildStatus(key, c.status, c.pid, len(c.restarts), len(c.pending), idle, c.last_error))
-        return SupervisorStatus(self.key, os.getpid(), tuple(rows))
+        return SupervisorStatus(self.key, os.getpid(), tuple(rows), nodes.NODE_NAME)
 
     def start_liveness(self) -> None:
         self.wakeupAfter(timedelta(seconds=self.settings.liveness_period_s), payload=LIVENESS)
@@ -216,6 +232,12 @@ class Shard(Supervisor):
 
     group: GroupSpec
     index: int  # this shard's index in its group: it serves exactly the keys with shard_of(key) == index
+    fence_s: float | None = None
+    _last_beat = 0.0
+
+    @staticmethod
+    def actorSystemCapabilityCheck(capabilities: dict[str, Any], requirements: dict[str, Any] | None) -> bool:  # noqa: N802
+        return nodes.on_node(capabilities, requirements)
 
     def on_start(self, start: ChildStart) -> None:
         freeze_heap()  # this process forks every actor of the shard: let them share its pages
@@ -224,6 +246,37 @@ class Shard(Supervisor):
         self.index = start.spec.index
         self.table = ChildTable(policy_from(start.settings, permanent=False, live_cap=start.spec.live_cap))
         self.start_liveness()
+        self.fence_s = start.spec.fence_s
+        if self.fence_s is not None:  # on another node than Root: stop when Root's heartbeats stop
+            self._last_beat = time.monotonic()
+            self.wakeupAfter(timedelta(seconds=self.fence_s / nodes.MISSES), payload=FENCE)
+            # A message this node's actors sent to a dead actor (one on a node that died) comes back here as a
+            # dead letter: only Root's own system hands them to Root. The last shard to ask gets them.
+            self.handleDeadLetters(startHandling=True)
+
+    def receiveMsg_Heartbeat(self, msg: Heartbeat, sender: Any) -> None:
+        self._last_beat = time.monotonic()
+        self.send(sender, HeartbeatAck(self.key, msg.seq))
+        if msg.seq % 10 == 0:
+            self.handleDeadLetters(startHandling=True)  # again: the shard that held the job may have moved
+
+    def receiveMsg_DeadEnvelope(self, msg: DeadEnvelope, sender: Any) -> None:
+        """A Deliver that could not reach a dead actor: to the shard that owns its key (it starts a successor
+        and tells a direct sender to forget the dead address), or to Root while that shard is down."""
+        if isinstance(msg.deadMessage, Deliver):
+            self.receiveMsg_Bounced(Bounced(msg.deadAddress, msg.deadMessage), sender)
+
+    def on_timer(self, payload: Any) -> None:
+        if payload != FENCE or self.fence_s is None or self._exiting:
+            return
+        silent = time.monotonic() - self._last_beat
+        if silent > self.fence_s:
+            # Root has given us up by now (or is gone): a successor may already serve our keys elsewhere.
+            self.log("warning", "fenced", f"no heartbeat from root for {silent:.1f} s: stopping this shard "
+                     "and its actors (a successor serves its keys)")
+            self.exit_now()
+            return
+        self.wakeupAfter(timedelta(seconds=self.fence_s / nodes.MISSES), payload=FENCE)
 
     def child_kind(self, key: str) -> str:
         return self.group.name
@@ -255,6 +308,10 @@ class Shard(Supervisor):
 
     def receiveMsg_Bounced(self, msg: Bounced, sender: Any) -> None:
         assert self.table is not None
+        lost = msg.message
+        if lost.kind != self.group.name or shard_of(lost.key, self.group.shards) != self.index:
+            self.send(self.routes.address(lost.kind, lost.key) or self.root_address, msg)
+            return
         self.child_gone(msg.dead, "liveness_miss", "a message to it bounced")
         self.perform(self.table.deliver(msg.message.key, msg.message, time.time()))
         origin = msg.message.origin
@@ -267,121 +324,3 @@ class Shard(Supervisor):
         """A child that peers reach directly is in use, though no message for it passed through us."""
         if self.table is not None:
             self.table.touch(msg.key, time.time())
-
-
-class Root(Supervisor):
-    """Top of the tree: starts every shard and singleton, routes messages to shards, redelivers dead letters."""
-
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.tree: TreeSpec | None = None
-        self._groups: dict[str, GroupSpec] = {}
-        self._singletons: dict[str, str] = {}
-
-    def on_start(self, start: ChildStart) -> None:
-        # Whoever starts Root (the bridge) hears what the tree publishes, unless it named another outlet.
-        self.outlet = self.outlet or self.starter
-        self.tree = start.spec
-        self._groups = {g.name: g for g in self.tree.groups}
-        self._singletons = dict(self.tree.singletons)
-        self.table = ChildTable(policy_from(start.settings, permanent=True, live_cap=None))
-        self.handleDeadLetters(startHandling=True)
-        now = time.time()
-        keys = [shard_key(g.name, i) for g in self.tree.groups for i in range(g.shards)] + list(self._singletons)
-        total_shards = sum(g.shards for g in self.tree.groups)
-        self._shard_cap = max(1, start.settings.live_actor_cap // max(1, total_shards))
-        for key in keys:
-            self.perform(self.table.ensure(key, now))
-        helpers = [p for p in parents().get(os.getppid(), []) if p != os.getpid()]
-        self.log("info", "started", f"{len(keys)} children; admin pid {os.getppid()}; "
-                 + "; ".join(f"logger pid {p}" for p in helpers))
-        self.start_liveness()
-
-    def child_kind(self, key: str) -> str:
-        return "shard" if "/" in key else key
-
-    def receiveMsg_WakeupMessage(self, msg: WakeupMessage, sender: Any) -> None:
-        owner = self.tree.owner_pid if self.tree is not None else None
-        if msg.payload == LIVENESS and owner is not None and not pid_alive(owner):
-            # Thespian's admin outlives the process that started it; without its owner the tree must go,
-            # or it would hold its port and its data files until someone kills it by hand.
-            self.log("warning", "orphan_exit", f"owner pid {owner} is gone: stopping the actor system")
-            self._exiting = True
-            admin = os.getppid()
-            for sibling in parents().get(admin, []):  # Thespian's logger; the shards exit as orphans
-                if sibling != os.getpid():
-                    os.kill(sibling, signal.SIGTERM)
-            os.kill(admin, signal.SIGTERM)
-            self.exit_now()
-            return
-        super().receiveMsg_WakeupMessage(msg, sender)
-
-    def child_start(self, key: str) -> ChildStart:
-        directory = self.current_directory()
-        if key in self._singletons:
-            cls = self._singletons[key]
-            return ChildStart(key, key, self.settings, None, cls, self.myAddress, self.outlet, directory)
-        name, index = key.split("/", 1)
-        spec = ShardSpec(self._groups[name], int(index), self._shard_cap)
-        shard_class = "supervision.supervisor.Shard"
-        return ChildStart("shard", key, self.settings, spec, shard_class, self.myAddress, self.outlet, directory)
-
-    def route(self, msg: Deliver) -> str:
-        """The child of Root that owns this message: a singleton by name, else the key's shard."""
-        if msg.kind in self._singletons:
-            return msg.kind
-        group = self._groups[msg.kind]
-        return shard_key(group.name, shard_of(msg.key, group.shards))
-
-    def on_deliver(self, msg: Deliver) -> None:
-        assert self.table is not None
-        if msg.kind not in self._groups and msg.kind not in self._singletons:
-            if msg.reply_to is not None:
-                reason = f"no such actor kind {msg.kind!r}"
-                self.send(msg.reply_to, Failed(msg.ref, msg.kind, msg.key, "-", reason))
-            return
-        self.perform(self.table.deliver(self.route(msg), msg, time.time()))
-
-    def receiveMsg_DirectoryRequest(self, msg: DirectoryRequest, sender: Any) -> None:
-        self.send(sender, self.current_directory())
-
-    def current_directory(self) -> Directory:
-        """Every child of Root, a child that is not serving without an address, and every group's shard count."""
-        assert self.table is not None and self.tree is not None
-        children = tuple(
-            (k, c.address, c.pid) if c.status == LIVE else (k, None, None) for k, c in self.table.children.items()
-        )
-        return Directory(children, tuple((g.name, g.shards) for g in self.tree.groups))
-
-    def perform(self, effects: list[Effect]) -> None:
-        super().perform(effects)
-        if any(isinstance(e, Log) and e.event in ("exited", "liveness_miss") for e in effects):
-            self.publish_directory()  # a child went down: its messages come to Root (which holds them) meanwhile
-
-    def child_ready(self, key: str) -> None:
-        self.publish_directory()
-
-    def publish_directory(self) -> None:
-        """Every shard, and the outlet, learn at once where each child of Root is, or that it is down
-        (a shard's children learn it from their shard)."""
-        directory = self.current_directory()
-        assert self.table is not None
-        for child in self.table.children.values():
-            if child.address is not None and child.status == "live":
-                self.send(child.address, directory)
-        if self.outlet is not None:
-            self.send(self.outlet, directory)
-
-    def receiveMsg_DeadEnvelope(self, msg: DeadEnvelope, sender: Any) -> None:
-        """A message could not reach a dead actor: note the death at once and deliver it again."""
-        assert self.table is not None
-        dead, lost = msg.deadAddress, msg.deadMessage
-        ours = self.table.key_of(dead) is not None
-        if ours:  # one of our shards or singletons
-            self.child_gone(dead, "liveness_miss", "a message to it bounced")
-        if not isinstance(lost, Deliver):
-            return
-        if ours or lost.kind in self._singletons:
-            self.on_deliver(lost)  # to the child's successor (held for it while it restarts)
-        elif lost.kind in self._groups:  # sent to a dead actor under a shard: its shard delivers it again
-            self.perform(self.table.deliver(self.route(lost), Bounced(dead, lost), time.time()))

@@ -15,7 +15,7 @@ class Stop(Exception):
 
 
 class NoBridge:
-    def __init__(self, settings: config.Settings) -> None:
+    def __init__(self, settings: config.Settings, tree: object = None) -> None:
         self.settings = settings
 
     def start(self, on_fact: object) -> NoBridge:

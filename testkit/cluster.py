@@ -1,0 +1,101 @@
+"""A tree over several nodes on this machine: the leader (`bot.py node`: Root, the singletons and the edge) in a
+Stack with the emulators, and member nodes (`bot.py node` with TZUROT_CONVENTION_LEADER), each its own process
+group, data directory and ports, all on one PostgreSQL database. Each node runs on loopback with its own ports:
+a node's death is its processes' death (every one of them SIGKILLed), not a cut network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from supervision.procs import with_environment
+from testkit.process import BotProcess, free_port, wait_for
+from testkit.stack import Stack
+
+
+def fernet_key() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def node_pids(process: BotProcess) -> set[int]:
+    """Every live process of one node: all carry its data directory in their environment (Thespian's admin is
+    re-parented to init, so they are not all descendants of the node process)."""
+    return with_environment("TZUROT_DATA_DIR", str(process.data_dir))
+
+
+def kill_node(process: BotProcess) -> int:
+    """SIGKILL every process of a node at once (its node process, admin, logger, shards, actors)."""
+    pids = node_pids(process)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if process.proc is not None:
+        process.proc.wait(10)
+    return len(pids)
+
+
+class Member(BotProcess):
+    """`python bot.py node` as a member of the leader's Convention."""
+
+    command = ("node",)
+    ready = "node ready"
+
+    def stop(self, sig: int = signal.SIGTERM, patience_s: float = 10.0, strict: bool = True) -> None:
+        super().stop(sig, patience_s, strict)
+        kill_node(self)  # whatever its own shutdown left behind
+
+
+class Cluster:
+    def __init__(self, root: Path, database_url: str, members: int = 2, world: Any = None,
+                 env: dict[str, str] | None = None, shards: int = 1) -> None:
+        self.common = {
+            "TZUROT_DATABASE_URL": database_url, "TZUROT_SECRET_KEY": fernet_key(), "TZUROT_NODE_HEARTBEAT_S": "1",
+            "TZUROT_LIVENESS_PERIOD_S": "1", "TZUROT_USER_SHARDS": "4", "TZUROT_CHANNEL_SHARDS": "2", **(env or {}),
+        }
+        self.shards = int(self.common["TZUROT_USER_SHARDS"]) + int(self.common["TZUROT_CHANNEL_SHARDS"])
+        self.stack = Stack(root / "leader", world, env={**self.common, "TZUROT_NODE_NAME": "leader"}, shards=shards)
+        self.stack.bot.command = ("node",)
+        self.leader_port = self.stack.bot.env["TZUROT_ACTOR_ADMIN_PORT"]
+        self.members = {
+            f"n{i}": Member({**self.stack.bot.env, **self.common, "TZUROT_NODE_NAME": f"n{i}",
+                             "TZUROT_ACTOR_ADMIN_PORT": str(free_port()), "TZUROT_HTTP_PORT": str(free_port()),
+                             "TZUROT_CONVENTION_LEADER": f"127.0.0.1:{self.leader_port}"}, root / f"n{i}")
+            for i in range(1, members + 1)
+        }
+
+    def start(self, timeout: float = 60.0) -> Cluster:
+        self.stack.start()
+        for member in self.members.values():
+            member.start()
+        self.wait_placed(set(self.members), timeout)
+        return self
+
+    def nodes(self) -> dict[str, list[str]]:
+        """Node name -> the shards `bot.py status` says run there ("" is the leader's own system)."""
+        return {n["name"]: n["shards"] for n in self.stack.status().get("nodes", [])}
+
+    def wait_placed(self, names: set[str], timeout: float = 60.0) -> dict[str, list[str]]:
+        """Until every shard answers `bot.py status`, all of them on the nodes `names` and no other."""
+        def placed() -> dict[str, list[str]] | None:
+            try:
+                now = self.nodes()
+            except Exception:  # noqa: BLE001 - the status call itself may time out while shards move
+                return None
+            return now if set(now) == names and sum(map(len, now.values())) == self.shards else None
+        return wait_for(placed, timeout, f"all {self.shards} shards answering, on the nodes {sorted(names)}")
+
+    def kill_member(self, name: str) -> tuple[int, float]:
+        """SIGKILL every process of a member node; how many, and when."""
+        return kill_node(self.members[name]), time.monotonic()
+
+    def stop(self) -> list[dict[str, Any]]:
+        for member in self.members.values():
+            member.stop(strict=False)
+        return self.stack.stop(strict=False)
