@@ -177,7 +177,7 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "node_name": ("TZUROT_NODE_NAME", str, lambda v: len(v) <= 64 and all(c.isalnum() or c in "-_." for c in v),
                   "this node's name in the tree (letters, digits, - _ .; empty: the host name)"),
     "node_heartbeat_s": ("TZUROT_NODE_HEARTBEAT_S", float, lambda v: 0.2 <= v <= 60,
-                         "the leader's heartbeat to each node's shards; 3 missed: the node is dead (0.2-60)"),
+                         "the leader's heartbeat to each node's shards; 5 missed: a shard starts elsewhere (0.2-60)"),
     "pending_cap": ("TZUROT_PENDING_CAP", int, _positive, "messages held for one actor while it (re)starts"),
     "direct_peers": ("TZUROT_DIRECT_PEERS", int, lambda v: 0 <= v <= 1000,
                      "peers (user <-> channel) one actor sends to directly, past the shards (0-1000; 0: never)"),

@@ -19,6 +19,7 @@ SCENARIOS = {
     "chatter": "bench.chatter",
     "chaos": "bench.chaos",
     "restart": "bench.restart",
+    "multihost": "bench.multihost",  # always on a fresh PostgreSQL database of its own
 }
 
 

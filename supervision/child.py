@@ -152,7 +152,12 @@ class SupervisedChild(ActorTypeDispatcher):
             self.send(self.starter, Touched(self.key))
 
     def receiveMsg_Directory(self, msg: Directory, sender: Any) -> None:
-        self.routes.update(msg)
+        self.forget_peers_of(self.routes.update(msg))
+
+    def forget_peers_of(self, changed: set[str]) -> None:
+        """Peers under a shard that restarted (or went down) died with it: relay to their keys again."""
+        if changed and len(self.peers):
+            self.peers.forget_where(lambda kind, key: self.routes.shard_of_key(kind, key) in changed)
 
     def deliver(self, kind: str, key: str, body: Any) -> None:
         """Send `body` to the actor for (kind, key): via our supervisor, or (for a supervisor) straight to the

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CAPABILITY = "tzurot.node"
-MISSES = 3  # heartbeats missed in a row before a node's shard is given up (and before a shard fences itself)
+MISSES = 5  # heartbeats missed in a row before a node's shard is given up (and before a shard fences itself)
 
 # Set by `bot.py node` before the actor system starts, so that every actor forked on this node inherits them:
 # the node's name (for status) and its own settings (a shard placed here uses this node's data directory).
@@ -50,19 +50,26 @@ def localized(settings: Any) -> Any:
 
 @dataclass
 class Heartbeats:
-    """Root's view of its remote children: when each last answered. Pure: the shell sends and times."""
+    """Root's view of its remote children: the last heartbeat each answered. Pure: the shell sends and times.
+
+    A child is given up only when it missed the last `misses` heartbeats Root actually sent *and* that long
+    has passed: if Root itself was slow to send them (a busy machine), nobody is blamed for it."""
 
     period_s: float
     misses: int = MISSES
-    last: dict[str, float] = field(default_factory=dict)  # child key -> when it last answered (or was started)
-    seq: int = 0
+    seq: int = 0  # the last heartbeat sent
+    last: dict[str, tuple[int, float]] = field(default_factory=dict)  # key -> (seq, time) last answered/started
 
     def started(self, key: str, now: float) -> None:
-        self.last[key] = now  # a new incarnation gets a full allowance
+        self.last[key] = (self.seq, now)  # a new incarnation gets a full allowance
 
-    def answered(self, key: str, now: float) -> None:
-        if key in self.last:
-            self.last[key] = max(self.last[key], now)
+    def sent(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def answered(self, key: str, seq: int, now: float) -> None:
+        if key in self.last and seq >= self.last[key][0]:
+            self.last[key] = (seq, now)
 
     def forget(self, key: str) -> None:
         self.last.pop(key, None)
@@ -70,7 +77,8 @@ class Heartbeats:
     def silent(self, now: float) -> list[tuple[str, float]]:
         """(key, seconds silent) for every child past its allowance; each is forgotten (reported once)."""
         limit = self.period_s * self.misses
-        gone = [(key, now - at) for key, at in self.last.items() if now - at > limit]
+        gone = [(key, now - at) for key, (seq, at) in self.last.items()
+                if self.seq - seq >= self.misses and now - at > limit]
         for key, _ in gone:
             del self.last[key]
         return gone

@@ -21,6 +21,7 @@ The rules that keep the short cut safe:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +110,16 @@ class Peers:
             return False
         entry.address, entry.acked, entry.got = None, 0, 0
         return True
+
+    def forget_where(self, lost: Callable[[str, str], bool]) -> int:
+        """Forget the address of every peer for which `lost(kind, key)` (its shard restarted: it died with it,
+        and a send to its address would wait on a dead host); how many were forgotten."""
+        count = 0
+        for (kind, key), entry in self._peers.items():
+            if entry.address is not None and lost(kind, key):
+                entry.address, entry.acked, entry.got = None, 0, 0
+                count += 1
+        return count
 
     def addresses(self) -> list[tuple[str, str, Any]]:
         """Every peer we know an address for (told when we stop, so they stop sending to us)."""

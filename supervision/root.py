@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from thespian.actors import ActorSystemConventionUpdate, DeadEnvelope, WakeupMessage
+from thespian.actors import ActorExitRequest, ActorSystemConventionUpdate, DeadEnvelope, WakeupMessage
 
 from supervision import nodes
 from supervision.placement import LOCAL, moves, place
@@ -119,7 +119,7 @@ class Root(Supervisor):
 
     def receiveMsg_HeartbeatAck(self, msg: HeartbeatAck, sender: Any) -> None:
         if self.beats is not None:
-            self.beats.answered(msg.key, time.time())
+            self.beats.answered(msg.key, msg.seq, time.time())
             self.suspect.discard(self.placed.get(msg.key, LOCAL))
 
     def _heartbeat(self) -> None:
@@ -129,12 +129,14 @@ class Root(Supervisor):
             node = self.placed.get(key, LOCAL)
             child = self.table.children.get(key)
             if node != LOCAL and child is not None and child.address is not None and child.status in LIVE_OR_STARTING:
-                self.child_gone(child.address, "liveness_miss", f"node {node}: no heartbeat for {silent_s:.1f} s")
-        self.beats.seq += 1
+                address = child.address
+                self.child_gone(address, "liveness_miss", f"node {node}: no heartbeat for {silent_s:.1f} s")
+                self.send(address, ActorExitRequest())  # if it is only slow, it stops now rather than at its fence
+        seq = self.beats.sent()
         for key, child in self.table.children.items():
             node = self.placed.get(key, LOCAL)
             if node != LOCAL and node not in self.suspect and child.address is not None and child.status == LIVE:
-                self.send(child.address, Heartbeat(self.beats.seq))
+                self.send(child.address, Heartbeat(seq))
         self.wakeupAfter(timedelta(seconds=self.beats.period_s), payload=HEARTBEAT)
 
     def child_gone(self, address: Any, event: str, why: str = "") -> None:
@@ -165,12 +167,15 @@ class Root(Supervisor):
     def _rebalance(self) -> None:
         """A node joined: move to it its share of the live shards (each stops, and restarts there)."""
         assert self.table is not None
+        if self.suspect:
+            return  # not while a node's shards are being given up: they move one by one as that happens
         target_of = place(self._shard_keys, self._up(), self.placed)
         for key in moves(self._shard_keys, self._up(), self.placed):
             child = self.table.children.get(key)
-            if child is None or child.status != LIVE or child.address is None or key in self.moving:
-                continue  # placed when it next starts
             target = target_of[key]
+            if child is None or child.status != LIVE or child.address is None or key in self.moving or not target:
+                continue  # placed when it next starts (never moved back to the leader while it lives)
+
             self.log("info", "shard_moving", f"{key}: from node {self.placed.get(key) or 'leader'} to {target}")
             self.moving[key] = target
             self.perform([Stop(key, child.address)])
@@ -198,7 +203,7 @@ class Root(Supervisor):
                 self.log("info", "shard_placed", f"{key}: on node {target or 'leader'}")
             self.placed[key] = target
             if target != LOCAL:
-                fence_s = self.beats.period_s * nodes.MISSES
+                fence_s = self.beats.period_s * (nodes.MISSES - 1)  # it stops before Root gives it up
                 self.beats.started(key, time.time())
         spec = ShardSpec(self._groups[name], int(index), self._shard_cap, fence_s)
         return ChildStart("shard", key, self.settings, spec, SHARD_CLASS, self.myAddress, self.outlet, directory)

@@ -132,14 +132,13 @@ def convention_timers(heartbeat_s: float) -> None:
     period as our own heartbeats instead: a dead member is reported within ~3 periods, and members rejoin a
     restarted leader within one.
 
-    A send to a dead host is retried for 5 minutes, and only 20 sends are in flight at once in a process: a
-    few messages to a dead node's shards held up every other send of Root (measured: 40 s without a
-    heartbeat or a delivery). So a send is given up after 20 s (Thespian then hands it to Root as a dead
-    letter, which Root delivers again), and 256 may be in flight. (Module settings, read at use, inherited by
-    the admin and every actor, which fork after this.)"""
+    Only 20 sends are in flight at once in a process, and a send to a dead host is retried for 5 minutes: a few
+    messages to a dead node's actors held up every other send of Root (measured: 40 s without a heartbeat or
+    a delivery). 256 may be in flight. The 5 minutes stay: an actor busy in a 2-minute AI call acknowledges
+    nothing until it returns, and a shorter give-up would take it for dead. (Module settings, read at use,
+    inherited by the admin and every actor, which fork after this.)"""
     from datetime import timedelta
 
-    from thespian.system import transport
     from thespian.system.admin import convention
     from thespian.system.transport import asyncTransportBase
 
@@ -147,7 +146,6 @@ def convention_timers(heartbeat_s: float) -> None:
     convention.CONVENTION_REREGISTRATION_PERIOD = period
     convention.CONVENTION_RESTART_PERIOD = period
     convention.CONVENTION_REGISTRATION_MISS_MAX = 3
-    transport.DEFAULT_MAX_TRANSMIT_PERIOD = timedelta(seconds=20)
     asyncTransportBase.MAX_PENDING_TRANSMITS = 256
 
 

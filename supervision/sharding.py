@@ -27,11 +27,20 @@ class Routes:
         self._addresses: dict[str, Any] = {}
         self._shards: dict[str, int] = {}  # group -> shard count
 
-    def update(self, directory: Any) -> None:
+    def update(self, directory: Any) -> set[str]:
+        """Take a new directory; returns the shards whose address changed (restarted or down): every actor
+        that ran under such a shard is gone, whatever address its peers knew it by."""
         if directory is None:
-            return
+            return set()
+        before = self._addresses
         self._addresses = directory.addresses()
         self._shards = dict(directory.groups)
+        return {key for key, address in before.items() if self._addresses.get(key) != address}
+
+    def shard_of_key(self, kind: str, key: str) -> str | None:
+        """The shard key (`user/2`) that owns (kind, key), or None for a kind that is not sharded."""
+        shards = self._shards.get(kind)
+        return shard_key(kind, shard_of(key, shards)) if shards else None
 
     def sharded(self, kind: str) -> bool:
         """Is `kind` a sharded group (one actor per key), as opposed to a single actor or unknown?"""

@@ -300,7 +300,7 @@ class Shard(Supervisor):
     def receiveMsg_Directory(self, msg: Directory, sender: Any) -> None:
         """Keep the latest directory for new children, and pass it on to the live ones."""
         self.directory = msg
-        self.routes.update(msg)
+        self.forget_peers_of(self.routes.update(msg))
         if self.table is not None:
             for child in self.table.children.values():
                 if child.address is not None and child.status == "live":

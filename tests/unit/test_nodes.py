@@ -49,17 +49,30 @@ def test_thespian_places_a_shard_only_on_the_node_asked_for() -> None:
     assert "Convention Address.IPv4" not in capabilities("leader", None)
 
 
-def test_a_shard_is_given_up_after_three_silent_periods_once() -> None:
+def test_a_shard_is_given_up_after_missing_five_heartbeats_and_five_periods_once() -> None:
     beats = Heartbeats(period_s=1.0)
     beats.started("user/0", 100.0)
     beats.started("user/1", 100.0)
-    beats.answered("user/1", 102.5)
-    assert beats.silent(102.9) == []
-    assert beats.silent(103.2) == [("user/0", pytest.approx(3.2))]
-    assert beats.silent(110.0) == [("user/1", pytest.approx(7.5))]
+    for t in range(1, 6):
+        seq = beats.sent()
+        if t <= 3:
+            beats.answered("user/1", seq, 100.0 + t)
+    assert beats.silent(104.9) == []  # five sent, but not five seconds yet
+    assert beats.silent(105.2) == [("user/0", pytest.approx(5.2))]
+    assert beats.silent(108.2) == []  # user/1 last answered heartbeat 3 of 5: two missed only
+    for _ in range(3):
+        beats.sent()
+    assert beats.silent(108.2) == [("user/1", pytest.approx(5.2))]
     assert beats.silent(120.0) == []  # each reported once
-    beats.answered("user/0", 121.0)  # an answer from a forgotten shard does not bring it back
+    beats.answered("user/0", beats.seq, 121.0)  # an answer from a forgotten shard does not bring it back
     assert beats.silent(200.0) == []
+
+
+def test_a_slow_root_blames_nobody_for_heartbeats_it_did_not_send() -> None:
+    beats = Heartbeats(period_s=1.0)
+    beats.started("user/0", 100.0)
+    beats.sent()
+    assert beats.silent(130.0) == []  # 30 s passed, but only one heartbeat went out
 
 
 @pytest.mark.parametrize("text, ok", [("10.1.2.3:19500", True), ("leader.internal:1", True), ("[fd00::2]:19500", True),
@@ -85,3 +98,21 @@ def test_status_shows_each_node_with_its_shards_and_live_actors(tmp_path) -> Non
     text = render(status)
     assert "node n1: 2 shard(s) (user/0 channel/0), 2 live actor(s)" in text
     assert "node n2: 1 shard(s) (user/1), 1 live actor(s)" in text
+
+
+def test_an_actor_forgets_the_peers_whose_shard_restarted() -> None:
+    from supervision.peers import Origin, Peers
+    from supervision.protocol import Directory
+    from supervision.sharding import Routes, shard_of
+
+    routes, peers = Routes(), Peers(8)
+    old = Directory((("user/0", "A0", 1), ("user/1", "A1", 2)), (("user", 2),))
+    assert routes.update(old) == set()
+    keys = {shard_of(str(k), 2): str(k) for k in range(20)}  # one key on each shard
+    for key in keys.values():
+        peers.heard(Origin("user", key, f"addr-{key}"), "me")
+    restarted = Directory((("user/0", "A0", 1), ("user/1", "B1", 3)), (("user", 2),))
+    changed = routes.update(restarted)
+    assert changed == {"user/1"}
+    assert peers.forget_where(lambda kind, key: routes.shard_of_key(kind, key) in changed) == 1
+    assert {key for _, key, _ in peers.addresses()} == {keys[0]}  # only the peer under the live shard is kept
