@@ -20,7 +20,7 @@ from discord import app_commands
 from actors.kinds import Kind
 from actors.messages import Author, Incoming, Interaction, NameSuggestions, Place, SuggestNames
 from actors.state.command_help import COMMANDS, CONFIG_KEYS
-from edge.slash import KEY_FIELD, MODAL_ID, command_text, definitions_hash, ephemeral, problem
+from edge.slash import KEY_FIELD, MODAL_ID, command_text, definitions_hash, ephemeral, modal_value, problem
 from edge.translate import PERMISSIONS, place_of, utf8
 
 if TYPE_CHECKING:
@@ -36,20 +36,14 @@ def _about(name: str) -> str:
 
 
 class KeyModal(discord.ui.Modal, title="Your own AI key"):
-    """`/tz auth key`: typed here, the key is seen by nobody else and never posted in a channel."""
+    """`/tz auth key`: typed here, the key is seen by nobody else and never posted in a channel. Its submit is
+    taken by `SlashCommands.submitted` (by its custom id), so it is answered even after the bot restarted."""
 
     key: discord.ui.TextInput[KeyModal] = discord.ui.TextInput(
         label="API key", custom_id=KEY_FIELD, min_length=8, max_length=512, placeholder="sk-...")
 
-    def __init__(self, slash: SlashCommands) -> None:
-        super().__init__(custom_id=MODAL_ID, timeout=600)
-        self.slash = slash
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self.slash.run(interaction, "auth", "key", self.key.value)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
-        log.warning("the key modal failed (%s)", type(error).__name__)  # never its text: it may hold the key
+    def __init__(self) -> None:
+        super().__init__(custom_id=MODAL_ID, timeout=1)  # nothing to keep: the submit is handled by its id
 
 
 class SlashCommands:
@@ -126,7 +120,19 @@ class SlashCommands:
         if (why := self.refusal(interaction)) is not None:
             await interaction.response.send_message(why, ephemeral=True)
             return
-        await interaction.response.send_modal(KeyModal(self))
+        await interaction.response.send_modal(KeyModal())
+
+    async def submitted(self, interaction: discord.Interaction) -> None:
+        """A modal's submit (every interaction passes here): the key form's goes on as `auth key`."""
+        data = interaction.data if interaction.type == discord.InteractionType.modal_submit else None
+        if not isinstance(data, dict) or data.get("custom_id") != MODAL_ID:
+            return
+        key = modal_value(data.get("components"), KEY_FIELD)
+        if key is None:
+            await interaction.response.send_message("That form came without a key; nothing was changed.",
+                                                    ephemeral=True)
+            return
+        await self.run(interaction, "auth", "key", key)
 
     async def names(self, interaction: discord.Interaction, current: str, owned_only: bool = False
                     ) -> list[app_commands.Choice[str]]:

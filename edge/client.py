@@ -228,6 +228,9 @@ class Edge(discord.Client):
         except UnicodeDecodeError:
             return "", "it is not UTF-8 text"
 
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.slash.submitted(interaction)  # commands go through the tree; a modal's submit comes here
+
     async def on_webhooks_update(self, channel: Any) -> None:
         await self.hand_off(Kind.CHANNEL, channel.id, WebhooksChanged(channel.id))
 

@@ -40,6 +40,18 @@ def problem(command: str, words: Sequence[str | int | None]) -> str | None:
     return "A personality's name is one word here (no spaces): use its name, not an alias of several words."
 
 
+def modal_value(data: Any, field: str) -> str | None:
+    """The text typed into a modal's field, wherever its component sits (action rows, or labels)."""
+    if isinstance(data, dict):
+        if data.get("custom_id") == field and isinstance(data.get("value"), str):
+            return str(data["value"])
+        found = (modal_value(v, field) for v in (data.get("components"), data.get("component")) if v is not None)
+        return next((v for v in found if v is not None), None)
+    if isinstance(data, list):
+        return next((v for v in (modal_value(item, field) for item in data) if v is not None), None)
+    return None
+
+
 def definitions_hash(definitions: list[dict[str, Any]], scope: int) -> str:
     """What the registered commands are (and where: 0 global, else the guild): a change means a sync."""
     text = json.dumps({"scope": scope, "commands": definitions}, sort_keys=True, separators=(",", ":"))

@@ -309,9 +309,12 @@ class WebhookSender:
             return [Save(), *self._again(now)]
         if isinstance(result, Fail) and 400 <= result.status < 500:
             self.outbox.finish(chunk_id, None)
+            # An interaction refused (its 15 minutes are over): nothing can answer it again, so its work is done.
+            gone = [WorkDone(mid) for mid in chunk.answered] if chunk.interaction and chunk.id.endswith(":0") else []
             return [
                 Save(),
                 Log("error", "send_refused", f"chunk {chunk_id}: {result.status} {result.message}"),
+                *gone,
                 *self._again(now),
             ]
         if isinstance(result, Wait):  # nothing was sent: not an attempt

@@ -128,7 +128,8 @@ class UserCommands:
                 # Never store it; take it out of the channel at once, and say what really happened to it.
                 p = self.voice.options.prefix
                 deleted = (f"Never post a key in a server channel: I deleted that message. Send `{p}auth key <key>` "
-                           "to me in a DM, and consider revoking that key.")
+                           "to me in a DM (or use `/tz auth action:key`, a form only you see), and consider revoking "
+                           "that key.")
                 failed = ("Never post a key in a server channel. I could not delete that message, so your key is "
                           "still visible to everyone here: revoke it now at your AI provider, delete the message "
                           f"yourself, and send the new key with `{p}auth key <key>` to me in a DM.")

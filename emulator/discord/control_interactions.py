@@ -22,7 +22,7 @@ from .context import CONTEXT_KEY, Context
 from .control import _BadRequest, _channel, _json_object, _snowflake, message_summary
 from .errors import json_response
 from .gateway import Intent
-from .interactions import INITIAL_WINDOW_S, Interaction, InteractionType, InvokeError, build_options, invocable
+from .interactions import Interaction, InteractionType, InvokeError, build_options, invocable
 from .models import Channel
 from .payloads import attachment_payload, channel_payload, member_payload, user_payload
 from .permissions import ADMINISTRATOR, channel_permissions
@@ -214,7 +214,7 @@ async def invoke(request: web.Request) -> web.Response:
         return json_response({"error": str(exc)}, 403)
     ctx.gateway.dispatch("INTERACTION_CREATE", interaction_payload(ctx, interaction), Intent(0),
                          guild_id=interaction.guild_id)
-    left = INITIAL_WINDOW_S - (ctx.interactions.now() - interaction.created)
+    left = ctx.interactions.initial_window_s - (ctx.interactions.now() - interaction.created)
     try:
         await asyncio.wait_for(interaction.answered.wait(), max(0.0, left) + 0.05)
     except TimeoutError:

@@ -91,7 +91,9 @@ class Interaction:
 class Interactions:
     """Registered commands (None: global; else per guild), live interactions, and the ephemeral messages."""
 
-    now: Callable[[], float] = time.monotonic  # tests move it to reach the 3-second and 15-minute windows
+    now: Callable[[], float] = time.monotonic  # tests move it to reach the 15-minute window
+    initial_window_s: float = INITIAL_WINDOW_S  # Discord's 3 seconds (a test may shorten them)
+    token_window_s: float = TOKEN_WINDOW_S
     commands: dict[int | None, list[dict[str, Any]]] = field(default_factory=dict)
     live: OrderedDict[int, Interaction] = field(default_factory=OrderedDict)
     ephemeral: dict[int, Message] = field(default_factory=dict)  # message id -> message (its viewer: `seen_by`)
@@ -110,10 +112,10 @@ class Interactions:
         return next((i for i in reversed(self.live.values()) if i.token == token), None)
 
     def initial_window_over(self, interaction: Interaction) -> bool:
-        return self.now() - interaction.created > INITIAL_WINDOW_S
+        return self.now() - interaction.created > self.initial_window_s
 
     def token_expired(self, interaction: Interaction) -> bool:
-        return self.now() - interaction.created > TOKEN_WINDOW_S
+        return self.now() - interaction.created > self.token_window_s
 
     def keep_ephemeral(self, message: Message, viewer: int) -> None:
         self.ephemeral[message.id] = message

@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 
 from emulator.discord import DiscordEmulator
-from emulator.discord.interactions import TOKEN_WINDOW_S
+from emulator.discord.interactions import INITIAL_WINDOW_S, TOKEN_WINDOW_S
 from tests.emulator.helpers import call, discord_bot, running, sandbox
 
 NAMES = ["lilith", "lily", "bob-the-bot"]
@@ -154,7 +154,8 @@ def test_raw_windows_and_rules() -> None:
                     "options": {"page": "2"}}
             wrong = await sandbox(session, emulator, "POST", "/interactions", json={**body, "options": {"pg": 1}})
             assert wrong.status == 400 and "unknown option" in wrong.body["error"]
-            book = emulator._ctx.interactions  # noqa: SLF001 - the emulator's clock, moved to reach the windows
+            book = emulator._ctx.interactions  # noqa: SLF001 - the emulator's windows, shortened or reached
+            book.initial_window_s = 0.2  # nobody answers the next one: no need to wait Discord's 3 s for that
             late = await sandbox(session, emulator, "POST", "/interactions", json=body)  # no bot: nobody answers
             assert late.body["response"] is None and late.body["expired"]
             interaction = book.live[int(late.body["id"])]
@@ -164,6 +165,7 @@ def test_raw_windows_and_rules() -> None:
                                   auth=False)
             assert too_late.status == 404 and too_late.body["code"] == 10062
 
+            book.initial_window_s = INITIAL_WINDOW_S
             fresh = book.open(world.ids.next(), interaction.type, alice.id, general.id, general.guild_id, {})
             route = f"/interactions/{fresh.id}/{fresh.token}/callback"
             first = await call(session, emulator, "POST", route, json={"type": 5, "data": {"flags": 64}}, auth=False)

@@ -7,12 +7,12 @@ from typing import Any
 
 from actors.effects import Call, Done, Tell, WorkDone
 from actors.messages import Author, Incoming, Interaction, Notify, Place, SuggestNames
-from actors.results import Ok
+from actors.results import Fail, Ok
 from actors.state.channel import ChannelState
 from actors.state.commands import Command, parse_command
 from actors.state.proxies import incoming_from, incoming_to
 from actors.state.registry import RegistryState
-from edge.slash import command_text, definitions_hash, describe, ephemeral, problem
+from edge.slash import command_text, definitions_hash, describe, ephemeral, modal_value, problem
 from store.sqlite import decode, encode
 
 NOW = 1_700_000_000.0
@@ -115,3 +115,19 @@ def test_a_prefix_command_is_still_answered_in_the_channel() -> None:
 
 def _done(call: Call) -> Done:
     return Done(call.tag, Ok(200, {"id": "123"}))
+
+
+def test_an_interaction_that_can_no_longer_be_answered_closes_its_work() -> None:
+    state = ChannelState.restore(str(CID), None)
+    incoming = slash_incoming(Interaction(77, TOKEN, True))
+    state.handle(incoming, NOW)
+    (call,) = answer_calls(state.handle(Notify(CID, ALICE, "late", incoming.message_id), NOW))
+    refused = state.handle(Done(call.tag, Fail(401, 50027, "Invalid Webhook Token")), NOW)
+    assert [e.trigger_id for e in refused if isinstance(e, WorkDone)] == [incoming.message_id]  # not handed on again
+
+
+def test_the_key_is_read_from_the_modal_however_discord_nests_it() -> None:
+    rows = [{"type": 1, "components": [{"type": 4, "custom_id": "key", "value": "sk-x"}]}]
+    labels = [{"type": 18, "component": {"type": 4, "custom_id": "key", "value": "sk-y"}}]
+    assert modal_value(rows, "key") == "sk-x" and modal_value(labels, "key") == "sk-y"
+    assert modal_value([{"type": 1, "components": []}], "key") is None
