@@ -6,10 +6,12 @@ Every user's actor is activated by one warm-up message first, so the figure is t
 
 Where the time goes, per stage (p50 / p99), from the events log's records of each message (`trigger`): the
 emulator's dispatch -> the edge's `received` (gateway, discord.py), -> the user actor's `addressed` (the edge's
-hand-off and the actor hops to the user), -> `ai_call` (the registry, breaker and AI slot), the AI call itself
-(`ai_call` -> `answered`), -> the webhook message created (the hops to the channel, the webhook POST). And the
-actor-to-actor sends per answered message (`tzurot_deliver_sends_total` on `/metrics`, by path, over the
-measured messages only), plus the edge's one hand-off each.
+hand-off and the actor hops to the user; the channel's context travels with the message), -> `recall` (the
+registry, breaker and AI slot), the long-term memory lookup (`recall` -> `ai_call`: the store's full-text search
+and building the prompt), the AI call itself (`ai_call` -> `answered`), -> the webhook message created (the hops
+to the channel, the webhook POST). And the actor-to-actor sends per answered message
+(`tzurot_deliver_sends_total` on `/metrics`, by path, over the measured messages only), plus the edge's one
+hand-off each.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from testkit.process import wait_for
 from testkit.stack import Stack
 
 USERS, RATE, CHANNELS = 200, 20.0, 10
-STAGES = ("dispatch_to_edge", "edge_to_user", "user_to_ai_call", "ai_call", "answered_to_webhook")
-EVENTS = {"received": 1, "addressed": 2, "ai_call": 3, "answered": 4}  # event -> its stage boundary
+STAGES = ("dispatch_to_edge", "edge_to_user", "user_to_recall", "recall", "ai_call", "answered_to_webhook")
+EVENTS = {"received": 1, "addressed": 2, "recall": 3, "ai_call": 4, "answered": 5}  # event -> its stage boundary
 
 
 def ts_ms(ts: str) -> float:

@@ -118,7 +118,8 @@ class Answering:
             search = Call("memory", "search", (self.voice.user_id, job.record["name"], query,
                                                job.heard.incoming.place.kind == "dm", memory.RECALL),
                           ("recall", job.trigger))
-            return Step([*before, search], (job.trigger, "recall", job))
+            looked = self.voice.log(job.heard, "info", "recall", f"memories with {job.persona.name}")
+            return Step([*before, looked, search], (job.trigger, "recall", job))
         job = job.asked(lines, now, self._request(job, lines))
         key = "own key" if job.sealed_key else "operator key"
         asked = f" ({len(lines)} lines, ask {job.asks})" if job.asks > 1 or len(lines) > 1 else ""
