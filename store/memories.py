@@ -91,6 +91,22 @@ class Memories:
             return self._erase("user_id=?", (user_id,), compact=True)
         return self._erase("user_id=? AND id=?", (user_id, memory_id))
 
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Every memory as (user_id, personality, channel_id, private, text, created), oldest first: what
+        `bot.py migrate` copies (ids are the target's own)."""
+        rows = self.store.execute("SELECT user_id, personality, channel_id, private, text, created FROM memories"
+                                  " ORDER BY id").fetchall()
+        return [(int(u), str(p), int(c), bool(v), str(t), float(at)) for u, p, c, v, t, at in rows]
+
+    def put_row(self, row: tuple[Any, ...]) -> bool:
+        """Copy one memory unless the same one (user, personality, time, text) is there already."""
+        user_id, personality, channel_id, private, text, created = row
+        if self.store.execute("SELECT 1 FROM memories WHERE user_id=? AND personality=? AND created=? AND text=?",
+                              (user_id, personality, created, text)).fetchone():
+            return False
+        self.add(user_id, personality, channel_id, private, text, created)
+        return True
+
     def forget_user(self, user_id: int) -> int:
         """`data delete`: every memory of this user, their messages kept in the work table once answered (with
         their text), and any copy of their row set aside as unreadable. How many memories were erased."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from config import redact_url
 from store.base import SqlStore, decode
+from store.memories import Memories
 
 
 @dataclass
@@ -106,6 +107,9 @@ def move(source: SqlStore, target: SqlStore, source_name: str, target_url: str) 
     report.tables["work"] = _copy(source.work_rows(), target.put_work_row, target.work_rows, key=lambda row: row[0])
     report.tables["quarantine"] = _copy(source.quarantine_rows(), target.put_quarantine_row, target.quarantine_rows,
                                         key=lambda row: (row[0], row[1], row[2], row[6]))
+    mine, theirs = Memories(source), Memories(target)
+    report.tables["memories"] = _copy(mine.rows(), theirs.put_row, theirs.rows,
+                                      key=lambda row: (row[0], row[1], row[5], row[4]))
     return report
 
 

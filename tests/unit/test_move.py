@@ -10,6 +10,7 @@ import pytest
 
 import bot
 from store import SqliteStore
+from store.memories import Memories
 from store.move import move
 from store.postgres import PostgresStore
 
@@ -29,6 +30,7 @@ def filled(path: Path) -> SqliteStore:
     s.work_open(1_200_000_000_000_000_002, 7, 42, {"content": "still open"}, now=1001.0)
     s.put_raw("user", "13", msgpack.packb([1, 2]))
     assert s.load("user", "13").quarantined  # moved aside
+    Memories(s).add(42, "lilith", 7, False, "alice: my cat is Biscuit\nLilith: lovely", 1002.0)
     return s
 
 
@@ -38,7 +40,10 @@ def test_every_row_arrives_as_it_was_and_the_report_says_so(tmp_path: Path, post
 
     assert report.ok and report.sealed_keys == 1
     assert {name: (t.source, t.copied, t.present) for name, t in report.tables.items()} == {
-        "actor_state": (3, 3, 0), "routes": (3, 3, 0), "work": (2, 2, 0), "quarantine": (1, 1, 0)}
+        "actor_state": (3, 3, 0), "routes": (3, 3, 0), "work": (2, 2, 0), "quarantine": (1, 1, 0),
+        "memories": (1, 1, 0)}
+    assert Memories(target).rows() == Memories(source).rows()
+    assert Memories(target).search(42, "lilith", "Biscuit", False, 5)[0][1].startswith("alice: my cat")  # indexed
     assert list(target.rows()) == list(source.rows())  # versions and bytes included
     assert sorted(target.routes()) == sorted(source.routes())
     assert ("alias", "0123", "lilith") in target.routes()
@@ -58,7 +63,8 @@ def test_moving_twice_changes_nothing_and_a_newer_row_in_postgresql_is_kept(tmp_
     again = move(source, target, "here", postgres_url)
     assert again.ok
     assert {name: (t.copied, t.present, len(t.kept)) for name, t in again.tables.items()} == {
-        "actor_state": (0, 2, 1), "routes": (0, 3, 0), "work": (0, 2, 0), "quarantine": (0, 1, 0)}
+        "actor_state": (0, 2, 1), "routes": (0, 3, 0), "work": (0, 2, 0), "quarantine": (0, 1, 0),
+        "memories": (0, 1, 0)}  # each once
     assert target.load("channel", "7").state == {"pool": ["newer"]}
     assert any("kept actor_state channel/7" in line for line in again.lines())
     assert len(target.quarantine_rows()) == 1 and len(target.work_rows()) == 2
