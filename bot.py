@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     leader = config.parse_host_port(settings.convention_leader) if command == "node" else None
     try:
         if leader is not None:
+            if settings.shard_ids.strip():
+                require_bot_settings(settings)  # this member runs an edge too
             return run_member(settings, leader)
         if command in ("run", "node"):
             require_bot_settings(settings)

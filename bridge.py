@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -34,6 +35,7 @@ from actors.tree import default_tree
 from ai.tls import prepare_for_actors
 from config import Settings
 from store import open_store
+from store.cells import open_cell
 from store.sealed_keys import ensure_key_file
 from supervision import nodes
 from supervision.log import SupervisorLog
@@ -62,6 +64,34 @@ def own_address(handle: Any) -> Any:
     """The address a Thespian handle receives answers on (private to Thespian: None if not found there, and the
     actor answers the sender instead, which is the same address unless the message was redelivered)."""
     return getattr(getattr(getattr(handle, "_systemBase", None), "transport", None), "myAddress", None)
+
+
+DIRECTORY_POLL_S = 2.0  # an attached edge's refresh of Root's directory
+ROOT_CELL = "tree-root"  # where the leader publishes Root's address for the edges on member nodes
+
+
+def publish_root(settings: Settings, root: Any) -> None:
+    """Write Root's address (host and port: never a pickle) to the shared cell the member edges read."""
+    host, port = root.addressDetails.connectArgs[0]
+    value = json.dumps({"host": host, "port": port}).encode()
+    open_cell(settings, ROOT_CELL).update(lambda _old: (value, None))
+
+
+def find_root(settings: Settings, timeout: float) -> Any:
+    """Root's address as the leader published it (waiting up to `timeout` for a leader that starts later)."""
+    from thespian.actors import ActorAddress
+    from thespian.system.transport.IPBase import TCPv4ActorAddress
+
+    deadline = time.monotonic() + timeout
+    while True:
+        raw = open_cell(settings, ROOT_CELL).peek()
+        if raw:
+            where = json.loads(raw)
+            return ActorAddress(TCPv4ActorAddress(where["host"], int(where["port"])))
+        if time.monotonic() > deadline:
+            raise RuntimeError("no leader has published its tree in the database (start the leader: `bot.py node` "
+                               "without TZUROT_CONVENTION_LEADER)")
+        time.sleep(0.5)
 
 
 class ActorUnavailable(RuntimeError):
@@ -96,6 +126,7 @@ class Bridge:
         self._listener: threading.Thread | None = None
         self._stopping = threading.Event()
         self.start_timeout_s = 30.0
+        self.attached = False  # an edge on a member node, over the leader's tree (attach)
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def start(self, on_fact: Callable[[Any], None] | None = None) -> Bridge:
@@ -122,13 +153,26 @@ class Bridge:
         except BaseException:
             self.system.shutdown()
             raise
+        if self.tree.nodes:  # the edges on member nodes find Root here
+            publish_root(s, self.root)
+        self._serve(on_fact, early)
+        return self
+
+    def attach(self, system: Any, root: Any, on_fact: Callable[[Any], None] | None = None) -> Bridge:
+        """An edge on a member node: over that node's actor system, to the leader's Root. Root publishes to the
+        leader's edge only, so this bridge asks it for the directory every few seconds; the routing facts come
+        from the database (`store/route_feed.py`). Stopping it stops nothing of the tree."""
+        self.system, self.root, self.attached = system, root, True
+        self._serve(on_fact, [])
+        return self
+
+    def _serve(self, on_fact: Callable[[Any], None] | None, early: list[Any]) -> None:
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="bridge")
         self._on_fact = on_fact
         for fact in early:
             self._take(fact)
         self._listener = threading.Thread(target=self._listen, name="bridge-outlet", daemon=True)
         self._listener.start()
-        return self
 
     def _await_ready(self, handle: Any, deadline: float) -> list[Any]:
         """Wait for Root's ChildReady; what Root publishes meanwhile (a Directory as each shard comes up) is kept,
@@ -171,8 +215,14 @@ class Bridge:
         return applied
 
     def _listen(self) -> None:
+        asked = 0.0
         while not self._stopping.is_set():
             try:
+                if self.attached and time.monotonic() - asked >= DIRECTORY_POLL_S:
+                    asked = time.monotonic()
+                    with contextlib.suppress(Exception):  # the database away a moment: keep the one we know
+                        self.root = find_root(self.settings, 0.0)  # a restarted leader publishes a new one
+                    self.system.tell(self.root, DirectoryRequest())
                 msg = self.system.listen(0.2)
             except Exception:  # noqa: BLE001 - the system is stopping under us
                 return
@@ -187,7 +237,7 @@ class Bridge:
             self._on_fact(msg)
 
     def stop(self) -> None:
-        ours = self._tree_pids() if self.system is not None else set()  # ask while the handles still work
+        ours = self._tree_pids() if self.system is not None and not self.attached else set()  # ask while we can
         self._stopping.set()
         if self._listener is not None:
             self._listener.join(timeout=5)
@@ -197,6 +247,8 @@ class Bridge:
             for stack in self._contexts:
                 stack.close()
             self._contexts.clear()
+        if self.attached:  # the node's actor system is its node process's to stop, the tree the leader's
+            self.system = None
         if self.system is not None:
             self.system.shutdown()
             self.system = None

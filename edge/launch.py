@@ -192,10 +192,27 @@ def start_tree(settings: Settings, nodes: bool = False) -> Tree:
     return Tree(bridge, table, metrics, for_edge, feed, claim)
 
 
+def attach_tree(settings: Settings, system: Any) -> Tree:
+    """The tree as an edge on a member node sees it: the leader's Root (its address from the database), the
+    routing facts loaded and followed from the database. No tree lock: the tree is the leader's."""
+    from bridge import find_root
+
+    table = RoutingTable(prefix=settings.command_prefix)
+    bridge = Bridge(settings).attach(system, find_root(settings, timeout=60.0))
+    try:
+        bridge.load_facts(table.apply)
+        feed = watch_routes(settings, lambda kind, key, value: table.apply(RouteFact(kind, key, value)))
+    except BaseException:
+        bridge.stop()
+        raise
+    return Tree(bridge, table, MetricsSink(), ForTheEdge(), feed, None)
+
+
 def run_member(settings: Settings, leader: tuple[str, int]) -> int:
-    """`bot.py node` with TZUROT_CONVENTION_LEADER: a member of the leader's Convention. It runs no edge and no
-    Root: the leader places shards here, and each forks its actors here. Returns when told to stop
-    (SIGTERM, Ctrl-C), after stopping every process its actor system started."""
+    """`bot.py node` with TZUROT_CONVENTION_LEADER: a member of the leader's Convention. No Root runs here: the
+    leader places shards here, and each forks its actors here. With TZUROT_SHARD_IDS it also runs an edge for
+    those gateway shards, over the leader's tree. Returns when told to stop (SIGTERM, Ctrl-C), after stopping
+    every process its actor system started."""
     import signal
     import time
 
@@ -221,8 +238,17 @@ def run_member(settings: Settings, leader: tuple[str, int]) -> int:
         signal.signal(sig, lambda *_: stop.set())
     print(f"node ready: {name} on {settings.bind_host}:{settings.actor_admin_port}, member of {leader[0]}:{leader[1]}",
           flush=True)
-    while not stop.wait(1.0):
-        pass
+    if settings.shard_ids.strip():  # this node also runs an edge, for these gateway shards
+        tree = attach_tree(settings, system)
+        try:
+            from edge.app import run_bot
+
+            run_bot(settings, tree)
+        finally:
+            tree.stop()
+    else:
+        while not stop.wait(1.0):
+            pass
     ours = descendants(os.getpid()) | with_environment(nodes.MARKER, str(os.getpid()))
     ours.discard(os.getpid())
     system.shutdown()

@@ -54,21 +54,31 @@ class Member(BotProcess):
 
 class Cluster:
     def __init__(self, root: Path, database_url: str, members: int = 2, world: Any = None,
-                 env: dict[str, str] | None = None, shards: int = 1) -> None:
+                 env: dict[str, str] | None = None, shards: int = 1, edges: dict[str, str] | None = None) -> None:
+        """`edges`: node name -> the gateway shards its edge runs (TZUROT_SHARD_IDS); the leader always runs one
+        (all shards unless named here), a member only when named."""
+        edges = edges or {}
         self.common = {
             "TZUROT_DATABASE_URL": database_url, "TZUROT_SECRET_KEY": fernet_key(), "TZUROT_NODE_HEARTBEAT_S": "1",
             "TZUROT_LIVENESS_PERIOD_S": "1", "TZUROT_USER_SHARDS": "4", "TZUROT_CHANNEL_SHARDS": "2", **(env or {}),
         }
         self.shards = int(self.common["TZUROT_USER_SHARDS"]) + int(self.common["TZUROT_CHANNEL_SHARDS"])
-        self.stack = Stack(root / "leader", world, env={**self.common, "TZUROT_NODE_NAME": "leader"}, shards=shards)
+        leader_env = {**self.common, "TZUROT_NODE_NAME": "leader"}
+        if "leader" in edges:
+            leader_env["TZUROT_SHARD_IDS"] = edges["leader"]
+        self.stack = Stack(root / "leader", world, env=leader_env, shards=shards)
         self.stack.bot.command = ("node",)
         self.leader_port = self.stack.bot.env["TZUROT_ACTOR_ADMIN_PORT"]
-        self.members = {
-            f"n{i}": Member({**self.stack.bot.env, **self.common, "TZUROT_NODE_NAME": f"n{i}",
+        self.members: dict[str, Member] = {}
+        for i in range(1, members + 1):
+            name = f"n{i}"
+            member = Member({**self.stack.bot.env, **self.common, "TZUROT_NODE_NAME": name,
                              "TZUROT_ACTOR_ADMIN_PORT": str(free_port()), "TZUROT_HTTP_PORT": str(free_port()),
-                             "TZUROT_CONVENTION_LEADER": f"127.0.0.1:{self.leader_port}"}, root / f"n{i}")
-            for i in range(1, members + 1)
-        }
+                             "TZUROT_CONVENTION_LEADER": f"127.0.0.1:{self.leader_port}",
+                             "TZUROT_SHARD_IDS": edges.get(name, "")}, root / name)
+            if edges.get(name):
+                member.ready = "bot ready"  # its edge is connected to the gateway
+            self.members[name] = member
 
     def start(self, timeout: float = 60.0) -> Cluster:
         self.stack.start()
