@@ -145,8 +145,11 @@ class HttpServer:
             await asyncio.wait_for(self.live_status.refresh_gauges(deadline), METRICS_BUDGET_S + GRACE_S)
         except Exception as exc:  # noqa: BLE001 - a scrape must still get the counters
             log.info("metrics: live-actor gauges not refreshed (%s)", type(exc).__name__)
-        view = await asyncio.get_running_loop().run_in_executor(self.actors.pool, read_invalid, self.invalid)
-        self.counters.observe_invalid(view)
+        try:  # the invalid-request window lives in the database with PostgreSQL: bounded like the rest
+            read = asyncio.get_running_loop().run_in_executor(self.actors.pool, read_invalid, self.invalid)
+            self.counters.observe_invalid(await asyncio.wait_for(read, max(1.0, deadline - time.monotonic())))
+        except Exception as exc:  # noqa: BLE001 - the counters are still served
+            log.info("metrics: invalid-request window not read (%s)", type(exc).__name__)
         body = self.counters.render()
         return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
