@@ -69,6 +69,7 @@ class Settings:
     ai_timeout_s: float = 120.0
     ai_max_tokens: int = 1024
     dm_requires_verification: int = 0
+    streaming: int = 1
     user_rate_per_min: float = 20.0
     user_burst: int = 6
     daily_quota: int = 0
@@ -200,6 +201,8 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
                       "longest answer, in tokens, unless a personality sets its own (0: not sent)"),
     "dm_requires_verification": ("TZUROT_DM_REQUIRES_VERIFICATION", int, lambda v: v in (0, 1),
                                  "1: every personality answers in DMs only users who ran `verify`"),
+    "streaming": ("TZUROT_STREAMING", int, lambda v: v in (0, 1),
+                  "1: a streamed answer is shown as it arrives, its message edited as it grows; 0: sent whole"),
     "user_rate_per_min": ("TZUROT_USER_RATE_PER_MIN", float, _positive, "turns a user may start a minute"),
     "user_burst": ("TZUROT_USER_BURST", int, _positive, "how many turns may start at once"),
     "daily_quota": ("TZUROT_DAILY_QUOTA", int, lambda v: v >= 0, "turns per user per UTC day (0: none)"),

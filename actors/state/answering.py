@@ -31,8 +31,10 @@ from actors.messages import (
     SlotRelease,
     SlotRequest,
     Speak,
+    SpeakPart,
     TypingFor,
 )
+from actors.results import StreamProgress
 from actors.state import context as ctx
 from actors.state import memory
 from actors.state.addressing import Target, conversation_timeout
@@ -50,6 +52,7 @@ HISTORY_CAP = 30  # conversations (channel x personality) remembered per user
 YIELD_AFTER_S = 0.25  # after a call this long, let lines that came meanwhile join before speaking
 REASKS = 2  # a turn's call is asked again with its new lines at most this often
 SETTLE_S = 0.05  # after a slow call: time for the lines that reached the actor meanwhile to be read
+STREAM_WAIT_S = 1.0  # a streamed call's text so far is handed to the channel this often (its edits' pace)
 
 Waiting = tuple[int, str, Any]  # (trigger id, purpose, what to continue with): what a user's queue waits for
 
@@ -127,8 +130,33 @@ class Answering:
             *before,
             self.voice.log(job.heard, "info", "ai_call", f"{job.persona.name} model {job.model or 'default'} "
                                                          f"({key}){asked}"),
-            Call("ai", "complete", (job.request, job.sealed_key), ("ai", job.trigger)),
+            self._ask(job),
         ], (job.trigger, "ai", job))
+
+    def _ask(self, job: Job) -> Call:
+        """The call: whole, or streamed (TZUROT_STREAMING), its text so far read back every STREAM_WAIT_S."""
+        if self.voice.options.streaming:
+            return Call("ai", "stream", (job.request, job.sealed_key, job.trigger, STREAM_WAIT_S),
+                        ("streamed", job.trigger))
+        return Call("ai", "complete", (job.request, job.sealed_key), ("ai", job.trigger))
+
+    def streaming(self, waiting: Waiting | None, trigger: int) -> Step:
+        """Back from the mailbox during a streamed call: read its text so far again."""
+        if waiting is None or waiting[0] != trigger or waiting[1] != "ai":
+            return Step([], waiting)
+        return Step([Call("ai", "progress", (trigger, STREAM_WAIT_S), ("streamed", trigger))], waiting)
+
+    def _streamed(self, job: Job, progress: StreamProgress) -> Step:
+        """A streamed call's text so far goes to the channel (shown, then edited as it grows); then back to the
+        mailbox (what this actor tells leaves only between messages), and on."""
+        effects: list[Effect] = [Timer(0.0, ("stream", job.trigger))]
+        if progress.text.strip() and progress.text != job.shown:
+            last = job.lines[-1].incoming.message_id  # the final Speak's trigger: the same messages it finishes
+            part = SpeakPart(job.cid, self.voice.user_id, job.persona, progress.text, last,
+                             job.heard.incoming.created_at)
+            effects.insert(0, Tell(Kind.CHANNEL, job.cid, part))
+            job = replace(job, shown=progress.text)
+        return Step(effects, (job.trigger, "ai", job))
 
     def _request(self, job: Job, lines: list[Heard]) -> dict[str, Any]:
         """What the model is asked: the prompt, the conversation so far here, then each line as its own turn."""
@@ -192,6 +220,10 @@ class Answering:
         if waiting is None or waiting[0] != tag[1]:
             return Step([], waiting)
         job = waiting[2]
+        if tag[0] == "streamed" and waiting[1] == "ai":
+            if isinstance(result, StreamProgress) and not result.done:
+                return self._streamed(job, result)
+            tag, result = ("ai", tag[1]), result.result if isinstance(result, StreamProgress) else result
         if tag[0] == "available":
             if result is not True:
                 return self._finish(job.asked(lines, now), ServiceDown(), now)
@@ -212,8 +244,9 @@ class Answering:
         if job.sealed_key:  # the key the call used, not one set since
             self.limits.key_breaker.record(not _failed(result), now)
         slow = now - job.asked_at >= YIELD_AFTER_S
-        if slow and job.asks <= REASKS and isinstance(getattr(result, "text", None), str):
-            # A slow call: lines may have come meanwhile. Let them in before deciding to speak.
+        if slow and not job.shown and job.asks <= REASKS and isinstance(getattr(result, "text", None), str):
+            # A slow call: lines may have come meanwhile. Let them in before deciding to speak (unless part of
+            # the answer is already shown: then they are the next turn).
             return Step([Timer(SETTLE_S, ("turn_ready", job.trigger))],
                         (job.trigger, "answered", replace(job, result=result)))
         return self._finish(job, result, now, *self._slot_back(job, result, now))
@@ -341,6 +374,7 @@ class Job:
     asked_at: float = 0.0
     result: Any = None  # the last call's answer, while the mailbox is let in
     recalled: tuple[Any, ...] | None = None  # the long-term memories found for this turn (None: not looked yet)
+    shown: str = ""  # a streamed answer's text so far, as last handed to the channel
 
     @property
     def trigger(self) -> int:

@@ -198,6 +198,8 @@ class UserState:
                 return DataRights(self).owned(msg, now)
             case Done(tag=tag, result=result):
                 return self._apply(self.answering.done(self.waiting, tag, result, self._turn(now), now), now)
+            case Wake(payload=("stream", trigger)):
+                return self._apply(self.answering.streaming(self.waiting, trigger), now)
             case Wake(payload=("turn_ready", trigger)):
                 return self._apply(self.answering.ready(self.waiting, trigger, self._turn(now), now), now)
             case Wake(payload=("expected",)):

@@ -22,13 +22,15 @@ class UserOptions:
     bot_owner: int = 0
     max_tokens: int = 0  # the operator's AI_MAX_TOKENS (0: none sent)
     dm_verification: bool = False  # TZUROT_DM_REQUIRES_VERIFICATION: every DM needs `verify` first
+    streaming: bool = False  # TZUROT_STREAMING: answers are streamed and shown as they arrive
 
     @classmethod
     def from_settings(cls, settings: Any) -> UserOptions:
         if settings is None:
             return cls()
         return cls(settings.bot_name, settings.ai_model, settings.command_prefix, settings.bot_owner_id,
-                   settings.ai_max_tokens, bool(settings.dm_requires_verification))
+                   settings.ai_max_tokens, bool(settings.dm_requires_verification),
+                   bool(getattr(settings, "streaming", 0)))
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 
-from actors.effects import WorkDone
+from actors.effects import Done, WorkDone
 from actors.messages import Speak, SpeakPart
-from actors.results import Fail, Ok
+from actors.results import Fail, Ok, StreamProgress
 from actors.state.discord_text import LIMIT
 from actors.state.streams import EDIT_INTERVAL_S, Edit, Finished, Post, Remove, Stream, next_step, posted
 from testkit.world import HOLD
 from tests.unit.test_channel_pool import ALICE, BOB, CID, NOW, FakeDiscord, Posted, channel, ours, sentences
+from tests.unit.test_user_flow import ALICE as USER
+from tests.unit.test_user_flow import Said, World
 
 TRIGGER = 1_200_000_000_000_000_777  # before the fake Discord's message ids, as a trigger is
 
@@ -197,3 +199,48 @@ def test_streams_are_bounded_and_saved_with_the_channel() -> None:
     again = d.restart()
     assert sorted(again.state.sender.streams) == [TRIGGER + i for i in range(20)]
     assert [s.text for s in again.state.sender.streams.values()] == ["x"] * 20
+
+
+# ---- the user's side: the text so far handed on while the call runs ----------------------------------------
+
+
+def streaming_world() -> Any:
+    w = World(hold_ai=True)
+    w.options.streaming = True
+    w.personality("bob")
+    return w
+
+
+def test_a_streamed_call_hands_its_text_so_far_to_the_channel_then_speaks_the_whole_answer() -> None:
+
+    w = streaming_world()
+    trigger = w.send(USER, "@bob tell me a story")
+    [(uid, call)] = w.held
+    assert (call.method, call.tag) == ("stream", ("streamed", trigger))
+    w.held.clear()
+    for text in ("Once", "Once", "Once upon"):  # an unchanged text is not handed on again
+        w.now += 1.0
+        w.handle("user", uid, Done(("streamed", trigger), StreamProgress(text, False)))
+        w.settle()
+        w.fire(("stream", trigger))
+        [(_, poll)] = w.held
+        assert poll.method == "progress" and poll.args == (trigger, 1.0)
+        w.held.clear()
+    late = w.send(USER, "@bob and then?")  # a line while part of the answer is shown: the next turn
+    w.now += 1.0
+    whole = "Once upon a time."
+    w.handle("user", uid, Done(("streamed", trigger), StreamProgress(whole, True, Said(whole))))
+    w.settle()
+    parts = [b for b in w.channels if isinstance(b, SpeakPart)]
+    assert [p.text for p in parts] == ["Once", "Once upon"] and {p.trigger_id for p in parts} == {trigger}
+    [speak] = w.speaks(USER)
+    assert (speak.text, speak.trigger_id, speak.answered) == ("Once upon a time.", trigger, (trigger,))
+    [(_, nxt)] = w.held  # the line sent meanwhile is its own turn, asked now
+    assert nxt.method == "stream" and nxt.args[2] == late
+
+
+def test_with_streaming_off_the_call_is_made_whole() -> None:
+    w = World(hold_ai=True)
+    w.personality("bob")
+    w.send(USER, "@bob hi")
+    assert [c.method for _, c in w.held] == ["complete"]
