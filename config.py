@@ -68,6 +68,7 @@ class Settings:
     ai_model: str = "openai/gpt-4o-mini"
     ai_timeout_s: float = 120.0
     ai_max_tokens: int = 1024
+    ai_transcribe_model: str = "whisper-1"
     dm_requires_verification: int = 0
     streaming: int = 1
     user_rate_per_min: float = 20.0
@@ -199,6 +200,8 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
     "ai_timeout_s": ("AI_TIMEOUT_S", float, _positive, "whole-request timeout of one AI call"),
     "ai_max_tokens": ("AI_MAX_TOKENS", int, lambda v: 0 <= v <= 100_000,
                       "longest answer, in tokens, unless a personality sets its own (0: not sent)"),
+    "ai_transcribe_model": ("AI_TRANSCRIBE_MODEL", str, lambda v: 0 < len(v.strip()) <= 200,
+                            "model of /audio/transcriptions, for voice messages and audio attachments"),
     "dm_requires_verification": ("TZUROT_DM_REQUIRES_VERIFICATION", int, lambda v: v in (0, 1),
                                  "1: every personality answers in DMs only users who ran `verify`"),
     "streaming": ("TZUROT_STREAMING", int, lambda v: v in (0, 1),

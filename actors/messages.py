@@ -240,6 +240,11 @@ class Incoming(Redacted):
     attachment_error: str = ""  # why the edge could not read the attachment a command came with
     proxy: bool = False  # a PluralKit/Tupperbox proxy message: the channel finds the real author
     interaction: Interaction | None = None  # a slash command (message_id is the interaction's id): answered there
+    audio: tuple[str, ...] = ()  # voice messages and audio attachments (URLs): the user's actor transcribes them
+    reply_images: tuple[str, ...] = ()  # image URLs of the message this one replies to
+    files: tuple[tuple[str, str], ...] = private(())  # text attachments the edge read: (file name, text)
+    linked: tuple[str, ...] = private(())  # messages linked in this one that its author and the bot may read
+    notes: tuple[str, ...] = ()  # what in the message could not be used, and why (told with the answer)
 
 
 @dataclass(frozen=True, repr=False)
@@ -307,6 +312,7 @@ class SpeakPart(Redacted):
     text: str = private()
     trigger_id: int
     created_at: float = 0.0
+    answers: tuple[int, ...] = ()  # the turn's messages, as the final `Speak` will name them
 
 
 @dataclass(frozen=True)

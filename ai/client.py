@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
@@ -166,6 +167,45 @@ class AIClient:
             )  # fmt: skip
             time.sleep(delay)
 
+    def transcribe(
+        self, audio: bytes, filename: str, *, model: str, api_key: str | None = None, timeout_s: float | None = None
+    ) -> str:
+        """The text of an audio file, from the OpenAI-compatible ``/audio/transcriptions`` (one attempt, the same
+        whole-request deadline as a chat call); raises ``AIError`` subclasses, scrubbed of the keys in use."""
+        deadline = time.monotonic() + (timeout_s if timeout_s is not None else self.timeout_s)
+        key = api_key or self._api_key.reveal()
+        boundary = uuid.uuid4().hex
+        body = _multipart({"model": model, "response_format": "json"}, ("file", filename, audio), boundary)
+        headers = {"Accept": "application/json", "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        try:
+            raw = self._post_once("/audio/transcriptions", body, headers, deadline)
+            try:
+                text = json.loads(raw).get("text")
+            except (ValueError, AttributeError):
+                text = None
+            if not isinstance(text, str):
+                raise MalformedResponseError(f"transcription is not JSON with a text: {_snippet(raw)}")
+            return text
+        except AIError as exc:
+            error = redacted_copy(exc, (key, self._api_key.reveal()))
+        raise error
+
+    def _post_once(self, path: str, body: bytes, headers: dict[str, str], deadline: float) -> bytes:
+        with DeadlineWatchdog(deadline) as watchdog:
+            try:
+                with self._client().post(path, body, headers, deadline, self.connect_timeout_s,
+                                         watchdog.attach) as response:
+                    raw = b"".join(self._chunks(response, deadline))
+                    if not response.is_success:
+                        raise _status_error(response, raw)
+                    return raw
+            except BodyDecodeError as exc:
+                raise MalformedResponseError(f"undecodable body: {exc}") from exc
+            except TransportError as exc:
+                raise _transport_error(exc, deadline, watchdog.expired) from exc
+
     def _payload(
         self,
         messages: Sequence[Mapping[str, Any]],
@@ -279,6 +319,19 @@ def _status_error(response: Response, body: bytes) -> AIError:
     if error.retryable and retry_after is not None:
         error.retry_after = retry_after
     return error
+
+
+def _multipart(fields: dict[str, str], file: tuple[str, str, bytes], boundary: str) -> bytes:
+    """A multipart/form-data body: the text fields, then one file part."""
+    out = bytearray()
+    for name, value in fields.items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+    field, filename, data = file
+    safe = filename.replace('"', "_").replace("\r", "_").replace("\n", "_") or "audio"
+    out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{safe}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    out += data + f"\r\n--{boundary}--\r\n".encode()
+    return bytes(out)
 
 
 def _snippet(body: bytes, limit: int = 160) -> str:

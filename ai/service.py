@@ -15,6 +15,7 @@ from ai.streaming import StreamRuns
 from store.cells import open_cell
 
 log = logging.getLogger("tzurot.ai")
+AUDIO_MAX_BYTES = 8 * 1024 * 1024  # a voice message or audio file downloaded for transcription
 
 
 class SealedKeys(Protocol):
@@ -83,6 +84,38 @@ class AIService:
     def progress(self, key: Any, wait_s: float) -> Any:
         """A streamed call's text so far, or its result once it is complete (waiting at most `wait_s`)."""
         return self._streams.progress(key, wait_s)
+
+    def transcribe(self, urls: tuple[str, ...], sealed_key: str | None = None) -> list[tuple[str, bool, str]]:
+        """Each audio attachment as (url, True, its transcript) or (url, False, why it could not be used, fit to
+        show the user): downloaded (at most AUDIO_MAX_BYTES), then sent to `/audio/transcriptions` with the user's
+        own key when they set one."""
+        api_key = self.keys.open(sealed_key) if sealed_key else None
+        if sealed_key and api_key is None:
+            return [(url, False, "your stored key could not be decrypted") for url in urls]
+        return [(url, *self._transcribed(url, api_key)) for url in urls]
+
+    def _transcribed(self, url: str, api_key: str | None) -> tuple[bool, str]:
+        import httpx  # only an actor that hears a voice message pays for it
+
+        try:
+            with httpx.stream("GET", url, timeout=20.0) as response:
+                if response.status_code != 200:
+                    return False, f"Discord answered {response.status_code} when I fetched it"
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > AUDIO_MAX_BYTES:
+                        return False, f"it is larger than {AUDIO_MAX_BYTES // 1024 // 1024} MB"
+        except httpx.HTTPError:
+            return False, "it could not be downloaded just now"
+        name = url.rsplit("/", 1)[-1].split("?", 1)[0] or "audio.ogg"
+        try:
+            text = self.client.transcribe(bytes(data), name, model=self.settings.ai_transcribe_model,
+                                          api_key=api_key)
+        except AIError as exc:
+            log.info("transcription failed: %s (status=%s)", exc.kind, exc.status)
+            return False, f"the transcription service failed ({exc.kind})"
+        return (True, text.strip()) if text.strip() else (False, "no speech was heard in it")
 
     def close(self) -> None:
         self.client.close()

@@ -1,5 +1,7 @@
 """chaos: 50 users converse while a random actor process (a user's, a channel's, or a shard supervisor) is
 killed with SIGKILL every 0.5-2 s. Then wait for quiet and count: every message must have exactly one answer.
+Each answer is written over SPREAD_MS (the AI emulator's pace), so with streaming on it is shown and edited while
+processes die: `half_answers` counts messages left showing part of an answer (must be 0).
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from bench.world import crowd
 from testkit.stack import Stack
 
 USERS, ROOMS = 50, 5
+SPREAD_MS = 1500
+
+
+def half_answers(stack: Stack, rooms: list[int], since: int) -> int:
+    """Bot messages that show part of an answer: each whole one ends as the line it answers did."""
+    return sum(1 for room in rooms for m in stack.sandbox.replies(room, since)
+               if "heard:" in m["content"] and not m["content"].rstrip().endswith(f"SPREAD:{SPREAD_MS}"))
 
 
 def _killer(stack: Stack, stop: threading.Event, kills: list[tuple[str, int]]) -> None:
@@ -45,7 +54,7 @@ def run(quick: bool) -> dict[str, Any]:
     try:
         stack.sandbox.command(rooms[0], names[0], "!tz add echo", "Added", timeout=30)
         since = stack.sandbox.post(rooms[0], names[0], "chaos starts")
-        talk = Talk(stack, names, rooms, (2.0, 5.0)).start()
+        talk = Talk(stack, names, rooms, (2.0, 5.0), text=f"@echo {{tag}} SPREAD:{SPREAD_MS}").start()
         stop, kills = threading.Event(), []
         killer = threading.Thread(target=_killer, args=(stack, stop, kills), daemon=True)
         killer.start()
@@ -58,6 +67,7 @@ def run(quick: bool) -> dict[str, Any]:
         parked = sum(1 for r in stack.bot.supervisor_log() if r.get("event") == "parked")
         return {**summary(talk.sent, counts, turns(stack, rooms, talk.sent, since)), "kills": len(kills),
                 "kills_by_kind": dict(sorted({k: sum(1 for x, _ in kills if x == k) for k, _ in kills}.items())),
-                "restarts": restarts, "parked": parked, "seconds": seconds}
+                "restarts": restarts, "parked": parked, "seconds": seconds,
+                "half_answers": half_answers(stack, rooms, since)}
     finally:
         stack.stop(strict=False)

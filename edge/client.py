@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -26,10 +27,11 @@ from bridge import Bridge
 from config import Settings
 from edge.app_commands import SlashCommands
 from edge.durable import OneAtATime, Redelivery, WorkLog
+from edge.media import media_of
 from edge.notices import AuthorNotices
 from edge.routing import RoutingTable
 from edge.shards import GatewayShards, guild_id_of
-from edge.translate import incoming_of, outline_of
+from edge.translate import incoming_of, outline_of, replied_to
 from observability.activity import Activity
 from observability.events import EventLog
 from observability.live import LiveStatus
@@ -189,6 +191,8 @@ class Edge(discord.Client):
                              f"from {message.author.name}", user=message.author.id, channel=message.channel.id,
                              trigger=message.id)
             incoming = incoming_of(message, outline, self.table, *await self.small_attachment(message))
+            if not message.content.lstrip().lower().startswith(self.table.prefix.strip()):
+                incoming = replace(incoming, **(await media_of(self, message, replied_to(message)[1])).fields())
         except Exception:  # a malformed payload must not take the edge down
             log.exception("skipped a message the edge could not read (id %s)", getattr(message, "id", "?"))
             return 0

@@ -36,7 +36,7 @@ from actors.messages import (
 )
 from actors.results import StreamProgress
 from actors.state import context as ctx
-from actors.state import memory
+from actors.state import media, memory
 from actors.state.addressing import Target, conversation_timeout
 from actors.state.channel_window import transcript
 from actors.state.ids import IdSource, counting_ids
@@ -114,8 +114,12 @@ class Answering:
         return Step([typing, available], (msg.message_id, "available", job))
 
     def _call(self, job: Job, lines: list[Heard], now: float, *before: Effect) -> Step:
-        """Ask the model about every line of the turn (again, when lines joined since the last ask); before the
-        first ask, look in long-term memory for what is relevant (a failed look just finds nothing)."""
+        """Ask the model about every line of the turn (again, when lines joined since the last ask); first hear
+        its voice messages (media.py), then, before the first ask, look in long-term memory for what is relevant
+        (a failed look just finds nothing)."""
+        if audio := media.pending_audio((h.incoming for h in lines), job.transcripts):
+            hear = Call("ai", "transcribe", (audio, job.sealed_key), ("transcribed", job.trigger))
+            return Step([*before, hear], (job.trigger, "media", job))
         if job.recalled is None and self.profile.memory:
             query = "\n".join(ctx.strip_mention(h.incoming.content, job.alias) for h in lines)
             search = Call("memory", "search", (self.voice.user_id, job.record["name"], query,
@@ -123,6 +127,8 @@ class Answering:
                           ("recall", job.trigger))
             looked = self.voice.log(job.heard, "info", "recall", f"memories with {job.persona.name}")
             return Step([*before, looked, search], (job.trigger, "recall", job))
+        job = replace(job, notes=media.notes((h.incoming for h in lines), job.transcripts, job.speaker.vision,
+                                             job.persona.display_name))
         job = job.asked(lines, now, self._request(job, lines))
         key = "own key" if job.sealed_key else "operator key"
         asked = f" ({len(lines)} lines, ask {job.asks})" if job.asks > 1 or len(lines) > 1 else ""
@@ -152,8 +158,8 @@ class Answering:
         effects: list[Effect] = [Timer(0.0, ("stream", job.trigger))]
         if progress.text.strip() and progress.text != job.shown:
             last = job.lines[-1].incoming.message_id  # the final Speak's trigger: the same messages it finishes
-            part = SpeakPart(job.cid, self.voice.user_id, job.persona, progress.text, last,
-                             job.heard.incoming.created_at)
+            part = SpeakPart(job.cid, self.voice.user_id, job.persona, job.notes + progress.text, last,
+                             job.heard.incoming.created_at, _ids(job.lines))
             effects.insert(0, Tell(Kind.CHANNEL, job.cid, part))
             job = replace(job, shown=progress.text)
         return Step(effects, (job.trigger, "ai", job))
@@ -185,13 +191,16 @@ class Answering:
             if job.speaker.context_line and index == 0
             else ""
         )
+        text = ctx.strip_mention(msg.content, job.alias)
+        if extra := media.extra_text(msg, job.transcripts):
+            text = f"{text}\n{extra}"
         return ctx.user_turn(
             job.speaker,
             ctx.author_label(msg.author.display_name, msg.author.username),
-            ctx.strip_mention(msg.content, job.alias),
+            text,
             msg.reply_author,
             msg.reply_content,
-            msg.attachments,
+            media.images(msg),
             line,
         )
 
@@ -199,7 +208,7 @@ class Answering:
         """The operator's capacity: ask for a slot, retry on a timer, call the model once granted."""
         trigger = msg.trigger_id if isinstance(msg, SlotGranted) else msg.payload[1]
         release = Tell(Kind.SLOTS, Kind.SLOTS, SlotRelease(self.voice.user_id, trigger))
-        if waiting is not None and waiting[0] == trigger and waiting[1] in ("ai", "answered", "recall"):
+        if waiting is not None and waiting[0] == trigger and waiting[1] in ("ai", "answered", "recall", "media"):
             return Step([], waiting)  # a second grant for the call already running (a retry crossed the first)
         if waiting is None or waiting[0] != trigger or waiting[1] != "slot":
             return Step([release] if isinstance(msg, SlotGranted) else [], waiting)
@@ -220,6 +229,13 @@ class Answering:
         if waiting is None or waiting[0] != tag[1]:
             return Step([], waiting)
         job = waiting[2]
+        if tag[0] == "transcribed" and waiting[1] == "media":
+            if isinstance(result, list):
+                heard = tuple((str(u), bool(ok), str(t)) for u, ok, t in result)
+            else:  # the service itself failed: each voice message asked about is told as not heard
+                asked = media.pending_audio((h.incoming for h in lines), job.transcripts)
+                heard = tuple((url, False, "the transcription failed") for url in asked)
+            return self._call(replace(job, transcripts=(*job.transcripts, *heard)), lines, now)
         if tag[0] == "streamed" and waiting[1] == "ai":
             if isinstance(result, StreamProgress) and not result.done:
                 return self._streamed(job, result)
@@ -312,7 +328,7 @@ class Answering:
             text = ctx.spoken_error(kind, reference)
             effects.append(Count("ai_error", (kind,)))
         trigger = last.incoming.message_id
-        speak = Speak(cid, self.voice.user_id, persona, text, trigger, job.heard.incoming.created_at,
+        speak = Speak(cid, self.voice.user_id, persona, job.notes + text, trigger, job.heard.incoming.created_at,
                       ids if len(ids) > 1 else ())
         for mid in ids:
             self.answers[mid] = speak
@@ -375,6 +391,8 @@ class Job:
     result: Any = None  # the last call's answer, while the mailbox is let in
     recalled: tuple[Any, ...] | None = None  # the long-term memories found for this turn (None: not looked yet)
     shown: str = ""  # a streamed answer's text so far, as last handed to the channel
+    transcripts: tuple[media.Transcript, ...] = ()  # the turn's voice messages, heard (or why not)
+    notes: str = ""  # small print above the answer: what in the turn could not be used
 
     @property
     def trigger(self) -> int:

@@ -49,8 +49,9 @@ def incoming_from(data: dict[str, Any]) -> Incoming:
     inc = dict(data)
     inc["place"] = Place(**inc["place"])
     inc["author"] = Author(**inc["author"])
-    for key in ("mentioned", "attachments"):
+    for key in ("mentioned", "attachments", "audio", "reply_images", "linked", "notes"):
         inc[key] = tuple(inc.get(key, ()))
+    inc["files"] = tuple((str(name), str(text)) for name, text in inc.get("files", ()))
     inc["perms"] = frozenset(inc.get("perms", ()))
     if inc.get("interaction") is not None:
         inc["interaction"] = Interaction(**inc["interaction"])

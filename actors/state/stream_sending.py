@@ -169,6 +169,7 @@ def part(sender: WebhookSender, msg: SpeakPart, now: float) -> list[Effect]:
     """A streamed answer so far: shown (or its message edited) when its turn comes. Ignored where personalities
     speak as the bot (the whole answer comes with `Speak`), and once the answer was sent whole."""
     trigger = msg.trigger_id
+    adopt(sender, trigger, msg.answers)
     sent = f"{trigger}:0" in sender.outbox.done or any(c.trigger_id == trigger for q in sender.outbox.queues.values()
                                                        for c in q)
     stream = sender.streams.get(trigger)
@@ -188,7 +189,7 @@ def part(sender: WebhookSender, msg: SpeakPart, now: float) -> list[Effect]:
 def final(sender: WebhookSender, msg: Speak, now: float) -> list[Effect] | None:
     """The whole answer, for a stream being shown: its messages are finished with it (None: no such stream; the
     outbox sends it). Where personalities now speak as the bot, the stream is dropped and the outbox sends it."""
-    stream = sender.streams.get(msg.trigger_id)
+    stream = adopt(sender, msg.trigger_id, msg.answered)
     if stream is None:
         return None
     if sender.plain:
@@ -196,3 +197,17 @@ def final(sender: WebhookSender, msg: Speak, now: float) -> list[Effect] | None:
         return None
     stream.text, stream.final, stream.answers = msg.text, True, list(msg.answers)
     return [Save(), *sender.pump(now)]
+
+
+def adopt(sender: WebhookSender, trigger: int, answers: tuple[int, ...]) -> Stream | None:
+    """The stream of this answer: under its trigger, or one begun for a line it answers (a turn asked again with
+    more lines after a restart follows a later line): that one is finished in place, never left half."""
+    if trigger in sender.streams:
+        return sender.streams[trigger]
+    earlier = next((s for s in sender.streams.values() if s.trigger_id in answers and not s.final), None)
+    if earlier is None:
+        return None
+    del sender.streams[earlier.trigger_id]
+    earlier.trigger_id = trigger
+    sender.streams[trigger] = earlier
+    return earlier

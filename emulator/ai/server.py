@@ -33,6 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator.ai import wire
+from emulator.ai.audio import transcriptions
 from emulator.ai.replies import expected_reply, model_of, spread_s
 from emulator.ai.state import Capacity, FaultRule, FaultTable, FifoGate, Stats
 from emulator.ai.thread import EmulatorThread
@@ -112,10 +113,11 @@ class AIEmulator:
             raise RuntimeError("emulator already started")
         self._stopping = asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        app = web.Application()
+        app = web.Application(client_max_size=26 * 1024 * 1024)  # an audio file up to 25 MB
         for prefix in ("/v1", ""):
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
             app.router.add_get(f"{prefix}/models", self._list_models)
+            app.router.add_post(f"{prefix}/audio/transcriptions", transcriptions)
         app.router.add_route("*", "/_emulator/faults", self._faults_endpoint)
         app.router.add_route("*", "/_emulator/stats", self._stats_endpoint)
         app.router.add_route("*", "/_emulator/capacity", self._capacity_endpoint)

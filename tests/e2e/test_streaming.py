@@ -51,17 +51,31 @@ def work_open(stack: Any, user: int) -> list[int]:
         store.close()
 
 
+@pytest.mark.slow
 def test_an_answer_appears_early_and_is_edited_to_the_whole_text(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
     general = sb.channel("general")
     sb.command(general, "alice", "!tz add lilith", "Added")
-    asked = sb.post(general, "alice", f"@lilith tell me LONG:{SIZE} SPREAD:2000")
+    sb.said(general, sb.post(general, "alice", "@lilith hi"), "heard")  # the channel's webhook is made
+    asked = sb.post(general, "alice", f"@lilith tell me LONG:{SIZE} SPREAD:3000")
     seen = watch(sb, general, asked, long_text(SIZE), timeout=40)
     assert len(seen) == 2  # split past 2,000 characters, never posted twice
-    first, second = seen.values()
-    assert len(first) >= 2 and len(first[0]) < len(first[-1])  # shown early, then edited as the answer grew
     assert all(len(c) <= 2000 for history in seen.values() for c in history)
+    # Discord's side: the first message was posted early and then edited as the answer grew, each message at
+    # most once a second.
+    edits: dict[str, list[float]] = {}
+    posts = []
+    for r in stack.discord.requests():
+        if r.method == "PATCH" and "/messages/" in r.path and r.status == 200:
+            edits.setdefault(r.path.rsplit("/", 1)[-1], []).append(r.at)
+        elif r.method == "POST" and r.path.startswith("/api/v10/webhooks/") and r.status == 200:
+            posts.append(r.at)
+    first_id = next(iter(seen))
+    assert edits.get(first_id), "the first message was edited as the answer grew"
+    assert min(posts[-2:]) < max(edits[first_id])
+    for times in edits.values():
+        assert all(b - a >= 0.9 for a, b in zip(times, times[1:], strict=False)), times
     wait_for(lambda: asked not in work_open(stack, sb.user("alice")), what="the message's work closed")
     assert sb.violations() == []
 

@@ -244,3 +244,15 @@ def test_with_streaming_off_the_call_is_made_whole() -> None:
     w.personality("bob")
     w.send(USER, "@bob hi")
     assert [c.method for _, c in w.held] == ["complete"]
+
+
+def test_an_answer_asked_again_with_more_lines_finishes_the_message_already_shown() -> None:
+    d = streaming()
+    d.deliver(part("First ans"))  # the user's actor died; asked again, the turn now ends on a later line
+    d.now += 2
+    d.deliver(SpeakPart(CID, ALICE, BOB, "Both lines so", TRIGGER + 9, NOW, (TRIGGER, TRIGGER + 9)))
+    d.now += 2
+    d.deliver(final("Both lines so far, whole.", TRIGGER + 9, (TRIGGER, TRIGGER + 9)))
+    assert d.discord.contents() == ["Both lines so far, whole."]
+    mid = d.discord.posted[0].message_id
+    assert work_done(d) == [WorkDone(TRIGGER, mid), WorkDone(TRIGGER + 9, mid)]
