@@ -285,6 +285,26 @@ def define(tree: app_commands.CommandTree[Any], slash: SlashCommands | None) -> 
     async def import_(interaction: discord.Interaction, file: discord.Attachment) -> None:
         await run(interaction, "import", attachment=file)
 
+    @tz.command(name="memory", description=_about("memory"))
+    @app_commands.describe(forget="with action forget: the memory's number from list, or all")
+    async def memory(interaction: discord.Interaction, action: Literal["list", "forget", "on", "off"] = "list",
+                     forget: str | None = None) -> None:
+        await run(interaction, "memory", action, forget if action == "forget" else None)
+
+    @tz.command(name="persona", description=_about("persona"))
+    @app_commands.describe(personality="only for this one (else for every personality)", text="who you are")
+    @app_commands.autocomplete(personality=anyone)
+    async def persona(interaction: discord.Interaction, action: Literal["show", "set", "clear"] = "show",
+                      text: str | None = None, personality: str | None = None) -> None:
+        await run(interaction, "persona", personality, action, text if action == "set" else None)
+
+    @tz.command(name="data", description=_about("data"))
+    @app_commands.describe(confirm="with delete: keep or delete, once you have read what it erases")
+    async def data(interaction: discord.Interaction, action: Literal["export", "delete"],
+                   confirm: Literal["keep", "delete"] | None = None) -> None:
+        more = ("confirm", confirm) if action == "delete" and confirm else ()
+        await run(interaction, "data", action, *more)
+
     for plain in ("verify", "ping", "status", "export"):
         tz.add_command(app_commands.Command(name=plain, description=_about(plain), callback=_plain(run, plain)))
     tree.add_command(tz)

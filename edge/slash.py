@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 PUBLIC = frozenset({"activate", "deactivate"})  # they change the channel for everyone: everyone sees the answer
-ONE_WORD = {"add": 0, "alias": 0, "config": 0}  # the option at this place is one word in the prefix form
+ONE_WORD = {"add": 0, "alias": 0, "config": 0, "persona": 0}  # an option one word long in the prefix form
 MODAL_ID = "tzurot:auth-key"
 KEY_FIELD = "key"
 

@@ -27,6 +27,12 @@ def test_a_slash_command_reads_as_the_prefix_command_it_stands_for() -> None:
     assert parse_command(command_text("!tz ", "list", [None])) == Command("list")
     assert parse_command(command_text("!tz ", "add", ["lilith", None])) == Command("add", ("lilith", ""))
     assert parse_command(command_text("!tz ", "alias", ["lilith", "my lil"])) == Command("alias", ("lilith", "my lil"))
+    assert parse_command(command_text("!tz ", "persona", [None, "set", "I am Sam"])) == Command(
+        "persona", ("set", "", "I am Sam"))
+    assert parse_command(command_text("!tz ", "persona", ["lilith", "show", None])) == Command(
+        "persona", ("show", "lilith"))
+    assert parse_command(command_text("!tz ", "data", ["delete", "confirm", "keep"])) == Command(
+        "data", ("delete", "confirm", "keep"))
     assert parse_command(command_text("!", "blacklist", ["add", 123456789012345678, "spam"]), "!") == Command(
         "blacklist", ("add", "123456789012345678", "spam"))
 
