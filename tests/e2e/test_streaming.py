@@ -101,3 +101,25 @@ def test_a_channel_killed_mid_answer_leaves_no_half_answer_and_no_double(make_st
     wait_for(lambda: asked not in work_open(stack, sb.user("alice")), timeout=60, what="the message's work closed")
     said = lilith_said(sb, general, asked)  # and nothing more was posted meanwhile
     assert len(said) == 2 and words(said) == long_text(SIZE).split()
+
+
+@pytest.mark.slow
+def test_a_users_actor_killed_mid_answer_asks_again_and_finishes_the_same_messages(make_stack) -> None:
+    stack = make_stack()
+    sb = stack.sandbox
+    general = sb.channel("general")
+    sb.command(general, "alice", "!tz add lilith", "Added")
+    asked = sb.post(general, "alice", f"@lilith tell me LONG:{SIZE} SPREAD:4000")
+    killed: list[int] = []
+
+    def kill(said: list[dict[str, Any]]) -> None:
+        pid = stack.actor_pid("user", sb.user("alice"), live_only=True)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    seen = watch(sb, general, asked, long_text(SIZE), timeout=120, during=kill)
+    assert killed, "alice's actor was killed while the answer was being shown"
+    wait_for(lambda: asked not in work_open(stack, sb.user("alice")), timeout=60, what="the message's work closed")
+    said = lilith_said(sb, general, asked)
+    assert len(said) == 2 == len(seen) and words(said) == long_text(SIZE).split()  # the same messages, finished

@@ -11,7 +11,7 @@ import pytest
 
 from actors.effects import Done, WorkDone
 from actors.messages import Speak, SpeakPart
-from actors.results import Fail, Ok, StreamProgress
+from actors.results import Fail, Ok, StreamProgress, Wait
 from actors.state.discord_text import LIMIT
 from actors.state.streams import EDIT_INTERVAL_S, Edit, Finished, Post, Remove, Stream, next_step, posted
 from testkit.world import HOLD
@@ -256,3 +256,31 @@ def test_an_answer_asked_again_with_more_lines_finishes_the_message_already_show
     assert d.discord.contents() == ["Both lines so far, whole."]
     mid = d.discord.posted[0].message_id
     assert work_done(d) == [WorkDone(TRIGGER, mid), WorkDone(TRIGGER + 9, mid)]
+
+
+def test_an_edit_told_to_wait_is_made_when_the_wait_is_over() -> None:
+    d = streaming()
+    d.discord.then("edit_webhook_message", Wait(2.5, "user"))
+    d.deliver(part("Wait"))
+    d.now += 1.0
+    d.deliver(part("Wait for it"))
+    assert d.discord.contents() == ["Wait"] and d.timers("pump")  # Discord said not now: nothing lost
+    d.fire("pump")
+    assert d.discord.contents() == ["Wait for it"]
+    d.deliver(final("Wait for it, done."))
+    while d.timers("stream"):
+        d.fire("stream")
+    assert d.discord.contents() == ["Wait for it, done."] and len(work_done(d)) == 1
+
+
+def test_an_answer_whose_webhook_was_deleted_mid_stream_is_finished_in_a_new_message() -> None:
+    d = streaming()
+    d.deliver(part("Before the"))
+    d.discord.delete_webhook(7001)  # an admin deleted it: its message stays as it was
+    d.state.sender.hooks_known = False
+    d.now += 1.0
+    d.deliver(final("Before the webhook went, and after."))
+    while d.timers("stream") or d.timers("pump"):
+        d.fire("stream" if d.timers("stream") else "pump")
+    assert d.discord.contents()[-1] == "Before the webhook went, and after."
+    assert d.logs(event="stream_orphaned") and len(work_done(d)) == 1
