@@ -64,8 +64,7 @@ async def media_of(client: discord.Client, message: discord.Message, resolved: d
         elif texts >= TEXT_FILES:
             found.notes.append(f"I read only the first {TEXT_FILES} text files; {name} was left out.")
         else:
-            texts += 1
-            await _read_text(attachment, name, found)
+            texts += await _read_text(attachment, name, found)  # the bound counts the files given to the model
     if resolved is not None:
         found.reply_images = [utf8(a.url) for a in resolved.attachments
                               if (a.content_type or "").startswith("image/")]
@@ -74,24 +73,26 @@ async def media_of(client: discord.Client, message: discord.Message, resolved: d
     return found
 
 
-async def _read_text(attachment: discord.Attachment, name: str, found: Media) -> None:
+async def _read_text(attachment: discord.Attachment, name: str, found: Media) -> bool:
+    """Read one text attachment into `found` (True), or note why it cannot be used (False)."""
     if attachment.size > TEXT_FILE_BYTES:
         found.notes.append(f"{name} is {attachment.size // 1024} KB; I read files of at most "
                            f"{TEXT_FILE_BYTES // 1024} KB.")
-        return
+        return False
     try:
         data = await attachment.read()
         text = data.decode("utf-8")
     except (discord.HTTPException, discord.NotFound):
         found.notes.append(f"I couldn't download {name} from Discord just now.")
-        return
+        return False
     except UnicodeDecodeError:
         found.notes.append(f"{name} is not UTF-8 text.")
-        return
+        return False
     if len(text) > FILE_CHARS:
         found.notes.append(f"{name} is long: I read its first {FILE_CHARS:,} characters.")
         text = text[:FILE_CHARS]
     found.files.append((name, utf8(text)))
+    return True
 
 
 async def _read_link(client: discord.Client, message: discord.Message, match: re.Match[str], found: Media) -> None:
