@@ -31,12 +31,11 @@ from actors.messages import (
     SlotRelease,
     SlotRequest,
     Speak,
-    SpeakPart,
     TypingFor,
 )
 from actors.results import StreamProgress
 from actors.state import context as ctx
-from actors.state import media, memory
+from actors.state import media, memory, streamed
 from actors.state.addressing import Target, conversation_timeout
 from actors.state.channel_window import transcript
 from actors.state.ids import IdSource, counting_ids
@@ -52,7 +51,6 @@ HISTORY_CAP = 30  # conversations (channel x personality) remembered per user
 YIELD_AFTER_S = 0.25  # after a call this long, let lines that came meanwhile join before speaking
 REASKS = 2  # a turn's call is asked again with its new lines at most this often
 SETTLE_S = 0.05  # after a slow call: time for the lines that reached the actor meanwhile to be read
-STREAM_WAIT_S = 1.0  # a streamed call's text so far is handed to the channel this often (its edits' pace)
 
 Waiting = tuple[int, str, Any]  # (trigger id, purpose, what to continue with): what a user's queue waits for
 
@@ -136,33 +134,14 @@ class Answering:
             *before,
             self.voice.log(job.heard, "info", "ai_call", f"{job.persona.name} model {job.model or 'default'} "
                                                          f"({key}){asked}"),
-            self._ask(job),
+            streamed.ask(job, self.voice.options.streaming),
         ], (job.trigger, "ai", job))
 
-    def _ask(self, job: Job) -> Call:
-        """The call: whole, or streamed (TZUROT_STREAMING), its text so far read back every STREAM_WAIT_S."""
-        if self.voice.options.streaming:
-            return Call("ai", "stream", (job.request, job.sealed_key, job.trigger, STREAM_WAIT_S),
-                        ("streamed", job.trigger))
-        return Call("ai", "complete", (job.request, job.sealed_key), ("ai", job.trigger))
-
     def streaming(self, waiting: Waiting | None, trigger: int) -> Step:
-        """Back from the mailbox during a streamed call: read its text so far again."""
+        """Back from the mailbox during a streamed call (streamed.py): read its text so far again."""
         if waiting is None or waiting[0] != trigger or waiting[1] != "ai":
             return Step([], waiting)
-        return Step([Call("ai", "progress", (trigger, STREAM_WAIT_S), ("streamed", trigger))], waiting)
-
-    def _streamed(self, job: Job, progress: StreamProgress) -> Step:
-        """A streamed call's text so far goes to the channel (shown, then edited as it grows); then back to the
-        mailbox (what this actor tells leaves only between messages), and on."""
-        effects: list[Effect] = [Timer(0.0, ("stream", job.trigger))]
-        if progress.text.strip() and progress.text != job.shown:
-            last = job.lines[-1].incoming.message_id  # the final Speak's trigger: the same messages it finishes
-            part = SpeakPart(job.cid, self.voice.user_id, job.persona, job.notes + progress.text, last,
-                             job.heard.incoming.created_at, _ids(job.lines))
-            effects.insert(0, Tell(Kind.CHANNEL, job.cid, part))
-            job = replace(job, shown=progress.text)
-        return Step(effects, (job.trigger, "ai", job))
+        return Step([streamed.read_again(trigger)], waiting)
 
     def _request(self, job: Job, lines: list[Heard]) -> dict[str, Any]:
         """What the model is asked: the prompt, the conversation so far here, then each line as its own turn."""
@@ -230,15 +209,12 @@ class Answering:
             return Step([], waiting)
         job = waiting[2]
         if tag[0] == "transcribed" and waiting[1] == "media":
-            if isinstance(result, list):
-                heard = tuple((str(u), bool(ok), str(t)) for u, ok, t in result)
-            else:  # the service itself failed: each voice message asked about is told as not heard
-                asked = media.pending_audio((h.incoming for h in lines), job.transcripts)
-                heard = tuple((url, False, "the transcription failed") for url in asked)
+            heard = media.heard(result, media.pending_audio((h.incoming for h in lines), job.transcripts))
             return self._call(replace(job, transcripts=(*job.transcripts, *heard)), lines, now)
         if tag[0] == "streamed" and waiting[1] == "ai":
             if isinstance(result, StreamProgress) and not result.done:
-                return self._streamed(job, result)
+                effects, shown = streamed.hand_on(job, self.voice.user_id, result)
+                return Step(effects, (job.trigger, "ai", replace(job, shown=shown)))
             tag, result = ("ai", tag[1]), result.result if isinstance(result, StreamProgress) else result
         if tag[0] == "available":
             if result is not True:

@@ -9,6 +9,7 @@ the user is told, in small print above the answer, whatever was left out and why
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from actors.messages import Incoming
 
@@ -23,6 +24,14 @@ def pending_audio(lines: Iterable[Incoming], done: tuple[Transcript, ...]) -> tu
     known = {url for url, _, _ in done}
     urls = [url for msg in lines for url in msg.audio]
     return tuple(url for url in urls[:AUDIO_PER_TURN] if url not in known)
+
+
+def heard(result: Any, asked: tuple[str, ...]) -> tuple[Transcript, ...]:
+    """What `Call("ai", "transcribe")` answered, as transcripts; when the service itself failed, each voice
+    message asked about is not heard."""
+    if isinstance(result, list):
+        return tuple((str(url), bool(ok), str(text)) for url, ok, text in result)
+    return tuple((url, False, "the transcription failed") for url in asked)
 
 
 def extra_text(msg: Incoming, transcripts: tuple[Transcript, ...]) -> str:
