@@ -63,10 +63,16 @@ class StreamRuns:
         return progress
 
     def _work(self, run: Run, request: dict[str, Any], sealed_key: str | None) -> None:
-        try:
-            result: Any = self._complete(request, sealed_key)
-        except Exception as exc:  # noqa: BLE001 - handed to the state as data, like a plain call's error
-            result = exc
+        result = self._call(request, sealed_key)
+        if getattr(result, "kind", "") == "bad_request" and not run.text:
+            # A backend that refuses to stream (a 400 before any text) is asked once more for the whole answer.
+            result = self._call({k: v for k, v in request.items() if k not in ("stream", "on_text")}, sealed_key)
         with run.lock:
             run.result = result
             run.done.set()
+
+    def _call(self, request: dict[str, Any], sealed_key: str | None) -> Any:
+        try:
+            return self._complete(request, sealed_key)
+        except Exception as exc:  # noqa: BLE001 - handed to the state as data, like a plain call's error
+            return exc

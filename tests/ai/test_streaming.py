@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ai import AIClient, UnavailableError
+from ai.errors import BadRequestError
 from ai.response import assemble_stream
 from ai.sse import parse_sse
 from ai.streaming import StreamRuns
@@ -62,3 +63,19 @@ def test_a_failed_run_hands_back_its_error() -> None:
 
     progress = StreamRuns(fails).start(1, {"messages": []}, None, 5.0)
     assert progress.done and isinstance(progress.result, UnavailableError)
+
+
+def test_a_backend_that_refuses_to_stream_is_asked_once_more_for_the_whole_answer() -> None:
+    asked: list[bool] = []
+
+    def complete(request: dict[str, Any], key: str | None) -> Any:
+        asked.append(bool(request.get("stream")))
+        if request.get("stream"):
+            raise BadRequestError("stream is not supported")
+        return "the whole answer"
+
+    progress = StreamRuns(complete).start(1, {"messages": []}, None, 5.0)
+    assert (progress.done, progress.result, asked) == (True, "the whole answer", [True, False])
+    refused_twice = StreamRuns(lambda request, key: (_ for _ in ()).throw(BadRequestError("no"))).start(
+        2, {"messages": []}, None, 5.0)
+    assert isinstance(refused_twice.result, BadRequestError)  # asked whole once, then the refusal stands
