@@ -137,3 +137,19 @@ def test_the_key_is_read_from_the_modal_however_discord_nests_it() -> None:
     labels = [{"type": 18, "component": {"type": 4, "custom_id": "key", "value": "sk-y"}}]
     assert modal_value(rows, "key") == "sk-x" and modal_value(labels, "key") == "sk-y"
     assert modal_value([{"type": 1, "components": []}], "key") is None
+
+
+def test_every_prefix_command_has_a_slash_form() -> None:
+    import discord
+    from discord import app_commands
+
+    from actors.state.command_help import COMMANDS
+    from edge.app_commands import define
+
+    tree: app_commands.CommandTree[Any] = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
+    define(tree, None)
+    names = set()
+    for command in tree.get_commands():
+        names.add(command.name)
+        names.update(sub.name for sub in getattr(command, "commands", []))
+    assert set(COMMANDS) - names == set(), "a command without its slash form (edge/app_commands.py)"
