@@ -69,6 +69,8 @@ class Settings:
     ai_timeout_s: float = 120.0
     ai_max_tokens: int = 1024
     ai_transcribe_model: str = "whisper-1"
+    memory_embeddings: int = 1
+    ai_embedding_model: str = "text-embedding-3-small"
     dm_requires_verification: int = 0
     streaming: int = 1
     user_rate_per_min: float = 20.0
@@ -202,6 +204,10 @@ _FIELDS: dict[str, tuple[str, type, Any, str]] = {
                       "longest answer, in tokens, unless a personality sets its own (0: not sent)"),
     "ai_transcribe_model": ("AI_TRANSCRIBE_MODEL", str, lambda v: 0 < len(v.strip()) <= 200,
                             "model of /audio/transcriptions, for voice messages and audio attachments"),
+    "memory_embeddings": ("TZUROT_MEMORY_EMBEDDINGS", int, lambda v: v in (0, 1),
+                          "1: recall memories by the AI backend's /embeddings when it offers them (else full-text)"),
+    "ai_embedding_model": ("AI_EMBEDDING_MODEL", str, lambda v: 0 < len(v) <= 100 and " " not in v,
+                           "the model asked for embeddings (1-100 characters, no spaces)"),
     "dm_requires_verification": ("TZUROT_DM_REQUIRES_VERIFICATION", int, lambda v: v in (0, 1),
                                  "1: every personality answers in DMs only users who ran `verify`"),
     "streaming": ("TZUROT_STREAMING", int, lambda v: v in (0, 1),

@@ -10,6 +10,7 @@ from typing import Any
 from actors.services import Services
 from actors.shell import StatefulActor, new_reference
 from actors.state.user import UserState
+from ai.embeddings import embedded_memories
 from ai.service import AIService
 from store.memories import memories_for
 from store.sealed_keys import KeyBox
@@ -33,6 +34,6 @@ class UserActor(StatefulActor):
             # the operator's AI slots, taken directly while there is room (`store/slot_leases.py`)
             "lease": lambda: slot_leases_for(s),
             # long-term memory: rows in the store, found by full-text search (`store/memories.py`)
-            "memory": lambda: memories_for(self.store),
+            "memory": lambda: embedded_memories(memories_for(self.store), s),
         })
         return services

@@ -38,19 +38,21 @@ class Memories:
         self.store = store
         self.pg = store.backend == "postgresql"
 
-    def add(self, user_id: int, personality: str, channel_id: int, private: bool, text: str, now: float) -> int:
-        """Remember `text`; the oldest beyond MEMORY_CAP for this user and personality is forgotten. Its id."""
+    def add(self, user_id: int, personality: str, channel_id: int, private: bool, text: str, now: float,
+            vector: bytes | None = None) -> int:
+        """Remember `text` (with its embedding, when there is one); the oldest beyond MEMORY_CAP for this user
+        and personality is forgotten. Its id."""
         s = self.store
         with s._transaction():
             if self.pg:
-                row = s.execute("INSERT INTO memories(user_id, personality, channel_id, private, text, created)"
-                                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                                (user_id, personality, channel_id, private, text, now)).fetchone()
+                row = s.execute("INSERT INTO memories(user_id, personality, channel_id, private, text, created, vector)"
+                                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                (user_id, personality, channel_id, private, text, now, vector)).fetchone()
                 mid = int(row[0])
             else:
-                cur = s.execute("INSERT INTO memories(user_id, personality, channel_id, private, text, created)"
-                                " VALUES (?, ?, ?, ?, ?, ?)",
-                                (user_id, personality, channel_id, int(private), text, now))
+                cur = s.execute("INSERT INTO memories(user_id, personality, channel_id, private, text, created, vector)"
+                                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                (user_id, personality, channel_id, int(private), text, now, vector))
                 mid = int(cur.lastrowid)
                 s.execute("INSERT INTO memories_fts(rowid, text) VALUES (?, ?)", (mid, text))
             old = s.execute("SELECT id FROM memories WHERE user_id=? AND personality=? ORDER BY id DESC"
@@ -77,6 +79,14 @@ class Memories:
                    " ORDER BY bm25(memories_fts), m.id DESC LIMIT ?")
             args = (" OR ".join(f'"{w}"' for w in words), user_id, personality, int(private), limit)
         return [(int(i), str(t), float(c)) for i, t, c in self.store.execute(sql, args).fetchall()]
+
+    def vectors(self, user_id: int, personality: str, private: bool) -> list[tuple[int, str, float, bytes]]:
+        """Every memory of this user and personality that has an embedding: (id, text, created, vector)."""
+        private_sql = "(NOT private OR ?)" if self.pg else "(private=0 OR ?)"
+        rows = self.store.execute("SELECT id, text, created, vector FROM memories WHERE user_id=? AND personality=?"
+                                  f" AND {private_sql} AND vector IS NOT NULL",
+                                  (user_id, personality, private if self.pg else int(private))).fetchall()
+        return [(int(i), str(t), float(c), bytes(v)) for i, t, c, v in rows]
 
     def list(self, user_id: int, limit: int = 1_000_000) -> list[dict[str, Any]]:
         """A user's memories, newest first (what `memory list` and `data export` show)."""
@@ -143,10 +153,11 @@ class MemoryList:
         self.rows: list[dict[str, Any]] = []
         self.next_id = 1
 
-    def add(self, user_id: int, personality: str, channel_id: int, private: bool, text: str, now: float) -> int:
+    def add(self, user_id: int, personality: str, channel_id: int, private: bool, text: str, now: float,
+            vector: bytes | None = None) -> int:
         mid, self.next_id = self.next_id, self.next_id + 1
         self.rows.append({"id": mid, "user_id": user_id, "personality": personality, "channel_id": channel_id,
-                          "private": bool(private), "text": text, "created": now})
+                          "private": bool(private), "text": text, "created": now, "vector": vector})
         mine = [r for r in self.rows if r["user_id"] == user_id and r["personality"] == personality]
         for old in mine[: max(0, len(mine) - MEMORY_CAP)]:
             self.rows.remove(old)
@@ -160,8 +171,13 @@ class MemoryList:
         best = sorted((s for s in scored if s[0]), key=lambda s: (-s[0], -s[1]["id"]))[:max(0, limit)]
         return [(r["id"], r["text"], r["created"]) for _, r in best]
 
+    def vectors(self, user_id: int, personality: str, private: bool) -> list[tuple[int, str, float, bytes]]:
+        return [(r["id"], r["text"], r["created"], r["vector"]) for r in self.rows if r["user_id"] == user_id
+                and r["personality"] == personality and (private or not r["private"]) and r["vector"]]
+
     def list(self, user_id: int, limit: int = 1_000_000) -> list[dict[str, Any]]:
-        rows = [{k: v for k, v in r.items() if k != "user_id"} for r in reversed(self.rows) if r["user_id"] == user_id]
+        rows = [{k: v for k, v in r.items() if k not in ("user_id", "vector")} for r in reversed(self.rows)
+                if r["user_id"] == user_id]
         return rows[:limit]
 
     def forget_user(self, user_id: int) -> int:

@@ -105,6 +105,11 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE VIRTUAL TABLE memories_fts USING fts5(text, content='memories', content_rowid='id');
         """,
     ),
+    (
+        7,
+        # A memory's embedding (float32, normalised) when the AI backend offers /embeddings (ai/embeddings.py).
+        "ALTER TABLE memories ADD COLUMN vector BLOB",
+    ),
 ]
 
 
@@ -225,6 +230,11 @@ PG_MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX memories_owner ON memories (user_id, personality, id);
         CREATE INDEX memories_tsv ON memories USING GIN (tsv);
         """,
+    ),
+    (
+        4,
+        # A memory's embedding (float32, normalised) when the AI backend offers /embeddings (ai/embeddings.py).
+        "ALTER TABLE memories ADD COLUMN vector BYTEA",
     ),
 ]
 

@@ -5,6 +5,7 @@ Endpoints (the two ``/v1`` ones also answer without the prefix):
 * ``POST /v1/chat/completions`` -- answers ``expected_reply(request)`` (see ``replies``), as
   JSON or, with ``"stream": true``, as OpenAI SSE chunks ending ``data: [DONE]``.
 * ``GET /v1/models`` -- configured models plus every model requested so far.
+* ``POST /v1/embeddings`` -- deterministic embeddings (see ``embeddings``).
 * ``POST /_emulator/faults`` ``{"key"?, "model"?, "latency_s"?, "fail"?, "count"?, "retry_after"?}``
   adds a fault rule, ``DELETE`` clears them, ``GET`` lists them (keys as fingerprints).
   ``fail``: null, an HTTP status such as ``"429"``/``"500"``/``"401"``, or one of
@@ -34,6 +35,7 @@ from aiohttp import web
 
 from emulator.ai import wire
 from emulator.ai.audio import transcriptions
+from emulator.ai.embeddings import embeddings
 from emulator.ai.replies import expected_reply, model_of, spread_s
 from emulator.ai.state import Capacity, FaultRule, FaultTable, FifoGate, Stats
 from emulator.ai.thread import EmulatorThread
@@ -118,6 +120,7 @@ class AIEmulator:
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
             app.router.add_get(f"{prefix}/models", self._list_models)
             app.router.add_post(f"{prefix}/audio/transcriptions", transcriptions)
+            app.router.add_post(f"{prefix}/embeddings", embeddings)
         app.router.add_route("*", "/_emulator/faults", self._faults_endpoint)
         app.router.add_route("*", "/_emulator/stats", self._stats_endpoint)
         app.router.add_route("*", "/_emulator/capacity", self._capacity_endpoint)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import store.memories as memories_module
+from ai.embeddings import EmbeddedMemories
 from store.memories import Memories, terms
 
 NOW = 1_700_000_000.0
@@ -87,3 +88,14 @@ def test_forgetting_a_user_erases_their_memories_answered_messages_and_set_aside
     assert mem.list(ALICE) == [] and len(mem.list(BOB)) == 1
     assert sorted(int(r[0]) for r in sql_store.work_rows()) == [2, 3]  # her open message is still answered
     assert sql_store.quarantined("user") == []
+
+
+def test_embeddings_are_kept_with_their_memory_and_recall_by_meaning(mem: Memories) -> None:
+    from tests.ai.test_embeddings import Synonyms
+
+    recall = EmbeddedMemories(mem, Synonyms())
+    cat = recall.add(ALICE, "lilith", 500, False, "alice: my cat is called Biscuit", NOW)
+    recall.add(ALICE, "lilith", 500, False, "alice: I bake bread", NOW)
+    recall.add(ALICE, "lilith", 600, True, "alice: my cat's secret vet", NOW)
+    assert [len(v) for _, _, _, v in mem.vectors(ALICE, "lilith", False)] == [8, 8]  # two float32s, DMs left out
+    assert [m for m, _, _ in recall.search(ALICE, "lilith", "my feline friend", False, 4)] == [cat]
