@@ -280,15 +280,16 @@ class Answering:
         text = getattr(result, "text", None)
         effects: list[Effect] = [*before, Save()]
         merged = f" to {len(ids)} lines" if len(ids) > 1 else ""
+        after: list[Effect] = []  # once the answer is on its way
         if isinstance(text, str) and not ctx.looks_like_error(text):
             self._remember(job, lines, text, now)
             if self.profile.memory:  # the exchange becomes a long-term memory
                 who = ctx.author_label(last.incoming.author.display_name, last.incoming.author.username)
                 said = [ctx.strip_mention(h.incoming.content, job.alias) for h in lines]
                 remembered = memory.exchange(who, said, persona.display_name, text)
-                effects.append(Call("memory", "add", (self.voice.user_id, persona.name, cid,
-                                                      last.incoming.place.kind == "dm", remembered, now),
-                                    ("memory", "added")))
+                after.append(Call("memory", "add", (self.voice.user_id, persona.name, cid,
+                                                    last.incoming.place.kind == "dm", remembered, now),
+                                  ("memory", "added")))
             effects += [
                 Count("answered"),
                 Observe("ai_latency_s", getattr(result, "latency_ms", 0.0) / 1000),
@@ -311,7 +312,7 @@ class Answering:
             self.answers.move_to_end(mid)
         while len(self.answers) > ANSWERS_CAP:
             self.answers.popitem(last=False)
-        effects += [Tell(Kind.CHANNEL, cid, speak), *(WorkAck(mid, SPOKEN_PATIENCE_S) for mid in ids)]
+        effects += [Tell(Kind.CHANNEL, cid, speak), *(WorkAck(mid, SPOKEN_PATIENCE_S) for mid in ids), *after]
         return Step(effects, finished=ids)
 
     def _remember(self, job: Job, lines: tuple[Heard, ...], answer: str, now: float) -> None:
