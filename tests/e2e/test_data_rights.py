@@ -43,6 +43,8 @@ def test_export_hands_over_everything_but_the_key_and_delete_leaves_nothing_in_t
     sb.command(dm, "alice", "!tz persona set I'm Sam, a nurse.", "Saved")
     t = sb.post(general, "alice", f"@lilith my cat is called {SECRET}")
     sb.said(general, t, f"my cat is called {SECRET}")
+    prompt = "\n".join(str(m["content"]) for m in stack.ai.last_requests(1)[0]["messages"])
+    assert "About alice, in their own words: I'm Sam, a nurse." in prompt  # her persona, told to lilith
     t = sb.post(general, "bob", "@lilith hi, I'm bob")
     sb.said(general, t, "hi, I'm bob")
 

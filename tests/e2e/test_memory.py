@@ -1,4 +1,5 @@
-"""Long-term memory and personas end to end: what survives a reset, what the user sees and erases."""
+"""Long-term memory end to end: what survives a reset, what the user sees and erases (a persona in the prompt:
+tests/e2e/test_data_rights.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def embedded(stack, request: pytest.FixtureRequest, backend: str) -> int:
         store.close()
 
 
-def test_a_personality_remembers_past_a_reset_until_the_user_forgets_and_knows_their_persona(
+def test_a_personality_remembers_past_a_reset_until_the_user_forgets(
         make_stack, request: pytest.FixtureRequest, store_backend: str) -> None:
     stack = make_stack(env={"TZUROT_USER_BURST": "50"})
     sb = stack.sandbox
@@ -50,8 +51,3 @@ def test_a_personality_remembers_past_a_reset_until_the_user_forgets_and_knows_t
     t = sb.post(general, "alice", "@lilith what is my cat called?")
     sb.said(general, t, "what is my cat called?")
     assert "Biscuit" not in prompt_of(stack)
-
-    sb.command(general, "alice", "!tz persona set I'm Sam, a night-shift nurse.", "Saved")
-    t = sb.post(general, "alice", "@lilith who am I?")
-    sb.said(general, t, "who am I?")
-    assert "in their own words: I'm Sam, a night-shift nurse." in prompt_of(stack)
