@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import threading
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from thespian.actors import ActorSystemFailure
+from thespian.actors import ActorSystemFailure, ActorSystemRequestTimeout
 
 from actors.kinds import Kind
 from actors.messages import RouteFact
@@ -66,6 +67,7 @@ def own_address(handle: Any) -> Any:
     return getattr(getattr(getattr(handle, "_systemBase", None), "transport", None), "myAddress", None)
 
 
+log = logging.getLogger("tzurot.bridge")
 DIRECTORY_POLL_S = 2.0  # an attached edge's refresh of Root's directory
 ROOT_CELL = "tree-root"  # where the leader publishes Root's address for the edges on member nodes
 
@@ -312,6 +314,11 @@ class Bridge:
                 raise
             # The shard is dead and our route stale: Thespian hands the message to Root as a dead letter, and
             # Root delivers it to the shard's successor. Sending it again would deliver it twice.
+        except ActorSystemRequestTimeout:
+            # Its node is unreachable (on a tree over several nodes a send gives up after a few seconds, so one
+            # dead host cannot stall the edge's hand-offs): Root gives the shard up, and the edge's sweep hands
+            # a recorded message on again by the new route.
+            log.warning("hand-off to %s %s timed out (its node unreachable?); the sweep hands it on again", kind, key)
 
     @property
     def pool(self) -> ThreadPoolExecutor | None:

@@ -135,10 +135,13 @@ def convention_timers(heartbeat_s: float) -> None:
     Only 20 sends are in flight at once in a process, and a send to a dead host is retried for 5 minutes: a few
     messages to a dead node's actors held up every other send of Root (measured: 40 s without a heartbeat or
     a delivery). 256 may be in flight. The 5 minutes stay: an actor busy in a 2-minute AI call acknowledges
-    nothing until it returns, and a shorter give-up would take it for dead. (Module settings, read at use,
+    nothing until it returns, and a shorter give-up would take it for dead. An edge's own send (outside the
+    actors) waits 5 s instead of 60 for a node to take it: its hand-offs are one queue, and a host cut off the
+    network held every message behind one to it (the sweep hands it on again). (Module settings, read at use,
     inherited by the admin and every actor, which fork after this.)"""
     from datetime import timedelta
 
+    from thespian.system import systemBase
     from thespian.system.admin import convention
     from thespian.system.transport import asyncTransportBase
 
@@ -147,6 +150,7 @@ def convention_timers(heartbeat_s: float) -> None:
     convention.CONVENTION_RESTART_PERIOD = period
     convention.CONVENTION_REGISTRATION_MISS_MAX = 3
     asyncTransportBase.MAX_PENDING_TRANSMITS = 256
+    systemBase.MAX_TELL_PERIOD = timedelta(seconds=5)
 
 
 def start_actor_system(

@@ -12,8 +12,10 @@ import signal
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from supervision.procs import with_environment
+from testkit.netns import Hosts, Relay
 from testkit.process import BotProcess, free_port, wait_for
 from testkit.stack import Stack
 
@@ -54,16 +56,23 @@ class Member(BotProcess):
 
 class Cluster:
     def __init__(self, root: Path, database_url: str, members: int = 2, world: Any = None,
-                 env: dict[str, str] | None = None, shards: int = 1, edges: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, shards: int = 1, edges: dict[str, str] | None = None,
+                 hosts: Hosts | None = None) -> None:
         """`edges`: node name -> the gateway shards its edge runs (TZUROT_SHARD_IDS); the leader always runs one
-        (all shards unless named here), a member only when named."""
+        (all shards unless named here), a member only when named. `hosts`: the members run in network
+        namespaces of their own (`testkit/netns.py`), the leader on the bridge's address."""
         edges = edges or {}
+        self.relays: list[Relay] = []
+        self.hosts = hosts
         self.common = {
             "TZUROT_DATABASE_URL": database_url, "TZUROT_SECRET_KEY": fernet_key(), "TZUROT_NODE_HEARTBEAT_S": "1",
             "TZUROT_LIVENESS_PERIOD_S": "1", "TZUROT_USER_SHARDS": "4", "TZUROT_CHANNEL_SHARDS": "2", **(env or {}),
         }
         self.shards = int(self.common["TZUROT_USER_SHARDS"]) + int(self.common["TZUROT_CHANNEL_SHARDS"])
         leader_env = {**self.common, "TZUROT_NODE_NAME": "leader"}
+        leader_host = "127.0.0.1"
+        if hosts is not None:
+            leader_host = leader_env["TZUROT_BIND_HOST"] = hosts.host_address
         if "leader" in edges:
             leader_env["TZUROT_SHARD_IDS"] = edges["leader"]
         self.stack = Stack(root / "leader", world, env=leader_env, shards=shards)
@@ -72,13 +81,30 @@ class Cluster:
         self.members: dict[str, Member] = {}
         for i in range(1, members + 1):
             name = f"n{i}"
+            where = {} if hosts is None else {
+                "TZUROT_BIND_HOST": hosts.address(name), "TZUROT_DATABASE_URL": self.relayed(database_url),
+                "DISCORD_API_BASE": self.relayed(self.stack.discord.api_base),
+                "AI_BASE_URL": self.relayed(self.stack.ai.base_url),
+            }
             member = Member({**self.stack.bot.env, **self.common, "TZUROT_NODE_NAME": name,
                              "TZUROT_ACTOR_ADMIN_PORT": str(free_port()), "TZUROT_HTTP_PORT": str(free_port()),
-                             "TZUROT_CONVENTION_LEADER": f"127.0.0.1:{self.leader_port}",
-                             "TZUROT_SHARD_IDS": edges.get(name, "")}, root / name)
+                             "TZUROT_CONVENTION_LEADER": f"{leader_host}:{self.leader_port}",
+                             "TZUROT_SHARD_IDS": edges.get(name, ""), **where}, root / name)
+            if hosts is not None:
+                member.prefix = hosts.run_in(name)
             if edges.get(name):
                 member.ready = "bot ready"  # its edge is connected to the gateway
             self.members[name] = member
+
+    def relayed(self, url: str) -> str:
+        """`url` as a node in a namespace reaches it: through a relay on the bridge (the servers here, the
+        emulators and PostgreSQL, listen on loopback)."""
+        assert self.hosts is not None
+        parts = urlsplit(url)
+        relay = Relay(self.hosts.host_address, (parts.hostname or "127.0.0.1", parts.port or 5432))
+        self.relays.append(relay)
+        user = f"{parts.username}@" if parts.username else ""
+        return urlunsplit(parts._replace(netloc=f"{user}{self.hosts.host_address}:{relay.port}"))
 
     def start(self, timeout: float = 60.0) -> Cluster:
         self.stack.start()
@@ -106,6 +132,10 @@ class Cluster:
         return kill_node(self.members[name]), time.monotonic()
 
     def stop(self) -> list[dict[str, Any]]:
-        for member in self.members.values():
-            member.stop(strict=False)
-        return self.stack.stop(strict=False)
+        try:
+            for member in self.members.values():
+                member.stop(strict=False)
+            return self.stack.stop(strict=False)
+        finally:
+            for relay in self.relays:
+                relay.close()

@@ -112,6 +112,7 @@ class BotProcess:
     command: tuple[str, ...] = ("run",)
     ready = "bot ready"
     drop: tuple[str, ...] = ()  # environment variables it must not inherit
+    prefix: tuple[str, ...] = ()  # a command that runs it (`ip netns exec NS`: on another "host")
 
     def __init__(self, env: dict[str, str], data_dir: Path) -> None:
         inherited = {k: v for k, v in os.environ.items() if k not in self.drop}
@@ -127,7 +128,7 @@ class BotProcess:
         self.earlier += "".join(self.lines)  # a restart waits for its own ready line
         self.lines = []
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bot.py"), *self.command], cwd=ROOT, env=self.env, text=True,
+            [*self.prefix, sys.executable, str(ROOT / "bot.py"), *self.command], cwd=ROOT, env=self.env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
