@@ -88,12 +88,15 @@ pidfile = {home / "pgbouncer.pid"}
         for name in ("userlist.txt", "pgbouncer.ini"):
             shutil.chown(home / name, RUN_AS)
         command[1:1] = ["-u", RUN_AS]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # PgBouncer logs every login to stderr too: into a pipe nobody reads, it would block (the whole pooler,
+    # one thread) once the pipe's 64 KB filled, a minute into a benchmark. So stderr goes to a file.
+    stderr = open(home / "stderr.log", "wb")  # noqa: SIM115 - closed below, after the process is gone
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
     bouncer = PgBouncer(process, port, home)
     try:
         wait_for(lambda: process.poll() is not None or _listening(port), 10.0, what="pgbouncer to listen")
         if process.poll() is not None:
-            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            err = (home / "stderr.log").read_text(errors="replace")
             raise RuntimeError(f"pgbouncer exited at start ({process.returncode}): {err[-500:]} {bouncer.log()[-500:]}")
         yield bouncer
     finally:
@@ -104,8 +107,7 @@ pidfile = {home / "pgbouncer.pid"}
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
-        if process.stderr is not None:
-            process.stderr.close()
+        stderr.close()
         shutil.rmtree(home, ignore_errors=True)
 
 
