@@ -19,8 +19,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import signal
 import threading
 import time
 import uuid
@@ -41,7 +39,7 @@ from store.sealed_keys import ensure_key_file
 from supervision import nodes
 from supervision.log import SupervisorLog
 from supervision.nodes import capabilities, node_name
-from supervision.procs import descendants, pid_alive
+from supervision.procs import descendants, finish_off
 from supervision.protocol import (
     Answer,
     ChildReady,
@@ -256,13 +254,7 @@ class Bridge:
             self.system = None
             # Thespian's shutdown can give up with a large tree and leave its admin behind: stop what is left
             # of the processes this bridge started, by their pids.
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and any(pid_alive(p) for p in ours):
-                time.sleep(0.1)
-            for pid in ours:
-                if pid_alive(pid):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+            finish_off(ours)
 
     def _tree_pids(self) -> set[int]:
         """Thespian's admin (Root's parent) and everything under it."""

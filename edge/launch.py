@@ -9,7 +9,6 @@ asks a live actor process what it has imported).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
@@ -214,12 +213,11 @@ def run_member(settings: Settings, leader: tuple[str, int]) -> int:
     those gateway shards, over the leader's tree. Returns when told to stop (SIGTERM, Ctrl-C), after stopping
     every process its actor system started."""
     import signal
-    import time
 
     from ai.tls import prepare_for_actors
     from store.sealed_keys import ensure_key_file
     from supervision import nodes
-    from supervision.procs import descendants, pid_alive, with_environment
+    from supervision.procs import descendants, finish_off, with_environment
     from supervision.runtime import convention_timers, secure_data_dir, start_actor_system
 
     name = nodes.node_name(settings)
@@ -252,11 +250,5 @@ def run_member(settings: Settings, leader: tuple[str, int]) -> int:
     ours = descendants(os.getpid()) | with_environment(nodes.MARKER, str(os.getpid()))
     ours.discard(os.getpid())
     system.shutdown()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(pid_alive(p) for p in ours):
-        time.sleep(0.1)
-    for pid in ours:
-        if pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    finish_off(ours)  # whatever Thespian's shutdown left behind
     return 0

@@ -120,3 +120,18 @@ def stop_admin_from_inside(me: int) -> None:
         if sibling != me:
             os.kill(sibling, signal.SIGTERM)
     os.kill(admin, signal.SIGTERM)
+
+
+def finish_off(pids: set[int], patience_s: float = 10.0) -> None:
+    """Wait up to `patience_s` for these processes (ours, being stopped) to be gone; SIGKILL what is left."""
+    import time
+
+    deadline = time.monotonic() + patience_s
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+        time.sleep(0.1)
+    for pid in pids:
+        if pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
