@@ -162,9 +162,12 @@ class PostgresCell:
         return bytes(row[0]) if row else b""
 
     def _create_table(self) -> None:
-        """The first cell in a database makes the table (two processes at once: one waits on the advisory lock)."""
+        """The first cell in a database makes the table. Under the migrations' advisory lock: a migration creates
+        it too, and two `CREATE TABLE IF NOT EXISTS` at once collide in PostgreSQL's catalogue."""
+        from store.migrations import PG_LOCK
+
         with self.connections.use() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('tzurot cells'))")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK,))
             conn.execute(CELLS_TABLE)
 
     def sibling(self, name: str) -> PostgresCell:

@@ -100,23 +100,25 @@ class Relay:
     def __init__(self, host: str, target: tuple[str, int]) -> None:
         self.target = target
         self.server = socket.create_server((host, 0))
+        self.server.settimeout(0.2)  # accept() wakes to see `close`: a closed socket alone may not wake it
         self.port = self.server.getsockname()[1]
         self._stop = threading.Event()
         self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
 
     def _accept(self) -> None:
         while not self._stop.is_set():
             try:
                 client, _ = self.server.accept()
                 upstream = socket.create_connection(self.target)
-            except OSError:
-                if self._stop.is_set():
-                    return
+            except OSError:  # a timeout, or closed
                 continue
             self._sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                pump = threading.Thread(target=self._pump, args=(a, b), daemon=True)
+                pump.start()
+                self._threads.append(pump)
 
     @staticmethod
     def _pump(source: socket.socket, sink: socket.socket) -> None:
@@ -130,8 +132,14 @@ class Relay:
                 sink.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
+        """Stop relaying and wait for every thread: an actor system started later in this process (another
+        test) refuses to fork while threads run."""
         self._stop.set()
-        self.server.close()
         for sock in self._sockets:
             with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with suppress(OSError):
                 sock.close()
+        for thread in self._threads:
+            thread.join(5)
+        self.server.close()
