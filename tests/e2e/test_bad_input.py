@@ -9,6 +9,8 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from emulator.discord.gateway import Intent
 from emulator.discord.payloads import member_payload, message_payload
 from testkit.process import wait_for
@@ -257,6 +259,7 @@ BAD_COMMANDS: list[tuple[str, str, str, str]] = [  # (where, who, what they post
 ]
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_every_command_given_bad_input_answers_clearly(make_stack) -> None:
     """Posted all at once (each user's commands are answered in order, users and channels in parallel); every
     one gets an answer that replies to it and says what is wrong: never silence, never a traceback."""

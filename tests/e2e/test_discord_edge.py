@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from emulator.discord import default_world
 from emulator.discord.permissions import MANAGE_WEBHOOKS
 from testkit.process import wait_for
@@ -116,6 +118,7 @@ def test_killing_the_bot_process_stops_its_whole_actor_system(make_stack) -> Non
     assert any(r["event"] == "orphan_exit" and r["kind"] == "root" for r in stack.bot.supervisor_log())
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_the_whole_bot_stays_under_discords_global_rate_limit(make_stack) -> None:
     """Twelve channel actors in their own processes, all sending at once, share one 50/s budget."""
     world = default_world()

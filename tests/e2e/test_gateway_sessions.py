@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from observability import jsonlog
 from testkit.process import wait_for
 
@@ -16,6 +18,7 @@ def gateway(sb, action: str | None = None) -> dict:
     return response.json()
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_what_was_said_while_the_session_was_lost_is_answered_once_after_a_new_session(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox

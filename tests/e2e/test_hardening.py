@@ -19,6 +19,7 @@ def add_lilith(sb, channel: int) -> None:
     sb.command(channel, "alice", "!tz add lilith", "Added **Lilith**")
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_names_that_look_like_numbers_never_stop_the_bot_from_starting_again(make_stack) -> None:
     stack = make_stack(env={"TZUROT_USER_BURST": "50"})
     sb = stack.sandbox
@@ -85,6 +86,7 @@ def test_a_slow_answer_is_not_taken_for_a_lost_one(make_stack) -> None:
     assert len([m for m in sb.replies(general, t) if "take your time" in m["content"]]) == 1
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_messages_lost_with_a_killed_actor_are_answered_in_the_order_sent(make_stack) -> None:
     stack = make_stack(env={"TZUROT_USER_BURST": "50"})
     sb = stack.sandbox
@@ -149,6 +151,7 @@ def test_a_message_for_a_parked_actor_is_answered_unavailable_then_answered_when
     assert sum("temporarily unavailable" in m["content"] for m in sb.replies(general, t)) == 1
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_every_bad_import_file_gets_a_clear_answer_and_changes_nothing(make_stack) -> None:
     stack = make_stack(env={"TZUROT_USER_COMMAND_BURST": "20"})
     sb = stack.sandbox

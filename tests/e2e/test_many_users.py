@@ -11,6 +11,8 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from emulator.ai.replies import heard_of
 from emulator.discord import default_world
 from testkit.process import wait_for
@@ -74,6 +76,7 @@ def test_two_users_addressing_one_personality_at_the_same_moment_each_get_their_
             assert m["content"].endswith(f"heard: {asker}: question from {asker}"), m["content"]
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_a_second_message_while_the_first_is_answered_joins_its_turn(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
@@ -98,6 +101,7 @@ def test_a_second_message_while_the_first_is_answered_joins_its_turn(make_stack)
 BURST = 20
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_a_burst_of_one_users_messages_is_answered_in_the_order_posted(make_stack) -> None:
     """Once a rare swap of two neighbours under CI load. The cause: Thespian's TCP transport does not keep two
     actors' messages in order when a send has to be retried (the retrying send gives up its socket and waits out
@@ -196,6 +200,7 @@ def test_a_pluralkit_message_is_answered_once_as_its_real_author(make_stack) -> 
     assert asked(stack, "hello again from the system") == 1
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_one_users_repeated_ai_errors_do_not_shut_the_ai_off_for_another(make_stack) -> None:
     stack = make_stack(env={"TZUROT_USER_BURST": "50"})  # alice is not rate limited: only the errors matter
     sb = stack.sandbox

@@ -104,6 +104,7 @@ def value(got: list[Any], name: str, **labels: str) -> float:
     return sum(s.value for s in got if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_metrics_are_prometheus_text_with_the_documented_families_and_no_ids_in_labels(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox
@@ -236,6 +237,7 @@ def logs(stack, *args: str) -> list[dict[str, Any]]:
     return parsed(done.stdout)
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_logs_tell_one_messages_whole_story_and_filter_as_documented(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox

@@ -100,6 +100,7 @@ def carries_on(stack, s: Session) -> None:
     t = sb.command(s.general, "alice", "@the dark lady are you the same?", "are you the same?")
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_a_whole_session(make_stack) -> None:
     stack = make_stack(env={"TZUROT_USER_BURST": "50"})  # a whole session in seconds: not a flood
     session = live_a_session(stack)
@@ -112,6 +113,7 @@ def test_a_whole_session(make_stack) -> None:
     assert "Traceback" not in output
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_messages_said_while_the_bot_was_down_are_answered_after_it_starts(make_stack) -> None:
     stack = make_stack()
     sb = stack.sandbox

@@ -67,6 +67,7 @@ def test_one_edge_running_both_shards_answers_users_in_both_guilds_and_catches_e
     assert {int(r["trigger"]) for r in events if r["event"] == "caught_up"} == {t for _, t, _ in missed}
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_two_edge_processes_each_running_one_shard_answer_only_their_own_guilds(make_stack, tmp_path: Path) -> None:
     """Each edge process here has its own actor tree and store: a process that runs only an edge over another
     process's tree needs the multi-host Convention, so the two bots share nothing but the gateway."""

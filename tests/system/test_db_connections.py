@@ -34,6 +34,7 @@ def _sessions(url: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+@pytest.mark.slow  # over 7 s: make test stays under 8 minutes
 def test_idle_actors_release_their_connections_and_take_one_again_on_use(make_tree, postgres_url: str) -> None:
     tree = make_tree({"TZUROT_DATABASE_IDLE_S": "3", "TZUROT_IDLE_PASSIVATE_S": "600"})
     for uid in USERS:
