@@ -87,7 +87,9 @@ def hosts(names: list[str]) -> Iterator[Hosts]:
             _ip("link", "set", "lo", "up", ns=ns)
         yield made
     finally:
-        for ns in made.names.values():
+        for i, ns in enumerate(made.names.values()):
+            with suppress(subprocess.CalledProcessError):  # a namespace outlives its deletion while a process is
+                _ip("link", "del", f"{made.bridge}v{i}")  # in it: its link would too, unless deleted by name
             with suppress(subprocess.CalledProcessError):
                 _ip("netns", "del", ns)
         with suppress(subprocess.CalledProcessError):
