@@ -119,13 +119,22 @@ class Cluster:
 
     def wait_placed(self, names: set[str], timeout: float = 60.0) -> dict[str, list[str]]:
         """Until every shard answers `bot.py status`, all of them on the nodes `names` and no other."""
+        seen: list[Any] = ["nothing yet"]
+
         def placed() -> dict[str, list[str]] | None:
             try:
                 now = self.nodes()
-            except Exception:  # noqa: BLE001 - the status call itself may time out while shards move
+            except Exception as exc:  # noqa: BLE001 - the status call itself may time out while shards move
+                seen[0] = f"status failed: {type(exc).__name__}: {str(exc)[:200]}"
                 return None
+            seen[0] = now
             return now if set(now) == names and sum(map(len, now.values())) == self.shards else None
-        return wait_for(placed, timeout, f"all {self.shards} shards answering, on the nodes {sorted(names)}")
+        try:
+            return wait_for(placed, timeout, f"all {self.shards} shards answering, on the nodes {sorted(names)}")
+        except AssertionError as exc:  # say what was seen last, and what each node's supervisor said of late
+            tails = {name: [f"{r.get('event')} {r.get('kind')}/{r.get('key')}: {r.get('detail')}"
+                            for r in member.supervisor_log()[-8:]] for name, member in self.members.items()}
+            raise AssertionError(f"{exc}; last seen: {seen[0]}; the members' last supervisor lines: {tails}") from None
 
     def kill_member(self, name: str) -> tuple[int, float]:
         """SIGKILL every process of a member node; how many, and when."""
