@@ -102,19 +102,20 @@ class Memories:
         return self._erase("user_id=? AND id=?", (user_id, memory_id))
 
     def rows(self) -> list[tuple[Any, ...]]:
-        """Every memory as (user_id, personality, channel_id, private, text, created), oldest first: what
-        `bot.py migrate` copies (ids are the target's own)."""
-        rows = self.store.execute("SELECT user_id, personality, channel_id, private, text, created FROM memories"
-                                  " ORDER BY id").fetchall()
-        return [(int(u), str(p), int(c), bool(v), str(t), float(at)) for u, p, c, v, t, at in rows]
+        """Every memory as (user_id, personality, channel_id, private, text, created, vector), oldest first: what
+        `bot.py migrate` copies (ids are the target's own; the embedding, when there is one, comes along)."""
+        rows = self.store.execute("SELECT user_id, personality, channel_id, private, text, created, vector"
+                                  " FROM memories ORDER BY id").fetchall()
+        return [(int(u), str(p), int(c), bool(v), str(t), float(at), None if vec is None else bytes(vec))
+                for u, p, c, v, t, at, vec in rows]
 
     def put_row(self, row: tuple[Any, ...]) -> bool:
         """Copy one memory unless the same one (user, personality, time, text) is there already."""
-        user_id, personality, channel_id, private, text, created = row
+        user_id, personality, channel_id, private, text, created, vector = row
         if self.store.execute("SELECT 1 FROM memories WHERE user_id=? AND personality=? AND created=? AND text=?",
                               (user_id, personality, created, text)).fetchone():
             return False
-        self.add(user_id, personality, channel_id, private, text, created)
+        self.add(user_id, personality, channel_id, private, text, created, vector)
         return True
 
     def forget_user(self, user_id: int) -> int:

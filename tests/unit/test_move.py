@@ -31,6 +31,7 @@ def filled(path: Path) -> SqliteStore:
     s.put_raw("user", "13", msgpack.packb([1, 2]))
     assert s.load("user", "13").quarantined  # moved aside
     Memories(s).add(42, "lilith", 7, False, "alice: my cat is Biscuit\nLilith: lovely", 1002.0)
+    Memories(s).add(42, "lilith", 7, True, "alice: I live in Oslo\nLilith: cold!", 1003.0, vector=b"\x00\x01\x02\x03")
     return s
 
 
@@ -41,8 +42,11 @@ def test_every_row_arrives_as_it_was_and_the_report_says_so(tmp_path: Path, post
     assert report.ok and report.sealed_keys == 1
     assert {name: (t.source, t.copied, t.present) for name, t in report.tables.items()} == {
         "actor_state": (3, 3, 0), "routes": (3, 3, 0), "work": (2, 2, 0), "quarantine": (1, 1, 0),
-        "memories": (1, 1, 0)}
+        "memories": (2, 2, 0)}
     assert Memories(target).rows() == Memories(source).rows()
+    # an embedding comes with its memory: recall by meaning works on the copy as it did before
+    assert [(text, vector) for _, text, _, vector in Memories(target).vectors(42, "lilith", True)] == [
+        ("alice: I live in Oslo\nLilith: cold!", b"\x00\x01\x02\x03")]
     assert Memories(target).search(42, "lilith", "Biscuit", False, 5)[0][1].startswith("alice: my cat")  # indexed
     assert list(target.rows()) == list(source.rows())  # versions and bytes included
     assert sorted(target.routes()) == sorted(source.routes())
@@ -64,7 +68,7 @@ def test_moving_twice_changes_nothing_and_a_newer_row_in_postgresql_is_kept(tmp_
     assert again.ok
     assert {name: (t.copied, t.present, len(t.kept)) for name, t in again.tables.items()} == {
         "actor_state": (0, 2, 1), "routes": (0, 3, 0), "work": (0, 2, 0), "quarantine": (0, 1, 0),
-        "memories": (0, 1, 0)}  # each once
+        "memories": (0, 2, 0)}  # each once
     assert target.load("channel", "7").state == {"pool": ["newer"]}
     assert any("kept actor_state channel/7" in line for line in again.lines())
     assert len(target.quarantine_rows()) == 1 and len(target.work_rows()) == 2
