@@ -118,6 +118,12 @@ class Answering:
         if audio := media.pending_audio((h.incoming for h in lines), job.transcripts):
             hear = Call("ai", "transcribe", (audio, job.sealed_key), ("transcribed", job.trigger))
             return Step([*before, hear], (job.trigger, "media", job))
+        conversation = f"{job.cid}:{job.record['name']}"
+        if job.recalled is None and self.profile.memory and not self.profile.remembered.must_look(
+                job.record["name"], conversation, self.histories.get(conversation, [])):
+            job = replace(job, recalled=())  # all it could find is in the conversation the prompt holds
+            before = (*before, self.voice.log(job.heard, "info", "recall", "skipped: every memory with "
+                                              f"{job.persona.name} is in this conversation"))
         if job.recalled is None and self.profile.memory:
             query = "\n".join(ctx.strip_mention(h.incoming.content, job.alias) for h in lines)
             search = Call("memory", "search", (self.voice.user_id, job.record["name"], query,
@@ -283,6 +289,7 @@ class Answering:
         after: list[Effect] = []  # once the answer is on its way
         if isinstance(text, str) and not ctx.looks_like_error(text):
             self._remember(job, lines, text, now)
+            self.profile.remembered.exchanged(job.record["name"], f"{cid}:{job.record['name']}", self.profile.memory)
             if self.profile.memory:  # the exchange becomes a long-term memory
                 who = ctx.author_label(last.incoming.author.display_name, last.incoming.author.username)
                 said = [ctx.strip_mention(h.incoming.content, job.alias) for h in lines]

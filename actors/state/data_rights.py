@@ -18,6 +18,7 @@ from typing import Any
 from actors.effects import Call, Effect, Save, Tell
 from actors.kinds import Kind
 from actors.messages import ForgetOwner, ForgetUser, Heard, Notify, OwnedReply, OwnedRequest
+from actors.state.memory import Remembered
 
 CONFIRM_S = 300.0
 EXPORT_MEMORIES = 5_000  # at most this many memories in one export (newest first)
@@ -77,8 +78,12 @@ class DataRights:
     def done(self, tag: tuple[Any, ...], result: Any) -> list[Effect]:
         heard = tag[2]
         if isinstance(result, BaseException):
+            saved: list[Effect] = []
+            if tag[1] == "erased":  # some may be left: look for them again before each turn
+                self.state.profile.remembered = Remembered(known=False)
+                saved.append(Save())
             what = "export your memories" if tag[1] == "export" else "erase your memories"
-            return [self.voice.notify(heard, f"I couldn't {what} just now (the rest is done); please run the "
+            return [*saved, self.voice.notify(heard, f"I couldn't {what} just now (the rest is done); please run the "
                                              "command again in a moment.")]
         if tag[1] == "erased":
             owned = "deleted" if tag[3] else "kept, public, owned by nobody"

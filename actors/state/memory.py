@@ -5,7 +5,7 @@ the actor's "memory" service; this part only decides (pure: `Call`s out, `Done`s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +48,55 @@ def recall_message(found: Any, user_label: str) -> dict[str, str] | None:
                                          "first; use them only if they help):\n" + "\n".join(lines)}
 
 
+@dataclass
+class Remembered:
+    """Where a user's memories with each personality were made, so that a turn looks in long-term memory only when
+    it can find something the prompt does not already hold: while every memory with a personality is one of the
+    newest exchanges of the very conversation being continued, the lookup (an `/embeddings` call and a search)
+    could only find those, and is skipped. Conservative: anything unsure means "look"."""
+
+    known: bool = True  # False: memories may exist that this record never saw (a row from before it was kept)
+    # personality -> [conversation key ("channel:name"), how many memories], or None: made elsewhere too
+    made_in: dict[str, list[Any] | None] = field(default_factory=dict)
+
+    def must_look(self, personality: str, conversation: str, history: list[dict[str, Any]]) -> bool:
+        if not self.known:
+            return True
+        if personality not in self.made_in:
+            return False  # nothing remembered with this personality
+        entry = self.made_in[personality]
+        exchanges = sum(1 for turn in history if turn.get("role") == "assistant")
+        return entry is None or entry[0] != conversation or entry[1] > exchanges
+
+    def exchanged(self, personality: str, conversation: str, remembered: bool) -> None:
+        """An answered exchange, added to `conversation`'s history, and to memory when `remembered`."""
+        if not self.known or (personality in self.made_in and self.made_in[personality] is None):
+            return
+        entry = self.made_in.get(personality)
+        if entry is None:
+            if remembered:
+                self.made_in[personality] = [conversation, 1]
+        elif remembered and entry[0] == conversation:
+            entry[1] += 1
+        else:  # remembered elsewhere, or an exchange that is not: the memories are no longer the newest here
+            self.made_in[personality] = None
+
+    def forgot_all(self) -> None:
+        self.known, self.made_in = True, {}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"known": self.known, "made_in": self.made_in}
+
+    @classmethod
+    def restore(cls, data: Any) -> Remembered:
+        """From a user's row; a row without it may come with memories this never saw."""
+        if not isinstance(data, dict):
+            return cls(known=False)
+        made_in = dict(data.get("made_in", {}))
+        return cls(bool(data.get("known", False)),
+                   {str(p): None if e is None else [str(e[0]), int(e[1])] for p, e in made_in.items()})
+
+
 @dataclass(frozen=True)
 class MemoryCommands:
     """`memory list`, `memory forget <id>|all`, `memory on|off`, over the profile's switch (`profile.memory`)."""
@@ -88,7 +137,8 @@ class MemoryCommands:
                                              f"or `{p}memory forget all` erases them):\n" + "\n".join(lines))]
         target, count = tag[3], int(result)
         if target is None:
-            return [self.voice.notify(heard, f"Forgot all of your memories ({count}).")]
+            self.profile.remembered.forgot_all()
+            return [Save(), self.voice.notify(heard, f"Forgot all of your memories ({count}).")]
         if count == 0:
             return [self.voice.notify(heard, f"You have no memory `{target}`; `memory list` shows their ids.")]
         return [self.voice.notify(heard, f"Forgot memory `{target}`.")]

@@ -52,7 +52,7 @@ from actors.state.commands import CommandError, parse_command
 from actors.state.data_rights import DataRights, remember_place
 from actors.state.ids import IdSource, counting_ids
 from actors.state.limits import UserLimits
-from actors.state.memory import MemoryCommands
+from actors.state.memory import MemoryCommands, Remembered
 from actors.state.names import alias_problem, name_problem, normalize_alias
 from actors.state.proxies import heard_from, heard_to, incoming_from
 from actors.state.registry_records import builtin_persona
@@ -136,6 +136,7 @@ class UserState:
             state.sealed_key = data.get("sealed_key")
             state.profile.memory = bool(data.get("memory", True))
             state.profile.personas = {str(k): str(v) for k, v in dict(data.get("personas", {})).items()}
+            state.profile.remembered = Remembered.restore(data.get("remembered"))
             state.conversations = {int(c): (str(n), float(t)) for c, (n, t) in data.get("conversations", {}).items()}
             state.histories = OrderedDict((str(k), list(v)) for k, v in data.get("histories", []))
             state.inbox = deque(heard_from(h) for h in data.get("inbox", []))
@@ -156,6 +157,7 @@ class UserState:
             "sealed_key": self.sealed_key,
             "memory": self.profile.memory,
             "personas": self.profile.personas,
+            "remembered": self.profile.remembered.snapshot(),
             "conversations": {c: list(v) for c, v in self.conversations.items()},
             "histories": [[k, v] for k, v in self.histories.items()],
             "inbox": [heard_to(h) for h in self.inbox],

@@ -17,7 +17,7 @@ from actors.effects import Call, Effect, Log, Save, Tell
 from actors.kinds import Kind
 from actors.messages import DeleteMessage, Heard, PersonaRequest
 from actors.state.commands import Command, help_text
-from actors.state.memory import MemoryCommands
+from actors.state.memory import MemoryCommands, Remembered
 from actors.state.persona import PersonaCommands
 from actors.state.voice import Voice
 
@@ -36,6 +36,7 @@ class Profile:
     aliases: dict[str, str] = field(default_factory=dict)  # personal alias -> personality
     memory: bool = True  # long-term memory on (`memory on|off`)
     personas: dict[str, str] = field(default_factory=dict)  # "" (every personality) or a name -> who the user is
+    remembered: Remembered = field(default_factory=Remembered)  # where their memories were made (memory.py)
 
 
 @dataclass(slots=True)

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from actors.state.memory import RECALL_CHARS
+from actors.state.memory import RECALL_CHARS, Remembered
 from actors.state.user import UserState
 from store.sqlite import decode, encode
-from tests.unit.test_user_flow import ALICE, CAROL, DM, World
+from tests.unit.test_user_flow import ALICE, CAROL, DM, ELSEWHERE, World
 
 
 @pytest.fixture
@@ -127,3 +127,74 @@ def test_bad_input_is_refused_plainly_and_changes_nothing(world: World, text: st
     world.send(ALICE, text)
     assert why in said(world)
     assert world.user(ALICE).profile.personas == before
+
+
+def searched(world: World) -> list[str]:
+    """Record the long-term memory lookups from now on: the query of each."""
+    looked: list[str] = []
+    inner = world.services["memory"]
+
+    def service(call: Any) -> Any:
+        if call.method == "search":
+            looked.append(call.args[2])
+        return inner(call)
+
+    world.services["memory"] = service
+    return looked
+
+
+def test_memory_is_looked_in_only_when_it_can_hold_what_the_prompt_does_not(world: World) -> None:
+    looked = searched(world)
+    world.send(ALICE, "@bob my cat is called Biscuit")
+    world.send(ALICE, "@bob what's my cat's name?")
+    assert looked == []  # nothing remembered before, then only what this very conversation holds
+    assert "my cat is called Biscuit" in str(world.request()["messages"])  # the history has it
+    world.send(ALICE, "@carl hello")
+    assert looked == []  # nothing remembered with carl at all
+
+    world.send(ALICE, "@bob what's my cat's name?", ELSEWHERE)  # another channel's conversation: look
+    assert looked == ["what's my cat's name?"] and "Biscuit" in systems(world)[0]
+    world.send(ALICE, "@bob and my dog's?")  # memories were made in two conversations now: always look
+    assert len(looked) == 2
+
+    # What the actor keeps of it survives a restart; a row from before it was kept means "look".
+    restored = UserState.restore(str(ALICE), decode(encode(world.user(ALICE).snapshot())))
+    assert restored.profile.remembered == world.user(ALICE).profile.remembered
+    assert UserState.restore(str(ALICE), {"memory": True}).profile.remembered.known is False
+
+
+def test_a_reset_or_a_turn_not_remembered_means_looking_again(world: World) -> None:
+    looked = searched(world)
+    world.send(ALICE, "@bob my cat is called Biscuit")
+    world.send(ALICE, "!tz reset bob")
+    world.send(ALICE, "@bob what's my cat's name?")
+    assert len(looked) == 1 and "Biscuit" in systems(world)[0]  # the conversation is gone: the memory is found
+
+    world.send(CAROL, "@bob I like tea")
+    world.send(CAROL, "!tz memory off")
+    world.send(CAROL, "@bob something I'd rather not be remembered")
+    world.send(CAROL, "!tz memory on")
+    world.send(CAROL, "@bob what do I like?")
+    assert len(looked) == 2  # an exchange not remembered came between: the rest may have left the prompt
+
+
+@pytest.mark.parametrize("events, look", [
+    ([], False),
+    ([("bob", "c:bob", True)], False),
+    ([("bob", "c:bob", True), ("bob", "c:bob", True)], False),
+    ([("bob", "c:bob", True), ("bob", "d:bob", True)], True),
+    ([("bob", "c:bob", True), ("bob", "c:bob", False)], True),
+    ([("bob", "c:bob", False)], False),
+    ([("carl", "c:carl", True)], False),
+])
+def test_remembered_looks_only_when_a_memory_may_be_outside_the_conversation(events: list, look: bool) -> None:
+    record = Remembered()
+    for personality, conversation, remembered in events:
+        record.exchanged(personality, conversation, remembered)
+    history = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}] * len(events)
+    assert record.must_look("bob", "c:bob", history) is look
+    if record.made_in.get("bob"):  # a memory whose exchange left the prompt (one fewer there) is looked for
+        assert record.must_look("bob", "c:bob", history[2:]) is True
+    assert Remembered(known=False).must_look("bob", "c:bob", history) is True
+    record.forgot_all()
+    assert record.must_look("bob", "c:bob", []) is False

@@ -14,6 +14,7 @@ from actors.state.addressing import Target
 from actors.state.answering import Answering, Step
 from actors.state.commands import Command
 from actors.state.limits import UserLimits
+from actors.state.memory import Remembered
 from actors.state.outbox import REPLY_MAP_CAP, Chunk, ReplyMap
 from actors.state.sending import ChannelOptions, WebhookSender
 from actors.state.user_commands import Profile, UserCommands
@@ -84,7 +85,7 @@ def test_answering_with_the_users_own_key_calls_at_once_and_remembers_the_answer
     class Said:
         text, latency_ms = "Hello!", 5.0
 
-    part = answering(Profile(sealed_key="sealed"))
+    part = answering(Profile(sealed_key="sealed", remembered=Remembered(known=False)))  # memories it never saw
     lines = [heard("@bob hi")]
     step = part.begin(lines, Target("bob", "mention", "bob"), BOB, NOW)
     assert step.waiting is not None and step.waiting[:2] == (7, "recall")  # first, what it remembers
