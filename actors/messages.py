@@ -21,15 +21,21 @@ def _shown(value: Any) -> str:
     return f"<{len(value)} chars>" if isinstance(value, str) else f"<{type(value).__name__}>"
 
 
+_SHAPES: dict[type, tuple[tuple[str, bool], ...]] = {}  # a message class -> (field name, private?) of each field
+
+
 class Redacted:
     """Base of every message that can carry user text. Thespian logs a message whole when a handler raises, and
-    tracebacks and test failures print messages too: a private field never shows its content, only its size."""
+    tracebacks and test failures print messages too: a private field never shows its content, only its size.
+    (Thespian also formats every message it receives, at any log level: this runs for each one.)"""
 
     def __repr__(self) -> str:
-        parts = (
-            f"{f.name}={_shown(getattr(self, f.name)) if f.metadata.get('private') else repr(getattr(self, f.name))}"
-            for f in fields(self)  # type: ignore[arg-type]
-        )
+        shape = _SHAPES.get(type(self))
+        if shape is None:
+            shape = _SHAPES[type(self)] = tuple((f.name, bool(f.metadata.get("private")))
+                                                for f in fields(self))  # type: ignore[arg-type]
+        parts = (f"{name}={_shown(getattr(self, name)) if hidden else repr(getattr(self, name))}"
+                 for name, hidden in shape)
         return f"{type(self).__name__}({', '.join(parts)})"
 
 # ---- replies shared by every actor ---------------------------------------------------------------
@@ -269,7 +275,7 @@ class Heard:
     incoming: Incoming
     activated: str | None
     replied_personality: str | None  # who sent the message it replies to, from the channel's reply map
-    context: tuple[ChannelLine, ...] = ()
+    context: tuple[ChannelLine, ...] = field(default=(), repr=False)  # up to 40 lines: never formatted for a log
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ far: the actor then hands that text on, goes back to its mailbox, and asks again
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -35,20 +36,49 @@ class Run:
             return StreamProgress(self.text, self.done.is_set(), self.result if self.done.is_set() else None)
 
 
+class Workers:
+    """Daemon threads kept for the next call. Starting a thread waits until it runs, which on a busy machine was
+    the largest part of a streamed call's own cost; a daemon dies with its process, so a stop (or a kill -9)
+    never waits for a call (concurrent.futures' threads are joined at exit)."""
+
+    def __init__(self, most: int = 8) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = self._count = 0
+        self._most = most
+
+    def submit(self, work: Callable[..., Any], *args: Any) -> None:
+        with self._lock:
+            start = self._idle == 0 and self._count < self._most
+            self._count += start
+        self._jobs.put((work, args))
+        if start:
+            threading.Thread(target=self._serve, daemon=True, name="ai-stream").start()
+
+    def _serve(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            work, args = self._jobs.get()
+            with self._lock:
+                self._idle -= 1
+            work(*args)
+
+
 class StreamRuns:
     """The streamed calls of one actor process, by key (the turn's trigger id)."""
 
     def __init__(self, complete: Callable[[dict[str, Any], str | None], Any]) -> None:
         self._complete = complete  # AIService.complete: the user's key or the operator's, with its breaker
         self._runs: dict[Any, Run] = {}
+        self._threads = Workers()
 
     def start(self, key: Any, request: dict[str, Any], sealed_key: str | None, wait_s: float) -> StreamProgress:
         """Begin streaming `request` (a run already going under `key` is left to finish); then as `progress`."""
         if key not in self._runs or self._runs[key].done.is_set():
             run = self._runs[key] = Run()
             streamed = {**request, "stream": True, "on_text": run.grew}
-            threading.Thread(target=self._work, args=(run, streamed, sealed_key), daemon=True,
-                             name=f"ai-stream-{key}").start()
+            self._threads.submit(self._work, run, streamed, sealed_key)
         return self.progress(key, wait_s)
 
     def progress(self, key: Any, wait_s: float) -> StreamProgress:

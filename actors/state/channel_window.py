@@ -91,6 +91,8 @@ class ChannelWindow:
             chosen.append(line)
             total += len(line.text)
         chosen.reverse()
+        if msg.reply_to is None:
+            return tuple(chosen)
         have = {line.message_id for line in chosen if not line.personality}
         people = {line.message_id: line for line in self.lines if not line.personality}
         chain: list[ChannelLine] = []
