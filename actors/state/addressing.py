@@ -5,12 +5,15 @@
 3. an activated channel: its personality answers every plain message;
 4. a live conversation (autorespond on): 30 minutes in servers, 2 hours in DMs;
 5. otherwise nobody (in a DM, the user gets a hint).
+
+And whether the personality addressed may answer in that place at all (`age_gate`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from actors.messages import Heard
 
@@ -67,4 +70,21 @@ def addressed(
         name, last = conversation
         if now - last < conversation_timeout(msg.place.kind):
             return Target(name, "conversation")
+    return None
+
+
+def age_gate(record: dict[str, Any], place: Any, verified: bool, dm_verification: bool, prefix: str) -> str | None:
+    """Why this personality may not answer here, or None. An age-restricted (`nsfw`) personality answers in a
+    server only in an age-restricted channel, and in DMs only to a user who ran `verify` in one; the operator
+    may require that verification for every DM (TZUROT_DM_REQUIRES_VERIFICATION)."""
+    name = f"**{record['display_name']}**"
+    if place.kind == "dm":
+        if verified or not (record.get("nsfw") or dm_verification):
+            return None
+        where = "in an age-restricted channel of a server we share"
+        if record.get("nsfw"):
+            return f"{name} is age-restricted: first run `{prefix}verify` {where}."
+        return f"Talking to personalities in DMs needs `{prefix}verify` first: run it {where}."
+    if record.get("nsfw") and not place.nsfw:
+        return f"{name} is age-restricted: it only talks in age-restricted channels."
     return None

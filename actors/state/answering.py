@@ -36,7 +36,7 @@ from actors.messages import (
 from actors.results import StreamProgress
 from actors.state import context as ctx
 from actors.state import media, memory, streamed
-from actors.state.addressing import Target, conversation_timeout
+from actors.state.addressing import Target, age_gate, conversation_timeout
 from actors.state.channel_window import transcript
 from actors.state.ids import IdSource, counting_ids
 from actors.state.limits import UserLimits
@@ -334,23 +334,6 @@ class Answering:
         while len(self.histories) > HISTORY_CAP:
             self.histories.popitem(last=False)
         self.conversations[job.cid] = (job.persona.name, now)
-
-
-def age_gate(record: dict[str, Any], place: Any, verified: bool, dm_verification: bool, prefix: str) -> str | None:
-    """Why this personality may not answer here, or None. An age-restricted (`nsfw`) personality answers in a
-    server only in an age-restricted channel, and in DMs only to a user who ran `verify` in one; the operator
-    may require that verification for every DM (TZUROT_DM_REQUIRES_VERIFICATION)."""
-    name = f"**{record['display_name']}**"
-    if place.kind == "dm":
-        if verified or not (record.get("nsfw") or dm_verification):
-            return None
-        where = "in an age-restricted channel of a server we share"
-        if record.get("nsfw"):
-            return f"{name} is age-restricted: first run `{prefix}verify` {where}."
-        return f"Talking to personalities in DMs needs `{prefix}verify` first: run it {where}."
-    if record.get("nsfw") and not place.nsfw:
-        return f"{name} is age-restricted: it only talks in age-restricted channels."
-    return None
 
 
 @dataclass(frozen=True)

@@ -155,3 +155,11 @@ def help_text(prefix: str = "!tz ", command: str | None = None) -> str:
         lines.append("Also: " + ", ".join(f"`{p}{a}`" for a in s.aliases))
     lines.append(f"Who: {s.who}.")
     return _fit("\n".join(lines))
+
+
+def dm_hint(prefix: str) -> str:
+    """What a DM that addresses nobody is told."""
+    return (
+        f"Tag a personality with `@name`, or reply to one of its messages, to talk to it here. "
+        f"`{prefix}list` shows yours, `{prefix}add <name>` creates one, `{prefix}help` explains the rest."
+    )

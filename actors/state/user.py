@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from actors.effects import (
-    SPOKEN_PATIENCE_S,
     Call,
     Count,
     Done,
@@ -48,13 +47,15 @@ from actors.messages import (
 )
 from actors.state.addressing import Target, addressed
 from actors.state.answering import Answering, Step, Waiting
+from actors.state.command_help import dm_hint
 from actors.state.commands import CommandError, parse_command
 from actors.state.data_rights import DataRights, remember_place
 from actors.state.ids import IdSource, counting_ids
 from actors.state.limits import UserLimits
 from actors.state.memory import MemoryCommands, Remembered
 from actors.state.names import alias_problem, name_problem, normalize_alias
-from actors.state.proxies import heard_from, heard_to, incoming_from
+from actors.state.proxies import heard_from, heard_to
+from actors.state.recovery import asked_again, say_again
 from actors.state.registry_records import builtin_persona
 from actors.state.turns import turn_of
 from actors.state.user_commands import Profile, UserCommands
@@ -65,7 +66,6 @@ INBOX_CAP = 20  # messages waiting while the previous one is answered
 PERSONA_TTL_S = 30.0
 PERSONA_WAIT_S = 30.0  # the catalogue is one actor: under a burst it answers late rather than never
 HANDLED_CAP = 200
-EXPECT_WAIT_S = 5.0  # after a restart, how long newer messages wait for an earlier one asked for again
 
 
 def _in_profile(name: str) -> Any:
@@ -275,7 +275,7 @@ class UserState:
         if any(h.incoming.message_id == mid for h in self.inbox):
             return [WorkAck(mid)]  # handed on again while it waits here: still ours, and in hand
         if mid in self.handled:
-            return self._say_again(mid)
+            return say_again(self.answers, mid)
         if len(self.inbox) >= INBOX_CAP:
             skipped = self.voice.log(heard, "info", "inbox_full", f"{len(self.inbox)} waiting")
             if self.limits.notice_due("inbox_full", now):
@@ -295,38 +295,9 @@ class UserState:
             where = f"behind {len(self.inbox) - 1} earlier message(s)"
         return [Save(), WorkAck(mid), self.voice.log(heard, "info", "queued", where)]
 
-    def _say_again(self, mid: int) -> list[Effect]:
-        """A message we handled whose record is still open: its answer never reached Discord (lost with a
-        process that died). Say the same answer again (the channel sends each chunk once), or close the record
-        if it needed none."""
-        answer = self.answers.get(mid)
-        if answer is None:
-            return [WorkDone(mid)]
-        return [Tell(Kind.CHANNEL, answer.channel_id, answer), WorkAck(mid, SPOKEN_PATIENCE_S)]
-
     def _open_work(self, rows: Any, now: float) -> list[Effect]:
-        """After a start: messages of ours still open in the work table that we do not hold (lost with a killed
-        process) are asked for again at once, and nothing newer is answered before them (or before a short wait
-        for them runs out), so a user's messages are answered in the order sent, across restarts too. One we
-        answered but whose answer was never sent (killed between saving it and telling the channel) is said
-        again at once."""
-        effects: list[Effect] = []
         held = {h.incoming.message_id for h in self.inbox}
-        for row in rows if isinstance(rows, list) else []:
-            try:
-                incoming = incoming_from(row)
-            except (TypeError, KeyError, ValueError):
-                continue
-            if incoming.message_id in held or incoming.author.id != self.user_id:
-                continue
-            if incoming.message_id in self.handled:
-                effects += self._say_again(incoming.message_id)
-                continue
-            self.expected[incoming.message_id] = now + EXPECT_WAIT_S
-            effects.append(Tell(Kind.CHANNEL, incoming.place.channel_id, incoming))
-        if self.expected:
-            effects.append(Timer(EXPECT_WAIT_S, ("expected",)))
-        return effects + self._next(now)
+        return asked_again(self.user_id, rows, held, self.handled, self.answers, self.expected, now) + self._next(now)
 
     def _missing_before(self, mid: int, now: float) -> bool:
         """Is an earlier message of ours, asked for again, still on its way?"""
@@ -356,7 +327,7 @@ class UserState:
             self._done_with(self.inbox.popleft())
             effects.append(Save())
             if heard.incoming.place.kind == "dm":
-                effects.append(self.voice.notify(heard, self.dm_hint()))
+                effects.append(self.voice.notify(heard, dm_hint(self.options.prefix)))
             else:
                 effects.append(WorkDone(heard.incoming.message_id))  # nobody addressed: nothing to answer
         return effects
@@ -427,11 +398,3 @@ class UserState:
                 *self._next(now),
             ]
         return self._apply(self.answering.begin(self._turn(now, target, record), target, record, now), now)
-
-    def dm_hint(self) -> str:
-        p = self.options.prefix
-        return (
-            f"Tag a personality with `@name`, or reply to one of its messages, to talk to it here. "
-            f"`{p}list` shows yours, `{p}add <name>` creates one, `{p}help` explains the rest."
-        )
-

@@ -7,7 +7,8 @@ from actors.effects import Call, Done, Tell, Timer, Wake, WorkAck, WorkDone
 from actors.messages import Heard, Incoming, Notify
 from actors.state.limits import NOTICE_WINDOW_S, UserLimits
 from actors.state.proxies import incoming_to
-from actors.state.user import EXPECT_WAIT_S, INBOX_CAP, UserState
+from actors.state.recovery import EXPECT_WAIT_S
+from actors.state.user import INBOX_CAP, UserState
 from store.sqlite import decode, encode
 from tests.unit.test_user_flow import ALICE, DM, NOW, PEOPLE, SERVER, World
 
