@@ -118,4 +118,5 @@ class AIService:
         return (True, text.strip()) if text.strip() else (False, "no speech was heard in it")
 
     def close(self) -> None:
+        self._streams.close()
         self.client.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,33 +37,64 @@ class Run:
             return StreamProgress(self.text, self.done.is_set(), self.result if self.done.is_set() else None)
 
 
+IDLE_S = 30.0  # a kept thread with nothing to do for this long leaves
+
+Job = tuple[Callable[..., Any], tuple[Any, ...]] | None  # None: leave
+
+
 class Workers:
     """Daemon threads kept for the next call. Starting a thread waits until it runs, which on a busy machine was
     the largest part of a streamed call's own cost; a daemon dies with its process, so a stop (or a kill -9)
-    never waits for a call (concurrent.futures' threads are joined at exit)."""
+    never waits for a call (concurrent.futures' threads are joined at exit). Each thread has its own queue: a
+    call goes to an idle thread or to a new one, never waits behind another call. An idle thread leaves after
+    IDLE_S; `close` sends the idle ones away at once (a process that starts an actor system must have none)."""
 
-    def __init__(self, most: int = 8) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = queue.SimpleQueue()
+    def __init__(self, idle_s: float = IDLE_S) -> None:
         self._lock = threading.Lock()
-        self._idle = self._count = 0
-        self._most = most
+        self._idle: dict[queue.SimpleQueue[Job], threading.Thread] = {}  # each idle thread, by its queue
+        self._threads: set[threading.Thread] = set()
+        self._closed = False
+        self._idle_s = idle_s
 
     def submit(self, work: Callable[..., Any], *args: Any) -> None:
         with self._lock:
-            start = self._idle == 0 and self._count < self._most
-            self._count += start
-        self._jobs.put((work, args))
-        if start:
-            threading.Thread(target=self._serve, daemon=True, name="ai-stream").start()
+            inbox = self._idle.popitem()[0] if self._idle else None
+            if inbox is None:
+                inbox = queue.SimpleQueue()
+                thread = threading.Thread(target=self._serve, args=(inbox,), daemon=True, name="ai-stream")
+                self._threads.add(thread)
+                thread.start()
+        inbox.put((work, args))
 
-    def _serve(self) -> None:
-        while True:
+    def close(self, wait_s: float = 2.0) -> None:
+        """Send the threads away: the idle ones at once, a busy one when its call ends (waited for `wait_s`)."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, {}
+            threads = list(self._threads)
+        for inbox in idle:
+            inbox.put(None)
+        deadline = time.monotonic() + wait_s
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _serve(self, inbox: queue.SimpleQueue[Job]) -> None:
+        job = inbox.get()
+        while job is not None:
+            job[0](*job[1])
             with self._lock:
-                self._idle += 1
-            work, args = self._jobs.get()
-            with self._lock:
-                self._idle -= 1
-            work(*args)
+                if self._closed:
+                    break
+                self._idle[inbox] = threading.current_thread()
+            try:
+                job = inbox.get(timeout=self._idle_s)
+            except queue.Empty:
+                with self._lock:
+                    taken = inbox not in self._idle  # a call chose us just now: its job is on its way
+                    self._idle.pop(inbox, None)
+                job = inbox.get() if taken else None
+        with self._lock:
+            self._threads.discard(threading.current_thread())
 
 
 class StreamRuns:
@@ -91,6 +123,10 @@ class StreamRuns:
         if progress.done:
             del self._runs[key]
         return progress
+
+    def close(self) -> None:
+        """Send the kept threads away (a call still running goes on until it ends)."""
+        self._threads.close()
 
     def _work(self, run: Run, request: dict[str, Any], sealed_key: str | None) -> None:
         result = self._call(request, sealed_key)

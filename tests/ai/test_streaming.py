@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import pytest
 
 from ai import AIClient, UnavailableError
 from ai.errors import BadRequestError
 from ai.response import assemble_stream
 from ai.sse import parse_sse
-from ai.streaming import StreamRuns
+from ai.streaming import StreamRuns, Workers
 from emulator.ai import expected_reply
+from testkit.process import wait_for
 from tests.ai.helpers import SYSTEM
 
 Factory = Callable[..., AIClient]
+Streams = Callable[..., StreamRuns]
+
+
+@pytest.fixture
+def streams() -> Iterator[Streams]:
+    """StreamRuns that are closed after the test: their kept threads leave (an actor system started later in the
+    same process must find none)."""
+    made: list[StreamRuns] = []
+
+    def make(complete: Callable[..., Any]) -> StreamRuns:
+        made.append(StreamRuns(complete))
+        return made[-1]
+
+    yield make
+    for runs in made:
+        runs.close()
+    assert not [t for t in threading.enumerate() if t.name == "ai-stream"]
 
 
 def _chunk(content: str, finish: str | None = None) -> str:
@@ -41,10 +62,10 @@ def test_a_paced_stream_from_the_emulator_arrives_in_growing_prefixes(make_clien
     assert result.latency_ms >= 500  # paced, not sent at once
 
 
-def test_runs_hand_back_the_text_so_far_then_the_result(make_client: Factory) -> None:
+def test_runs_hand_back_the_text_so_far_then_the_result(make_client: Factory, streams: Streams) -> None:
     client = make_client()
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "LONG:600 SPREAD:1500"}]
-    runs = StreamRuns(lambda request, key: client.complete(**request))
+    runs = streams(lambda request, key: client.complete(**request))
     first = runs.start(7, {"messages": messages, "model": "emu/m1"}, None, 0.4)
     assert not first.done and first.result is None
     reads: list[Any] = [first]
@@ -57,15 +78,15 @@ def test_runs_hand_back_the_text_so_far_then_the_result(make_client: Factory) ->
     assert lost.done and isinstance(lost.result, UnavailableError)
 
 
-def test_a_failed_run_hands_back_its_error() -> None:
+def test_a_failed_run_hands_back_its_error(streams: Streams) -> None:
     def fails(request: dict[str, Any], key: str | None) -> Any:
         raise UnavailableError("down")
 
-    progress = StreamRuns(fails).start(1, {"messages": []}, None, 5.0)
+    progress = streams(fails).start(1, {"messages": []}, None, 5.0)
     assert progress.done and isinstance(progress.result, UnavailableError)
 
 
-def test_a_backend_that_refuses_to_stream_is_asked_once_more_for_the_whole_answer() -> None:
+def test_a_backend_that_refuses_to_stream_is_asked_once_more_for_the_whole_answer(streams: Streams) -> None:
     asked: list[bool] = []
 
     def complete(request: dict[str, Any], key: str | None) -> Any:
@@ -74,8 +95,31 @@ def test_a_backend_that_refuses_to_stream_is_asked_once_more_for_the_whole_answe
             raise BadRequestError("stream is not supported")
         return "the whole answer"
 
-    progress = StreamRuns(complete).start(1, {"messages": []}, None, 5.0)
+    progress = streams(complete).start(1, {"messages": []}, None, 5.0)
     assert (progress.done, progress.result, asked) == (True, "the whole answer", [True, False])
-    refused_twice = StreamRuns(lambda request, key: (_ for _ in ()).throw(BadRequestError("no"))).start(
+    refused_twice = streams(lambda request, key: (_ for _ in ()).throw(BadRequestError("no"))).start(
         2, {"messages": []}, None, 5.0)
     assert isinstance(refused_twice.result, BadRequestError)  # asked whole once, then the refusal stands
+
+
+def test_kept_threads_are_reused_never_make_a_call_wait_and_leave_when_idle_or_closed() -> None:
+    workers = Workers(idle_s=0.3)
+    ran: list[str] = []
+    first_done, release = threading.Event(), threading.Event()
+    workers.submit(lambda: (ran.append(threading.current_thread().name + str(id(threading.current_thread()))),
+                            first_done.set()))
+    assert first_done.wait(5)
+    wait_for(lambda: workers._idle, 5, "the first call's thread back in the pool")
+    second = threading.Event()
+    workers.submit(lambda: (ran.append(threading.current_thread().name + str(id(threading.current_thread()))),
+                            release.wait(5), second.set()))
+    third = threading.Event()
+    workers.submit(third.set)  # the second call holds its thread: this one gets another, at once
+    assert third.wait(5) and not second.is_set()
+    release.set()
+    assert second.wait(5) and ran[0] == ran[1]  # the same thread served the first two calls
+    wait_for(lambda: not [t for t in threading.enumerate() if t.name == "ai-stream"], 5,
+             "threads idle for 0.3 s to leave by themselves")
+    workers.submit(ran.append, "after")
+    workers.close()
+    assert ran[-1] == "after" and not [t for t in threading.enumerate() if t.name == "ai-stream"]
