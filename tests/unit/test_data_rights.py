@@ -90,3 +90,16 @@ def test_a_channel_forgets_a_users_words_when_told() -> None:
     assert state.handle(ForgetUser(CID, A.id), NOW)[0].__class__.__name__ == "Save"
     assert "secret" not in str(decode(encode(state.snapshot()))["window"])  # (an answer still being sent is sent)
     assert state.handle(ForgetUser(CID, A.id), NOW) == []  # nothing left: nothing saved
+
+
+def test_memories_a_failed_data_delete_left_behind_are_still_looked_for() -> None:
+    w = lived()
+    inner = w.services["memory"]
+    w.services["memory"] = lambda call: RuntimeError("down") if call.method == "forget_user" else inner(call)
+    w.send(ALICE, "!tz data delete")
+    w.send(ALICE, "!tz data delete confirm keep")
+    assert "couldn't erase your memories" in last_notice(w).text
+    assert w.memories.list(ALICE) != []  # still there
+    w.services["memory"] = inner
+    w.send(ALICE, "@bob what is my cat called?")  # bob was kept, public; her conversation with it is gone
+    assert any("Biscuit" in m["content"] for m in w.request()["messages"] if m["role"] == "system")
