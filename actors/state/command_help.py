@@ -132,23 +132,35 @@ def _fit(text: str) -> str:
     return text[: text.rfind("\n", 0, DISCORD_MAX - 1)] + "\n…"
 
 
-def overview(prefix: str) -> str:
+SLASH_TOP = frozenset({"activate", "deactivate", "blacklist"})  # `/<name>`; every other one is `/tz <name>`
+
+
+def slash_form(name: str) -> str:
+    """How a command is typed as a slash command (edge/app_commands.py defines them)."""
+    return f"/{name}" if name in SLASH_TOP else f"/tz {name}"
+
+
+def overview(prefix: str, slash: bool = False) -> str:
     p = display_prefix(prefix)
-    lines = [f"**Commands** (start each with `{p.strip()}`; <> is required, [] optional)"]
+    how = "type `/` and pick one, or start" if slash else "start"
+    lines = [f"**Commands** ({how} each with `{p.strip()}`; <> is required, [] optional)"]
     lines += [f"`{p}{s.usage}`: {s.summary}" for s in _SPECS]
     lines.append(f"More about one: `{p}help <command>`.")
     return _fit("\n".join(lines))
 
 
-def help_text(prefix: str = "!tz ", command: str | None = None) -> str:
-    """The overview, or one command's usage and explanation (by its name or any alias, any case)."""
+def help_text(prefix: str = "!tz ", command: str | None = None, slash: bool = False) -> str:
+    """The overview, or one command's usage and explanation (by its name or any alias, any case); `slash` when
+    it was asked as a slash command, whose user is told the slash form too."""
     if command is None or not command.strip():
-        return overview(prefix)
+        return overview(prefix, slash)
     name = canonical(command.strip())
     if name is None:
-        return _fit(f"No such command: {shown(command.strip())}.\n" + overview(prefix))
+        return _fit(f"No such command: {shown(command.strip())}.\n" + overview(prefix, slash))
     s, p = COMMANDS[name], display_prefix(prefix)
     lines = [f"`{p}{s.usage}`", s.summary[:1].upper() + s.summary[1:] + "."]
+    if slash:
+        lines[0] += f" (or `{slash_form(name)}`, its options named in Discord's menu)"
     if s.details:
         lines.append(s.details)
     if s.aliases:

@@ -105,7 +105,8 @@ class UserCommands:
             lag = max(0.0, now - msg.created_at) * 1000 if msg.created_at else 0.0
             return [self.voice.notify(heard, f"Pong! Your message reached your actor {lag:.0f} ms after you sent it.")]
         if name == "help":
-            return [self.voice.notify(heard, help_text(self.voice.options.prefix, args[0] if args else None))]
+            slash = heard.incoming.interaction is not None
+            return [self.voice.notify(heard, help_text(self.voice.options.prefix, args[0] if args else None, slash))]
         return [self.voice.notify(heard, f"`{name}` is not something I can do yet.")]
 
     def reset_found(self, heard: Heard, record: dict[str, Any] | None) -> list[Effect]:

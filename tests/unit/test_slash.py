@@ -143,7 +143,7 @@ def test_every_prefix_command_has_a_slash_form() -> None:
     import discord
     from discord import app_commands
 
-    from actors.state.command_help import COMMANDS
+    from actors.state.command_help import COMMANDS, slash_form
     from edge.app_commands import define
 
     tree: app_commands.CommandTree[Any] = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
@@ -153,3 +153,28 @@ def test_every_prefix_command_has_a_slash_form() -> None:
         names.add(command.name)
         names.update(sub.name for sub in getattr(command, "commands", []))
     assert set(COMMANDS) - names == set(), "a command without its slash form (edge/app_commands.py)"
+    top = {command.name for command in tree.get_commands()}
+    for name in COMMANDS:  # what `/tz help` tells a slash user is what Discord's menu has
+        where = slash_form(name).split()
+        assert where[0][1:] in top and (len(where) == 1 or name in {s.name for s in tree.get_command("tz").commands})
+
+
+def test_help_asked_as_a_slash_command_names_the_slash_forms() -> None:
+    from actors.state.command_help import help_text
+
+    assert "type `/` and pick one" in help_text("!tz ", None, slash=True)
+    assert "type `/`" not in help_text("!tz ", None)
+    assert "(or `/tz add`, its options named in Discord's menu)" in help_text("!tz ", "add", slash=True)
+    assert "(or `/activate`" in help_text("!tz ", "activate", slash=True)
+    assert "/tz" not in help_text("!tz ", "add")
+
+
+def test_a_user_who_asks_help_by_slash_command_is_told_the_slash_forms() -> None:
+    from actors.messages import Interaction
+    from tests.unit.test_user_flow import ALICE, World
+
+    world = World()
+    world.send(ALICE, "!tz help add", interaction=Interaction(77, "token"))
+    assert "`/tz add`" in world.notices(ALICE)[-1].text
+    world.send(ALICE, "!tz help add")  # typed: the prefix form only
+    assert "/tz" not in world.notices(ALICE)[-1].text
