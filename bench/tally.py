@@ -54,6 +54,11 @@ class Talk:
         for thread in self._threads:
             thread.join()
 
+    def finish(self, since: int, limit_s: float = 120.0) -> dict[str, Any]:
+        """Stop talking, wait until every message is answered (or nothing more comes), and count them."""
+        self.stop()
+        return summary(self.sent, wait_for_quiet(self.stack, self.rooms, self.sent, since, limit_s))
+
 
 def tally(stack: Stack, rooms: list[int], sent: dict[str, int], since: int) -> Counter[str]:
     """How many bot messages carry each tag."""

@@ -52,9 +52,7 @@ def test_a_member_node_killed_under_load_loses_nothing_and_its_shards_run_elsewh
         after = cluster.wait_placed({"n1"}, timeout=30)
         moved_s = time.monotonic() - at
         time.sleep(4)
-        chatter.stop()
-        counts = wait_for_quiet(cluster.stack, rooms, chatter.sent, since, 120.0)
-        figures = summary(chatter.sent, counts)
+        figures = chatter.finish(since)
         assert figures["sent"] > 20 and figures["lost"] == 0 and figures["duplicated"] == 0, figures
         assert len(after["n1"]) == 6 and moved_s < 15, (after, moved_s)
         assert any("received" == r.get("event") for r in jsonlog.read(cluster.members["n1"].data_dir / "events.log"))
@@ -88,8 +86,7 @@ def test_the_leader_killed_is_a_restart_of_the_tree_with_nothing_lost(tmp_path: 
         chatter.stop()
         leader.start(timeout=60)
         cluster.wait_placed({"n1", "n2"}, timeout=60)  # the members rejoin the new leader and get shards
-        counts = wait_for_quiet(cluster.stack, rooms, chatter.sent, since, 180.0)
-        figures = summary(chatter.sent, counts)
+        figures = chatter.finish(since, 180.0)
         assert figures["sent"] > 10 and figures["lost"] == 0 and figures["duplicated"] == 0, figures
     finally:
         cluster.stop()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.tally import Talk, summary, wait_for_quiet
+from bench.tally import Talk
 from testkit import netns
 from testkit.cluster import Cluster
 from testkit.process import wait_for
@@ -49,9 +49,7 @@ def test_a_member_cut_off_the_network_is_fenced_and_replaced_and_rejoins(
         fenced = lambda: [r for r in cluster.members["n1"].supervisor_log() if r.get("event") == "fenced"]  # noqa: E731
         wait_for(lambda: len(fenced()) == len(placed["n1"]), 30, "every shard on the cut-off node to stop itself")
         time.sleep(3)
-        chatter.stop()
-        counts = wait_for_quiet(cluster.stack, rooms, chatter.sent, since, 120.0)
-        figures = summary(chatter.sent, counts)
+        figures = chatter.finish(since)
         assert figures["sent"] > 15 and figures["lost"] == 0 and figures["duplicated"] == 0, figures
         assert len(after["n2"]) == 6 and moved_s < 20, (after, moved_s)
 
