@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any
 
 
@@ -124,8 +125,6 @@ def stop_admin_from_inside(me: int) -> None:
 
 def finish_off(pids: set[int], patience_s: float = 10.0) -> None:
     """Wait up to `patience_s` for these processes (ours, being stopped) to be gone; SIGKILL what is left."""
-    import time
-
     deadline = time.monotonic() + patience_s
     while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
         time.sleep(0.1)

@@ -118,9 +118,8 @@ class Answering:
         if audio := media.pending_audio((h.incoming for h in lines), job.transcripts):
             hear = Call("ai", "transcribe", (audio, job.sealed_key), ("transcribed", job.trigger))
             return Step([*before, hear], (job.trigger, "media", job))
-        conversation = f"{job.cid}:{job.record['name']}"
         if job.recalled is None and self.profile.memory and not self.profile.remembered.must_look(
-                job.record["name"], conversation, self.histories.get(conversation, [])):
+                job.record["name"], job.conversation, self.histories.get(job.conversation, [])):
             job = replace(job, recalled=())  # all it could find is in the conversation the prompt holds
             before = (*before, self.voice.log(job.heard, "info", "recall", "skipped: every memory with "
                                               f"{job.persona.name} is in this conversation"))
@@ -152,7 +151,7 @@ class Answering:
     def _request(self, job: Job, lines: list[Heard]) -> dict[str, Any]:
         """What the model is asked: the prompt, the conversation so far here, then each line as its own turn."""
         speaker, record = job.speaker, job.record
-        history = self.histories.get(f"{job.cid}:{record['name']}", [])
+        history = self.histories.get(job.conversation, [])
         messages = ctx.build_messages(speaker, history, *(self._line(job, h, i) for i, h in enumerate(lines)))
         if record.get("context", "channel") == "channel" and (others := transcript(
                 lines[0].context, record["name"], self.voice.user_id)):  # what others said here lately
@@ -289,7 +288,7 @@ class Answering:
         after: list[Effect] = []  # once the answer is on its way
         if isinstance(text, str) and not ctx.looks_like_error(text):
             self._remember(job, lines, text, now)
-            self.profile.remembered.exchanged(job.record["name"], f"{cid}:{job.record['name']}", self.profile.memory)
+            self.profile.remembered.exchanged(job.record["name"], job.conversation, self.profile.memory)
             if self.profile.memory:  # the exchange becomes a long-term memory
                 who = ctx.author_label(last.incoming.author.display_name, last.incoming.author.username)
                 said = [ctx.strip_mention(h.incoming.content, job.alias) for h in lines]
@@ -323,7 +322,7 @@ class Answering:
         return Step(effects, finished=ids)
 
     def _remember(self, job: Job, lines: tuple[Heard, ...], answer: str, now: float) -> None:
-        key = f"{job.cid}:{job.persona.name}"
+        key = job.conversation
         said = []
         for i, heard in enumerate(lines):
             turn = self._line(job, heard, i)
@@ -364,6 +363,11 @@ class Job:
     @property
     def trigger(self) -> int:
         return self.heard.incoming.message_id
+
+    @property
+    def conversation(self) -> str:
+        """This channel's conversation with the personality: the key of its history ("channel:name")."""
+        return f"{self.cid}:{self.record['name']}"
 
     @property
     def slot_id(self) -> int:
